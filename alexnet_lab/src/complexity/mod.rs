@@ -1,0 +1,161 @@
+//! Parameters and compute per layer, computed from a model's own layers (never typed in),
+//! and the lecture's complexity table set beside the computed one.
+
+use polars::prelude::*;
+
+use crate::layers::LayerSpec;
+use crate::models::{infer_shapes, Sequential};
+use crate::table::{human, render, thousands};
+use crate::Result;
+
+/// One row of the per-layer table (per example: MACs and FLOPs for one image).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LayerRow {
+    pub index: usize,
+    /// PyTorch's class name: `Conv2d`, `ReLU`, ...
+    pub kind: String,
+    /// The layer as PyTorch prints it: `Conv2d(1, 96, kernel_size=11, stride=4, padding=1)`.
+    pub layer: String,
+    pub output_shape: Vec<usize>,
+    pub params: u64,
+    /// Multiply-adds per example.
+    pub macs: u64,
+    /// Floating-point operations per example (2 x MACs).
+    pub flops: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Totals {
+    pub params: u64,
+    pub macs: u64,
+    pub flops: u64,
+}
+
+/// The per-layer complexity of a model for one input example.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Complexity {
+    pub model: String,
+    pub input: Vec<usize>,
+    pub layers: Vec<LayerRow>,
+    pub totals: Totals,
+}
+
+impl Complexity {
+    /// From a built model: parameters counted from its tensors, shapes and MACs from its layers.
+    pub fn of(net: &Sequential) -> Result<Self> {
+        let shapes = net.output_shapes()?;
+        let params: Vec<u64> = net.layers().iter().map(|l| l.num_params() as u64).collect();
+        Ok(Self::build(net.name(), &net.input_dims(), &net.specs(), &shapes, &params))
+    }
+
+    /// From a layer list alone (no weights allocated): the same numbers as [`Complexity::of`].
+    pub fn of_specs(model: &str, input: &[usize], specs: &[LayerSpec]) -> Result<Self> {
+        let shapes = infer_shapes(specs, input)?;
+        let params: Vec<u64> = specs.iter().map(|s| s.num_params() as u64).collect();
+        Ok(Self::build(model, input, specs, &shapes, &params))
+    }
+
+    fn build(model: &str, input: &[usize], specs: &[LayerSpec], shapes: &[Vec<usize>], params: &[u64]) -> Self {
+        let layers: Vec<LayerRow> = specs
+            .iter()
+            .zip(shapes)
+            .zip(params)
+            .enumerate()
+            .map(|(index, ((spec, shape), &params))| {
+                let macs = spec.macs(shape);
+                LayerRow {
+                    index,
+                    kind: spec.kind().into(),
+                    layer: spec.describe(),
+                    output_shape: shape.clone(),
+                    params,
+                    macs,
+                    flops: 2 * macs,
+                }
+            })
+            .collect();
+        let totals = Totals {
+            params: layers.iter().map(|r| r.params).sum(),
+            macs: layers.iter().map(|r| r.macs).sum(),
+            flops: layers.iter().map(|r| r.flops).sum(),
+        };
+        Self { model: model.into(), input: input.to_vec(), layers, totals }
+    }
+
+    /// Rows of the layers of one kind (`"Conv2d"`, `"Linear"`), in order.
+    pub fn rows_of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a LayerRow> + 'a {
+        self.layers.iter().filter(move |r| r.kind == kind)
+    }
+
+    /// The table as a polars DataFrame: index, kind, layer, output_shape, params, macs, flops.
+    pub fn to_dataframe(&self) -> Result<DataFrame> {
+        let r = &self.layers;
+        let shape: Vec<String> = r.iter().map(|r| format!("{:?}", r.output_shape)).collect();
+        Ok(df!(
+            "index" => r.iter().map(|r| r.index as u32).collect::<Vec<_>>(),
+            "kind" => r.iter().map(|r| r.kind.clone()).collect::<Vec<_>>(),
+            "layer" => r.iter().map(|r| r.layer.clone()).collect::<Vec<_>>(),
+            "output_shape" => shape,
+            "params" => r.iter().map(|r| r.params).collect::<Vec<_>>(),
+            "macs" => r.iter().map(|r| r.macs).collect::<Vec<_>>(),
+            "flops" => r.iter().map(|r| r.flops).collect::<Vec<_>>(),
+        )?)
+    }
+
+    /// An aligned text table with a totals line.
+    pub fn to_table(&self) -> String {
+        let mut rows: Vec<Vec<String>> = self
+            .layers
+            .iter()
+            .map(|r| {
+                vec![
+                    r.index.to_string(),
+                    r.layer.clone(),
+                    format!("{:?}", r.output_shape),
+                    thousands(r.params),
+                    thousands(r.macs),
+                    thousands(r.flops),
+                ]
+            })
+            .collect();
+        let t = &self.totals;
+        rows.push(vec![
+            String::new(),
+            "total".into(),
+            String::new(),
+            thousands(t.params),
+            thousands(t.macs),
+            thousands(t.flops),
+        ]);
+        format!(
+            "{} for one {:?} input: {} parameters, {} multiply-adds ({} FLOPs)\n{}",
+            self.model,
+            self.input,
+            human(t.params as f64),
+            human(t.macs as f64),
+            human(t.flops as f64),
+            render(&["#", "layer", "output shape", ">params", ">MACs", ">FLOPs"], &rows)
+        )
+    }
+
+    /// CSV with a header line and a final `total` row.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("index,kind,layer,output_shape,params,macs,flops\n");
+        for r in &self.layers {
+            let shape = r.output_shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("x");
+            out.push_str(&format!(
+                "{},{},\"{}\",{},{},{},{}\n",
+                r.index, r.kind, r.layer, shape, r.params, r.macs, r.flops
+            ));
+        }
+        let t = &self.totals;
+        out.push_str(&format!(",total,,,{},{},{}\n", t.params, t.macs, t.flops));
+        out
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("complexity rows serialise")
+    }
+}
+
+pub mod lecture;

@@ -1,0 +1,53 @@
+//! # alexnet_lab
+//!
+//! A Rust lab for the lecture "deep convolutional networks: AlexNet" (d2l chapter 7.1), on
+//! [candle](https://github.com/huggingface/candle):
+//!
+//! - [`models`]: d2l's AlexNet (and the 2012 original), d2l's LeNet, with PyTorch's parameter names;
+//! - [`pool`]: overlapping max-pooling with a backward pass (candle's stock op has none);
+//! - [`init`]: d2l's Xavier initialisation, seedable;
+//! - [`complexity`]: parameters / MACs / FLOPs per layer, computed from the models, and the
+//!   lecture's table beside them;
+//! - [`shapes`]: the lecture's layer-by-layer shape walk.
+//!
+//! The crate re-exports candle, candle-nn, polars and plotters so a notebook needs a single
+//! `:dep alexnet_lab = { path = "../alexnet_lab" }`.
+
+pub mod cli;
+pub mod complexity;
+pub mod error;
+pub mod init;
+pub mod layers;
+pub mod models;
+pub mod pool;
+pub mod shapes;
+pub mod table;
+
+pub use error::{Error, Result};
+pub use models::{AlexNet, AlexNetConfig, LeNet, LeNetConfig, ModelKind, Sequential};
+
+pub use candle_core as candle;
+pub use candle_nn;
+pub use plotters;
+pub use polars;
+
+/// Parses a `CxHxW` shape such as `1x224x224` (also `1,224,224` or `[1, 224, 224]`).
+pub fn parse_chw(s: &str) -> Result<[usize; 3]> {
+    let bad = || {
+        Error::config(format!(
+            "malformed input shape '{s}': expected channels x height x width, e.g. 1x224x224"
+        ))
+    };
+    let parts: Vec<&str> = s
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .split(|c: char| c == 'x' || c == 'X' || c == ',' || c == '×')
+        .map(str::trim)
+        .collect();
+    let dims: Vec<usize> = parts.iter().map(|p| p.parse::<usize>().map_err(|_| bad())).collect::<Result<_>>()?;
+    match dims[..] {
+        [c, h, w] if c > 0 && h > 0 && w > 0 => Ok([c, h, w]),
+        _ => Err(bad()),
+    }
+}

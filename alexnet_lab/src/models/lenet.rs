@@ -1,0 +1,105 @@
+//! LeNet as d2l defines it (sigmoid activations, average pooling).
+
+use std::ops::Deref;
+
+use candle_core::{Device, ModuleT, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+
+use super::{infer_shapes, init_sequential, Sequential};
+use crate::layers::LayerSpec;
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LeNetConfig {
+    pub in_channels: usize,
+    pub num_classes: usize,
+    /// Height = width of the input images (28 for Fashion-MNIST).
+    pub image_size: usize,
+}
+
+impl LeNetConfig {
+    /// d2l's LeNet: 1x28x28, 10 classes.
+    pub fn d2l() -> Self {
+        Self { in_channels: 1, num_classes: 10, image_size: 28 }
+    }
+
+    pub fn input_dims(&self) -> [usize; 3] {
+        [self.in_channels, self.image_size, self.image_size]
+    }
+
+    fn features(&self) -> Vec<LayerSpec> {
+        use LayerSpec::*;
+        vec![
+            Conv2d { in_channels: self.in_channels, out_channels: 6, kernel: 5, stride: 1, padding: 2 },
+            Sigmoid,
+            AvgPool2d { kernel: 2, stride: 2 },
+            Conv2d { in_channels: 6, out_channels: 16, kernel: 5, stride: 1, padding: 0 },
+            Sigmoid,
+            AvgPool2d { kernel: 2, stride: 2 },
+            Flatten,
+        ]
+    }
+
+    /// The 12 layers of d2l's `nn.Sequential` (flatten size derived: 400 at 28x28).
+    pub fn layer_specs(&self) -> Result<Vec<LayerSpec>> {
+        if self.in_channels == 0 || self.num_classes == 0 {
+            return Err(Error::config("LeNet needs in_channels >= 1 and num_classes >= 1"));
+        }
+        let features = self.features();
+        let shapes = infer_shapes(&features, &self.input_dims())
+            .map_err(|e| Error::config(format!("image size {} is too small for LeNet ({e})", self.image_size)))?;
+        let flat = shapes.last().expect("features are not empty")[0];
+        use LayerSpec::*;
+        let mut specs = features;
+        specs.extend([
+            Linear { in_features: flat, out_features: 120 }, Sigmoid,
+            Linear { in_features: 120, out_features: 84 }, Sigmoid,
+            Linear { in_features: 84, out_features: self.num_classes },
+        ]);
+        Ok(specs)
+    }
+}
+
+impl Default for LeNetConfig {
+    fn default() -> Self {
+        Self::d2l()
+    }
+}
+
+pub struct LeNet {
+    config: LeNetConfig,
+    net: Sequential,
+}
+
+impl LeNet {
+    pub fn new(config: &LeNetConfig, vb: VarBuilder) -> Result<Self> {
+        let net = Sequential::new("LeNet", config.input_dims(), &config.layer_specs()?, vb)?;
+        Ok(Self { config: config.clone(), net })
+    }
+
+    pub fn init(config: &LeNetConfig, seed: u64, device: &Device) -> Result<(Self, VarMap)> {
+        let (net, varmap) = init_sequential("LeNet", config.input_dims(), &config.layer_specs()?, seed, device)?;
+        Ok((Self { config: config.clone(), net }, varmap))
+    }
+
+    pub fn config(&self) -> &LeNetConfig {
+        &self.config
+    }
+
+    pub fn into_sequential(self) -> Sequential {
+        self.net
+    }
+}
+
+impl Deref for LeNet {
+    type Target = Sequential;
+    fn deref(&self) -> &Sequential {
+        &self.net
+    }
+}
+
+impl ModuleT for LeNet {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+        self.net.forward_t(xs, train)
+    }
+}

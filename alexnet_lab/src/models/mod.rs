@@ -1,0 +1,195 @@
+//! The lab's networks: d2l's AlexNet (and the 2012 original), d2l's LeNet.
+//!
+//! Each is a [`Sequential`] of [`Layer`]s whose parameter names are the `state_dict` keys of
+//! the lecture's PyTorch `nn.Sequential` (`0.weight`, `0.bias`, `3.weight`, ...), so weights
+//! move between PyTorch and the lab unchanged through safetensors.
+
+mod alexnet;
+mod lenet;
+
+pub use alexnet::{AlexNet, AlexNetConfig};
+pub use lenet::{LeNet, LeNetConfig};
+
+use candle_core::{DType, Device, ModuleT, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+
+use crate::layers::{Layer, LayerSpec};
+use crate::{Error, Result};
+
+/// Shapes of every layer's output for one `(c, h, w)` example; fails with the layer that
+/// cannot take its input.
+pub fn infer_shapes(specs: &[LayerSpec], input: &[usize]) -> Result<Vec<Vec<usize>>> {
+    let mut shape = input.to_vec();
+    let mut out = Vec::with_capacity(specs.len());
+    for (i, spec) in specs.iter().enumerate() {
+        shape = spec.output_shape(i, &shape)?;
+        out.push(shape.clone());
+    }
+    Ok(out)
+}
+
+/// A sequential network: an ordered list of layers and the input it expects.
+pub struct Sequential {
+    name: String,
+    input: [usize; 3],
+    layers: Vec<Layer>,
+}
+
+impl Sequential {
+    /// Builds the layers of `specs` from `vb` (names `"{index}.weight"`, `"{index}.bias"`),
+    /// after checking that `input` (c, h, w) flows through all of them.
+    pub fn new(name: impl Into<String>, input: [usize; 3], specs: &[LayerSpec], vb: VarBuilder) -> Result<Self> {
+        infer_shapes(specs, &input)?;
+        let layers = specs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Layer::new(i, *s, &vb))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok(Self { name: name.into(), input, layers })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The `(channels, height, width)` of one input example.
+    pub fn input_dims(&self) -> [usize; 3] {
+        self.input
+    }
+
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+
+    pub fn specs(&self) -> Vec<LayerSpec> {
+        self.layers.iter().map(|l| *l.spec()).collect()
+    }
+
+    /// Output shapes of every layer for one example (shape inference, no computation).
+    pub fn output_shapes(&self) -> Result<Vec<Vec<usize>>> {
+        infer_shapes(&self.specs(), &self.input)
+    }
+
+    /// Number of classes (features of the last layer's output).
+    pub fn num_classes(&self) -> usize {
+        self.output_shapes().ok().and_then(|s| s.last().map(|l| l.iter().product())).unwrap_or(0)
+    }
+
+    /// The device the weights live on (CPU for a net without weights).
+    pub fn device(&self) -> Device {
+        self.layers.iter().flat_map(|l| l.tensors()).next().map(|t| t.device().clone()).unwrap_or(Device::Cpu)
+    }
+
+    /// Total trainable parameters, counted from the layers' tensors.
+    pub fn num_params(&self) -> usize {
+        self.layers.iter().map(|l| l.num_params()).sum()
+    }
+
+    /// Checks that `xs` is a batch `(n, c, h, w)` this network takes, naming the expected shape.
+    pub fn check_input(&self, xs: &Tensor) -> Result<()> {
+        let [c, h, w] = self.input;
+        match xs.dims() {
+            [n, cc, hh, ww] if *n > 0 && [*cc, *hh, *ww] == self.input => Ok(()),
+            got => Err(Error::config(format!(
+                "{} expects input of shape (batch, {c}, {h}, {w}), got {got:?}",
+                self.name
+            ))),
+        }
+    }
+
+    /// Forward pass with an input check (`train` turns dropout on).
+    pub fn forward(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
+        self.check_input(xs)?;
+        let mut x = xs.clone();
+        for l in &self.layers {
+            x = l.forward_t(&x, train)?;
+        }
+        Ok(x)
+    }
+
+    /// Runs `xs` through the layers one by one and returns every layer's output,
+    /// the lecture's `for layer in net: X = layer(X)` loop.
+    pub fn forward_layers(&self, xs: &Tensor, train: bool) -> Result<Vec<Tensor>> {
+        self.check_input(xs)?;
+        let mut x = xs.clone();
+        let mut outs = Vec::with_capacity(self.layers.len());
+        for l in &self.layers {
+            x = l.forward_t(&x, train)?;
+            outs.push(x.clone());
+        }
+        Ok(outs)
+    }
+}
+
+impl ModuleT for Sequential {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+        self.forward(xs, train).map_err(|e| match e {
+            Error::Candle(e) => e,
+            other => candle_core::Error::Msg(other.to_string()),
+        })
+    }
+}
+
+/// Builds a freshly initialised network (d2l's `train_ch6` init, seeded) and the `VarMap`
+/// holding its parameters (for an optimiser or for saving).
+pub(crate) fn init_sequential(
+    name: &str,
+    input: [usize; 3],
+    specs: &[LayerSpec],
+    seed: u64,
+    device: &Device,
+) -> Result<(Sequential, VarMap)> {
+    infer_shapes(specs, &input)?;
+    let varmap = crate::init::xavier_varmap(specs, seed, DType::F32, device)?;
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
+    Ok((Sequential::new(name, input, specs, vb)?, varmap))
+}
+
+/// The lab's models by name, as the CLI and the notebooks choose them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+pub enum ModelKind {
+    /// d2l's AlexNet: 1x224x224, 10 classes.
+    #[value(name = "alexnet")]
+    AlexNet,
+    /// The 2012 paper's AlexNet as one tower: 3x227x227, 1000 classes.
+    #[value(name = "alexnet-original")]
+    AlexNetOriginal,
+    /// d2l's LeNet: 1x28x28, 10 classes.
+    #[value(name = "lenet")]
+    LeNet,
+}
+
+impl ModelKind {
+    /// The default `(c, h, w)` input of the model.
+    pub fn default_input(&self) -> [usize; 3] {
+        match self {
+            Self::AlexNet => AlexNetConfig::d2l().input_dims(),
+            Self::AlexNetOriginal => AlexNetConfig::original().input_dims(),
+            Self::LeNet => LeNetConfig::d2l().input_dims(),
+        }
+    }
+
+    /// Builds the model for a `(c, h, w)` input (`None`: its default), freshly initialised.
+    pub fn init(&self, input: Option<[usize; 3]>, seed: u64, device: &Device) -> Result<(Sequential, VarMap)> {
+        let input = input.unwrap_or_else(|| self.default_input());
+        let [c, h, w] = input;
+        if h != w {
+            return Err(Error::config(format!(
+                "the lab's models take square images; got {h}x{w} (use e.g. --input {c}x{h}x{h})"
+            )));
+        }
+        match self {
+            Self::AlexNet | Self::AlexNetOriginal => {
+                let base = if *self == Self::AlexNet { AlexNetConfig::d2l() } else { AlexNetConfig::original() };
+                let cfg = AlexNetConfig { in_channels: c, image_size: h, ..base };
+                let (m, vm) = AlexNet::init(&cfg, seed, device)?;
+                Ok((m.into_sequential(), vm))
+            }
+            Self::LeNet => {
+                let cfg = LeNetConfig { in_channels: c, image_size: h, ..LeNetConfig::d2l() };
+                let (m, vm) = LeNet::init(&cfg, seed, device)?;
+                Ok((m.into_sequential(), vm))
+            }
+        }
+    }
+}

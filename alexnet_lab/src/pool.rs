@@ -1,0 +1,198 @@
+//! Overlapping max-pooling (AlexNet's kernel 3, stride 2) with a backward pass.
+//!
+//! candle 0.11's `max_pool2d_with_stride` refuses to backpropagate when kernel != stride
+//! ("backward not supported for maxpool2d if ksize != stride"), so AlexNet cannot be trained
+//! with it. [`max_pool2d`] here is a `CustomOp1` whose forward matches candle's stock
+//! forward and whose backward routes each output gradient to the arg-max of its window
+//! (the first maximum in row-major order on ties, as PyTorch does).
+//!
+//! The module is self-contained so it can be offered upstream to candle.
+
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor, WithDType,
+};
+use rayon::prelude::*;
+
+/// Geometry of one pooling call: input `(n, c, h, w)`, square kernel, stride.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PoolGeom {
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    kernel: usize,
+    stride: usize,
+}
+
+impl PoolGeom {
+    fn out_hw(&self) -> (usize, usize) {
+        ((self.h - self.kernel) / self.stride + 1, (self.w - self.kernel) / self.stride + 1)
+    }
+
+    fn from_layout(layout: &Layout, kernel: usize, stride: usize) -> Result<Self> {
+        let (n, c, h, w) = layout.shape().dims4()?;
+        if kernel == 0 || stride == 0 {
+            candle_core::bail!("max_pool2d: kernel ({kernel}) and stride ({stride}) must be >= 1");
+        }
+        if h < kernel || w < kernel {
+            candle_core::bail!(
+                "max_pool2d: input {h}x{w} is smaller than the {kernel}x{kernel} window; \
+                 use a larger image size"
+            );
+        }
+        Ok(Self { n, c, h, w, kernel, stride })
+    }
+}
+
+/// Index (within one h*w plane) of the first maximum of the window at output `(oy, ox)`.
+#[inline]
+fn window_argmax<T: WithDType>(plane: &[T], g: &PoolGeom, oy: usize, ox: usize) -> usize {
+    let (y0, x0) = (oy * g.stride, ox * g.stride);
+    let mut best = y0 * g.w + x0;
+    let mut best_v = plane[best];
+    for dy in 0..g.kernel {
+        let row = (y0 + dy) * g.w;
+        for dx in 0..g.kernel {
+            let i = row + x0 + dx;
+            let v = plane[i];
+            // NaN propagates like PyTorch: a NaN in the window wins.
+            if v > best_v || (v.to_f64().is_nan() && !best_v.to_f64().is_nan()) {
+                best = i;
+                best_v = v;
+            }
+        }
+    }
+    best
+}
+
+fn contiguous_slice<'a, T: WithDType>(s: &'a [T], layout: &Layout, what: &str) -> Result<&'a [T]> {
+    match layout.contiguous_offsets() {
+        Some((a, b)) => Ok(&s[a..b]),
+        None => candle_core::bail!("max_pool2d: {what} must be contiguous"),
+    }
+}
+
+struct MaxPoolFwd {
+    kernel: usize,
+    stride: usize,
+}
+
+impl MaxPoolFwd {
+    fn fwd<T: WithDType + Send + Sync>(&self, x: &[T], g: &PoolGeom) -> Vec<T> {
+        let (oh, ow) = g.out_hw();
+        let mut out = vec![T::zero(); g.n * g.c * oh * ow];
+        out.par_chunks_mut(oh * ow)
+            .zip(x.par_chunks(g.h * g.w))
+            .for_each(|(o, plane)| {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        o[oy * ow + ox] = plane[window_argmax(plane, g, oy, ox)];
+                    }
+                }
+            });
+        out
+    }
+}
+
+impl CustomOp1 for MaxPoolFwd {
+    fn name(&self) -> &'static str {
+        "alexnet-lab-max-pool2d"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let g = PoolGeom::from_layout(layout, self.kernel, self.stride)?;
+        let (oh, ow) = g.out_hw();
+        let shape = Shape::from((g.n, g.c, oh, ow));
+        let out = match storage {
+            CpuStorage::F32(s) => CpuStorage::F32(self.fwd(contiguous_slice(s, layout, "input")?, &g)),
+            CpuStorage::F64(s) => CpuStorage::F64(self.fwd(contiguous_slice(s, layout, "input")?, &g)),
+            _ => candle_core::bail!("max_pool2d: only f32 and f64 are supported"),
+        };
+        Ok((out, shape))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        let arg = arg.contiguous()?;
+        let grad = grad_res.contiguous()?;
+        let op = MaxPoolBwd { kernel: self.kernel, stride: self.stride };
+        Ok(Some(arg.apply_op2_no_bwd(&grad, &op)?))
+    }
+}
+
+/// `(input, grad_output) -> grad_input` of the max-pool above.
+struct MaxPoolBwd {
+    kernel: usize,
+    stride: usize,
+}
+
+impl MaxPoolBwd {
+    fn bwd<T: WithDType + Send + Sync>(&self, x: &[T], grad: &[T], g: &PoolGeom) -> Vec<T> {
+        let (oh, ow) = g.out_hw();
+        let mut gx = vec![T::zero(); x.len()];
+        gx.par_chunks_mut(g.h * g.w)
+            .zip(x.par_chunks(g.h * g.w))
+            .zip(grad.par_chunks(oh * ow))
+            .for_each(|((gplane, plane), gout)| {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let i = window_argmax(plane, g, oy, ox);
+                        gplane[i] += gout[oy * ow + ox];
+                    }
+                }
+            });
+        gx
+    }
+}
+
+impl CustomOp2 for MaxPoolBwd {
+    fn name(&self) -> &'static str {
+        "alexnet-lab-max-pool2d-bwd"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let g = PoolGeom::from_layout(l1, self.kernel, self.stride)?;
+        let (oh, ow) = g.out_hw();
+        if l2.shape().dims() != [g.n, g.c, oh, ow] {
+            candle_core::bail!(
+                "max_pool2d backward: gradient shape {:?}, expected {:?}",
+                l2.shape().dims(),
+                [g.n, g.c, oh, ow]
+            );
+        }
+        let out = match (s1, s2) {
+            (CpuStorage::F32(x), CpuStorage::F32(gr)) => CpuStorage::F32(self.bwd(
+                contiguous_slice(x, l1, "input")?,
+                contiguous_slice(gr, l2, "gradient")?,
+                &g,
+            )),
+            (CpuStorage::F64(x), CpuStorage::F64(gr)) => CpuStorage::F64(self.bwd(
+                contiguous_slice(x, l1, "input")?,
+                contiguous_slice(gr, l2, "gradient")?,
+                &g,
+            )),
+            _ => candle_core::bail!("max_pool2d backward: input and gradient must both be f32 or f64"),
+        };
+        Ok((out, l1.shape().clone()))
+    }
+}
+
+/// Max-pooling over square `kernel` windows moved by `stride`, differentiable for any
+/// kernel/stride (unlike candle's stock op). Input `(n, c, h, w)`, f32 or f64.
+///
+/// On CPU this runs the custom op. On other devices the forward uses candle's stock kernel,
+/// which only backpropagates when `kernel == stride`.
+pub fn max_pool2d(x: &Tensor, kernel: usize, stride: usize) -> Result<Tensor> {
+    if !x.device().is_cpu() {
+        return x.max_pool2d_with_stride(kernel, stride);
+    }
+    match x.dtype() {
+        DType::F32 | DType::F64 => x.contiguous()?.apply_op1(MaxPoolFwd { kernel, stride }),
+        dt => candle_core::bail!("max_pool2d: dtype {dt:?} not supported (use f32 or f64)"),
+    }
+}

@@ -1,0 +1,153 @@
+//! The models: PyTorch parameter names, exact sizes, init bounds, shapes, training-mode gradients.
+
+use std::collections::BTreeMap;
+
+use alexnet_lab::candle::{DType, Device, Tensor, D};
+use alexnet_lab::candle_nn::{self, VarBuilder};
+use alexnet_lab::init::{bias_bound, fans, xavier_bound};
+use alexnet_lab::layers::LayerSpec;
+use alexnet_lab::{AlexNet, AlexNetConfig, LeNet, LeNetConfig, ModelKind};
+
+fn shapes_of(vm: &candle_nn::VarMap) -> BTreeMap<String, Vec<usize>> {
+    vm.data().lock().unwrap().iter().map(|(k, v)| (k.clone(), v.dims().to_vec())).collect()
+}
+
+#[test]
+fn alexnet_parameter_names_are_pytorch_state_dict_keys() {
+    let (net, vm) = AlexNet::init(&AlexNetConfig::d2l(), 0, &Device::Cpu).unwrap();
+    let expected: BTreeMap<String, Vec<usize>> = [
+        ("0", vec![96, 1, 11, 11]),
+        ("3", vec![256, 96, 5, 5]),
+        ("6", vec![384, 256, 3, 3]),
+        ("8", vec![384, 384, 3, 3]),
+        ("10", vec![256, 384, 3, 3]),
+        ("14", vec![4096, 6400]),
+        ("17", vec![4096, 4096]),
+        ("20", vec![10, 4096]),
+    ]
+    .into_iter()
+    .flat_map(|(i, w)| [(format!("{i}.weight"), w.clone()), (format!("{i}.bias"), vec![w[0]])])
+    .collect();
+    assert_eq!(shapes_of(&vm), expected);
+    assert_eq!(net.layers().len(), 21);
+    assert_eq!(net.num_params(), 46_764_746);
+}
+
+#[test]
+fn lenet_parameter_names() {
+    let (net, vm) = LeNet::init(&LeNetConfig::d2l(), 0, &Device::Cpu).unwrap();
+    let keys: Vec<String> = shapes_of(&vm).into_keys().collect();
+    let mut expected: Vec<String> =
+        ["0", "3", "7", "9", "11"].iter().flat_map(|i| [format!("{i}.bias"), format!("{i}.weight")]).collect();
+    expected.sort();
+    assert_eq!(keys, expected);
+    assert_eq!(net.num_params(), 61_706);
+}
+
+#[test]
+fn original_alexnet_is_the_paper_network_as_one_tower() {
+    let cfg = AlexNetConfig::original();
+    let specs = cfg.layer_specs().unwrap();
+    assert_eq!(specs[14], LayerSpec::Linear { in_features: 9216, out_features: 4096 });
+    assert_eq!(specs[20], LayerSpec::Linear { in_features: 4096, out_features: 1000 });
+    let params: usize = specs.iter().map(|s| s.num_params()).sum();
+    assert_eq!(params, 62_378_344);
+}
+
+#[test]
+fn flatten_size_follows_the_image_size() {
+    for (size, flat) in [(224, 6400), (96, 256), (128, 1024), (65, 256)] {
+        let cfg = AlexNetConfig { image_size: size, ..AlexNetConfig::d2l() };
+        let specs = cfg.layer_specs().unwrap();
+        assert_eq!(specs[14], LayerSpec::Linear { in_features: flat, out_features: 4096 }, "{size}");
+    }
+    assert_eq!(AlexNetConfig::d2l().min_image_size(), 65);
+    let err = AlexNetConfig { image_size: 64, ..AlexNetConfig::d2l() }.layer_specs().unwrap_err().to_string();
+    assert!(err.contains("smallest it takes is 65x65"), "{err}");
+}
+
+#[test]
+fn init_is_xavier_uniform_with_pytorch_biases_and_seeded() {
+    let cfg = AlexNetConfig { image_size: 96, ..AlexNetConfig::d2l() };
+    let (net, vm) = AlexNet::init(&cfg, 42, &Device::Cpu).unwrap();
+    let data = vm.data().lock().unwrap();
+    for layer in net.layers() {
+        let Some((fan_in, fan_out)) = fans(layer.spec()) else { continue };
+        let i = layer.index();
+        let w: Vec<f32> = data[&format!("{i}.weight")].flatten_all().unwrap().to_vec1().unwrap();
+        let a = xavier_bound(fan_in, fan_out) as f32;
+        let max = w.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(max <= a && max > 0.95 * a, "layer {i}: max |w| {max}, bound {a}");
+        let var = w.iter().map(|v| v * v).sum::<f32>() / w.len() as f32;
+        let expected = a * a / 3.0;
+        assert!((var / expected - 1.0).abs() < 0.1, "layer {i}: var {var}, expected {expected}");
+        let b: Vec<f32> = data[&format!("{i}.bias")].to_vec1().unwrap();
+        let bb = bias_bound(fan_in) as f32;
+        assert!(b.iter().all(|v| v.abs() <= bb), "layer {i}: bias outside ±{bb}");
+        assert!(b.iter().any(|v| *v != 0.0));
+    }
+    drop(data);
+    let w = |seed| {
+        let (_, vm) = AlexNet::init(&cfg, seed, &Device::Cpu).unwrap();
+        let t = vm.data().lock().unwrap()["0.weight"].as_tensor().clone();
+        t.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    };
+    assert_eq!(w(42), w(42));
+    assert_ne!(w(42), w(43));
+}
+
+#[test]
+fn weights_round_trip_through_safetensors_with_pytorch_names() {
+    let dir = std::env::temp_dir().join(format!("alexnet-lab-st-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("lenet.safetensors");
+    let cfg = LeNetConfig::d2l();
+    let (net, vm) = LeNet::init(&cfg, 1, &Device::Cpu).unwrap();
+    vm.save(&path).unwrap();
+    let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&path], DType::F32, &Device::Cpu).unwrap() };
+    let loaded = LeNet::new(&cfg, vb).unwrap();
+    let x = Tensor::rand(0f32, 1f32, (3, 1, 28, 28), &Device::Cpu).unwrap();
+    let a: Vec<Vec<f32>> = net.forward(&x, false).unwrap().to_vec2().unwrap();
+    let b: Vec<Vec<f32>> = loaded.forward(&x, false).unwrap().to_vec2().unwrap();
+    assert_eq!(a, b);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn wrong_input_shape_names_the_expected_shape() {
+    let (net, _) = LeNet::init(&LeNetConfig::d2l(), 0, &Device::Cpu).unwrap();
+    let x = Tensor::zeros((2, 1, 32, 32), DType::F32, &Device::Cpu).unwrap();
+    let e = net.forward(&x, false).unwrap_err().to_string();
+    assert!(e.contains("(batch, 1, 28, 28)") && e.contains("[2, 1, 32, 32]"), "{e}");
+}
+
+#[test]
+fn non_square_input_is_a_clear_error() {
+    let e = ModelKind::AlexNet.init(Some([1, 224, 200]), 0, &Device::Cpu).err().unwrap().to_string();
+    assert!(e.contains("square"), "{e}");
+}
+
+#[test]
+fn dropout_only_in_training_and_every_parameter_gets_a_gradient() {
+    // AlexNet at 67x67 (just above the minimum) keeps the test fast but runs every layer.
+    let cfg = AlexNetConfig { image_size: 67, ..AlexNetConfig::d2l() };
+    let (net, vm) = AlexNet::init(&cfg, 3, &Device::Cpu).unwrap();
+    let x = Tensor::rand(0f32, 1f32, (4, 1, 67, 67), &Device::Cpu).unwrap();
+    let eval1: Vec<Vec<f32>> = net.forward(&x, false).unwrap().to_vec2().unwrap();
+    let eval2: Vec<Vec<f32>> = net.forward(&x, false).unwrap().to_vec2().unwrap();
+    assert_eq!(eval1, eval2, "eval mode is deterministic");
+    let train: Vec<Vec<f32>> = net.forward(&x, true).unwrap().to_vec2().unwrap();
+    assert_ne!(eval1, train, "dropout is on in training");
+
+    let y = Tensor::new(&[0u32, 3, 7, 9], &Device::Cpu).unwrap();
+    let logits = net.forward(&x, true).unwrap();
+    let loss = candle_nn::loss::cross_entropy(&logits, &y).unwrap();
+    let grads = loss.backward().unwrap();
+    for (name, var) in vm.data().lock().unwrap().iter() {
+        let g = grads.get(var.as_tensor()).unwrap_or_else(|| panic!("no gradient for {name}"));
+        let norm = g.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(norm.is_finite() && norm > 0.0, "{name}: |grad|^2 = {norm}");
+    }
+    assert_eq!(logits.dims(), &[4, 10]);
+    let _ = logits.argmax(D::Minus1).unwrap();
+}

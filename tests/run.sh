@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The lab's test command (the README's): every test of the workspace, on CPU.
+# Idempotent; safe to run on a fresh clone. Uses the real Fashion-MNIST from the hub cache
+# (HF_HOME) when it is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v cargo >/dev/null || { echo "error: cargo not found: install Rust from https://rustup.rs" >&2; exit 1; }
+
+# One build for tests and the main job: both use the release profile.
+cargo test --release --workspace
