@@ -15,13 +15,16 @@
 
 pub mod cli;
 pub mod complexity;
+pub mod data;
 pub mod error;
 pub mod init;
 pub mod layers;
+pub mod loader;
 pub mod models;
 pub mod pool;
 pub mod shapes;
 pub mod table;
+pub mod transforms;
 
 pub use error::{Error, Result};
 pub use models::{AlexNet, AlexNetConfig, LeNet, LeNetConfig, ModelKind, Sequential};

@@ -1,0 +1,92 @@
+//! The classic IDX files (`train-images-idx3-ubyte.gz` ...), gzip-compressed.
+
+use std::io::Read;
+use std::path::Path;
+
+use super::{FashionMnist, Split, SIDE};
+use crate::{Error, Result};
+
+/// `[train images, train labels, test images, test labels]`.
+pub const IDX_FILES: [&str; 4] = [
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+];
+
+fn read_gz(path: &Path) -> Result<Vec<u8>> {
+    let what = path.display();
+    let file = std::fs::File::open(path).map_err(|e| Error::io(format!("cannot open {what}"), e))?;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(file)
+        .read_to_end(&mut out)
+        .map_err(|e| Error::data(format!("{what}: not a complete gzip file ({e}); download it again")))?;
+    Ok(out)
+}
+
+/// Parses an IDX buffer: checks the magic (unsigned bytes, `dims` dimensions) and that the
+/// dimensions agree with the length. Returns the dimensions and the payload.
+fn parse_idx<'a>(buf: &'a [u8], dims: usize, what: &str) -> Result<(Vec<usize>, &'a [u8])> {
+    let header = 4 + 4 * dims;
+    if buf.len() < header {
+        return Err(Error::data(format!("{what}: {} bytes is shorter than the IDX header ({header})", buf.len())));
+    }
+    let magic = [0, 0, 0x08, dims as u8];
+    if buf[..4] != magic {
+        return Err(Error::data(format!(
+            "{what}: bad IDX magic {:02x?}, expected {magic:02x?} (unsigned bytes, {dims} dimensions)",
+            &buf[..4]
+        )));
+    }
+    let shape: Vec<usize> = (0..dims)
+        .map(|i| u32::from_be_bytes(buf[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize)
+        .collect();
+    let expected = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+    let payload = &buf[header..];
+    if expected != Some(payload.len()) {
+        return Err(Error::data(format!(
+            "{what}: the header says {shape:?} ({} bytes) but the file holds {} bytes after the header",
+            expected.map_or("too many".into(), |e| e.to_string()),
+            payload.len()
+        )));
+    }
+    Ok((shape, payload))
+}
+
+/// Reads an `idx3-ubyte.gz` image file of 28x28 images.
+pub fn read_idx_images(path: &Path) -> Result<Vec<u8>> {
+    let buf = read_gz(path)?;
+    let what = path.display().to_string();
+    let (shape, data) = parse_idx(&buf, 3, &what)?;
+    if shape[1..] != [SIDE, SIDE] {
+        return Err(Error::data(format!("{what}: images are {}x{}, expected 28x28", shape[1], shape[2])));
+    }
+    Ok(data.to_vec())
+}
+
+/// Reads an `idx1-ubyte.gz` label file.
+pub fn read_idx_labels(path: &Path) -> Result<Vec<u8>> {
+    let buf = read_gz(path)?;
+    Ok(parse_idx(&buf, 1, &path.display().to_string())?.1.to_vec())
+}
+
+/// Loads both splits from a directory holding the four IDX files.
+pub fn load_idx_dir(dir: &Path) -> Result<FashionMnist> {
+    let missing: Vec<&str> = IDX_FILES.iter().copied().filter(|f| !dir.join(f).is_file()).collect();
+    if !missing.is_empty() {
+        return Err(Error::data(format!(
+            "{} lacks {} of the four Fashion-MNIST IDX files: {}; put all four there, or drop \
+             --data-dir to use the hub",
+            dir.display(),
+            missing.len(),
+            missing.join(", ")
+        )));
+    }
+    let split = |img: &str, lab: &str| -> Result<Split> {
+        let (ip, lp) = (dir.join(img), dir.join(lab));
+        let images = read_idx_images(&ip)?;
+        let labels = read_idx_labels(&lp)?;
+        Split::new(images, labels, &format!("{} + {}", ip.display(), lp.display()))
+    };
+    Ok(FashionMnist { train: split(IDX_FILES[0], IDX_FILES[1])?, test: split(IDX_FILES[2], IDX_FILES[3])? })
+}

@@ -1,0 +1,50 @@
+//! Where the tests find the real Fashion-MNIST: `HF_HOME` / `FASHION_MNIST_DIR` when set (as
+//! `.ci/run` does), else `../shared/data` beside the workspace.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use alexnet_lab::data::{FashionMnist, Source};
+
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Points `HF_HOME` at the shared hub cache when nothing else is set (once per test binary).
+pub fn hub_env() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        if std::env::var_os("HF_HOME").is_none() {
+            let hf = workspace().join("../shared/data/hf");
+            assert!(hf.is_dir(), "no HF_HOME and no {}: set HF_HOME to a hub cache", hf.display());
+            std::env::set_var("HF_HOME", hf.canonicalize().unwrap());
+            std::env::set_var("HF_HUB_OFFLINE", "1");
+        }
+    });
+}
+
+pub fn idx_dir() -> PathBuf {
+    let d = std::env::var_os("FASHION_MNIST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("../shared/data/fashion-mnist"));
+    assert!(d.is_dir(), "no IDX directory {}: set FASHION_MNIST_DIR", d.display());
+    d
+}
+
+/// The real data from the hub cache, loaded once per test binary.
+pub fn hub_data() -> Arc<FashionMnist> {
+    static DATA: OnceLock<Arc<FashionMnist>> = OnceLock::new();
+    DATA.get_or_init(|| {
+        hub_env();
+        Arc::new(FashionMnist::load(&Source::Hub).expect("load Fashion-MNIST from the hub cache"))
+    })
+    .clone()
+}
+
+pub fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("alexnet-lab-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
