@@ -13,6 +13,17 @@ pub enum Error {
     /// Input data that is missing or malformed.
     #[error("data error: {0}")]
     Data(String),
+    /// The loss became NaN or infinite.
+    #[error(
+        "training diverged: the loss became {loss} at epoch {epoch}, step {step} (last finite loss {last_finite:.4}); \
+         the learning rate ({lr}) is probably too high: try --lr {suggested}. The last good checkpoint is untouched"
+    )]
+    Diverged { epoch: usize, step: usize, loss: f64, last_finite: f64, lr: f64, suggested: f64 },
+    /// An allocation failed on the device.
+    #[error(
+        "out of memory on {device} at batch size {batch_size}: {detail}. Try a smaller batch, e.g. --batch-size {smaller}"
+    )]
+    OutOfMemory { device: String, batch_size: usize, smaller: usize, detail: String },
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
     #[error(transparent)]
@@ -24,6 +35,18 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
+    /// Turns a device allocation failure into [`Error::OutOfMemory`] (CUDA reports running out
+    /// of memory during cuBLAS set-up as `CUBLAS_STATUS_NOT_INITIALIZED`); other errors pass.
+    pub fn from_device(e: candle_core::Error, device: &str, batch_size: usize) -> Self {
+        let msg = e.to_string();
+        let oom = ["out of memory", "OUT_OF_MEMORY", "CUBLAS_STATUS_NOT_INITIALIZED", "CUBLAS_STATUS_ALLOC_FAILED", "memory allocation of"];
+        if oom.iter().any(|k| msg.contains(k)) {
+            Self::OutOfMemory { device: device.into(), batch_size, smaller: (batch_size / 2).max(1), detail: msg }
+        } else {
+            Self::Candle(e)
+        }
+    }
+
     pub fn config(msg: impl Into<String>) -> Self {
         Self::Config(msg.into())
     }

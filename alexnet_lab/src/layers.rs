@@ -198,7 +198,9 @@ impl Layer {
 impl ModuleT for Layer {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
         match (&self.op, self.spec) {
-            (Op::Conv(c), _) => xs.apply(c),
+            (Op::Conv(c), LayerSpec::Conv2d { stride, padding, .. }) => {
+                crate::conv::conv2d(xs, c.weight(), c.bias(), stride, padding)
+            }
             (Op::Linear(l), _) => xs.apply(l),
             (Op::Dropout(d), _) => d.forward_t(xs, train),
             (_, LayerSpec::MaxPool2d { kernel, stride }) => pool::max_pool2d(xs, kernel, stride),

@@ -13,17 +13,24 @@
 //! The crate re-exports candle, candle-nn, polars and plotters so a notebook needs a single
 //! `:dep alexnet_lab = { path = "../alexnet_lab" }`.
 
+pub mod bench;
+pub mod checkpoint;
 pub mod cli;
 pub mod complexity;
+pub mod conv;
 pub mod data;
+pub mod device;
 pub mod error;
 pub mod init;
 pub mod layers;
 pub mod loader;
 pub mod models;
+pub mod optim;
+pub mod plot;
 pub mod pool;
 pub mod shapes;
 pub mod table;
+pub mod train;
 pub mod transforms;
 
 pub use error::{Error, Result};

@@ -36,13 +36,13 @@ fn offline() -> bool {
 pub(super) fn fetch() -> Result<[PathBuf; 2]> {
     let cache = Cache::from_env().repo(repo());
     let missing = |what: &str| {
-        Error::data(format!(
+        format!(
             "Fashion-MNIST is not in the hub cache {} and {what}. Either let the lab download it \
              once (network, unset HF_HUB_OFFLINE), point HF_HOME at a cache that holds \
              {HUB_REPO} (e.g. HF_HOME=../shared/data/hf), or use the IDX files with \
              --data-dir DIR (train-images-idx3-ubyte.gz etc.)",
             hub_cache_dir().display()
-        ))
+        )
     };
     let mut out = Vec::with_capacity(2);
     for f in HUB_FILES {
@@ -51,7 +51,7 @@ pub(super) fn fetch() -> Result<[PathBuf; 2]> {
             continue;
         }
         if offline() {
-            return Err(missing("HF_HUB_OFFLINE is set"));
+            return Err(Error::data(missing("HF_HUB_OFFLINE is set")));
         }
         eprintln!("downloading {HUB_REPO}/{f} (once; cached in {})", hub_cache_dir().display());
         let api = ApiBuilder::from_env()
@@ -61,7 +61,7 @@ pub(super) fn fetch() -> Result<[PathBuf; 2]> {
         let p = api
             .repo(repo())
             .get(f)
-            .map_err(|e| Error::data(format!("{}: download of {f} failed: {e}", missing("the download failed"))))?;
+            .map_err(|e| Error::data(format!("{} (download of {f}: {e})", missing("the download failed"))))?;
         out.push(p);
     }
     Ok([out[0].clone(), out[1].clone()])

@@ -146,16 +146,19 @@ pub(crate) fn init_sequential(
 }
 
 /// The lab's models by name, as the CLI and the notebooks choose them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 pub enum ModelKind {
     /// d2l's AlexNet: 1x224x224, 10 classes.
     #[value(name = "alexnet")]
+    #[serde(rename = "alexnet")]
     AlexNet,
     /// The 2012 paper's AlexNet as one tower: 3x227x227, 1000 classes.
     #[value(name = "alexnet-original")]
+    #[serde(rename = "alexnet-original")]
     AlexNetOriginal,
     /// d2l's LeNet: 1x28x28, 10 classes.
     #[value(name = "lenet")]
+    #[serde(rename = "lenet")]
     LeNet,
 }
 
@@ -166,6 +169,23 @@ impl ModelKind {
             Self::AlexNet => AlexNetConfig::d2l().input_dims(),
             Self::AlexNetOriginal => AlexNetConfig::original().input_dims(),
             Self::LeNet => LeNetConfig::d2l().input_dims(),
+        }
+    }
+
+    /// The layer list for a `(c, h, w)` input (square images only), with clear errors.
+    pub fn specs(&self, input: [usize; 3]) -> Result<Vec<LayerSpec>> {
+        let [c, h, w] = input;
+        if h != w {
+            return Err(Error::config(format!(
+                "the lab's models take square images; got {h}x{w} (use e.g. --input {c}x{h}x{h})"
+            )));
+        }
+        match self {
+            Self::AlexNet => AlexNetConfig { in_channels: c, image_size: h, ..AlexNetConfig::d2l() }.layer_specs(),
+            Self::AlexNetOriginal => {
+                AlexNetConfig { in_channels: c, image_size: h, ..AlexNetConfig::original() }.layer_specs()
+            }
+            Self::LeNet => LeNetConfig { in_channels: c, image_size: h, ..LeNetConfig::d2l() }.layer_specs(),
         }
     }
 

@@ -1,0 +1,96 @@
+//! The GEMM convolution against candle's stock conv2d (forward and both gradients) and
+//! against finite differences.
+
+use alexnet_lab::candle::{DType, Device, Tensor, Var};
+use alexnet_lab::conv::conv2d;
+
+fn det(shape: &[usize], seed: u64, dtype: DType) -> Tensor {
+    let n: usize = shape.iter().product();
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let v: Vec<f64> = (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        })
+        .collect();
+    Tensor::from_vec(v, shape, &Device::Cpu).unwrap().to_dtype(dtype).unwrap()
+}
+
+fn max_rel(a: &Tensor, b: &Tensor) -> f64 {
+    let a: Vec<f64> = a.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+    let b: Vec<f64> = b.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+    let scale = b.iter().fold(0f64, |m, v| m.max(v.abs())).max(1e-12);
+    a.iter().zip(&b).map(|(x, y)| (x - y).abs() / scale).fold(0.0, f64::max)
+}
+
+/// AlexNet's five convolutions (small spatial sizes) and LeNet's, with and without padding.
+const CASES: [(usize, usize, usize, usize, usize, usize, usize); 6] = [
+    // (n, c, h, o, k, stride, pad)
+    (2, 1, 35, 8, 11, 4, 1),
+    (2, 6, 9, 10, 5, 1, 2),
+    (3, 5, 7, 4, 3, 1, 1),
+    (1, 3, 12, 6, 5, 1, 0),
+    (2, 2, 10, 3, 3, 2, 0),
+    (1, 4, 6, 5, 1, 1, 0),
+];
+
+#[test]
+fn forward_and_gradients_match_candle() {
+    for (n, c, h, o, k, s, p) in CASES {
+        let x = Var::from_tensor(&det(&[n, c, h, h], 1, DType::F32)).unwrap();
+        let w = Var::from_tensor(&det(&[o, c, k, k], 2, DType::F32)).unwrap();
+        let b = Var::from_tensor(&det(&[o], 3, DType::F32)).unwrap();
+        let ours = conv2d(x.as_tensor(), w.as_tensor(), Some(b.as_tensor()), s, p).unwrap();
+        let stock = x.conv2d(w.as_tensor(), p, s, 1, 1).unwrap().broadcast_add(&b.reshape((1, o, 1, 1)).unwrap()).unwrap();
+        assert_eq!(ours.dims(), stock.dims());
+        assert!(max_rel(&ours, &stock) < 1e-5, "forward {:?}", (n, c, h, o, k, s, p));
+        let r = det(ours.dims(), 4, DType::F32);
+        let g1 = ours.mul(&r).unwrap().sum_all().unwrap().backward().unwrap();
+        let g2 = stock.mul(&r).unwrap().sum_all().unwrap().backward().unwrap();
+        for (name, v) in [("x", &x), ("w", &w), ("b", &b)] {
+            let e = max_rel(g1.get(v.as_tensor()).unwrap(), g2.get(v.as_tensor()).unwrap());
+            assert!(e < 1e-4, "d{name} {:?}: relative error {e}", (n, c, h, o, k, s, p));
+        }
+    }
+}
+
+#[test]
+fn gradients_match_finite_differences() {
+    let (n, c, h, o, k, s, p) = (2, 2, 7, 3, 3, 2, 1);
+    let x0 = det(&[n, c, h, h], 5, DType::F64);
+    let w0 = det(&[o, c, k, k], 6, DType::F64);
+    let r = det(&[n, o, 4, 4], 7, DType::F64);
+    let x = Var::from_tensor(&x0).unwrap();
+    let w = Var::from_tensor(&w0).unwrap();
+    let g = conv2d(x.as_tensor(), w.as_tensor(), None, s, p).unwrap().mul(&r).unwrap().sum_all().unwrap().backward().unwrap();
+    let f = |xv: &Tensor, wv: &Tensor| -> f64 {
+        conv2d(xv, wv, None, s, p).unwrap().mul(&r).unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap()
+    };
+    let eps = 1e-6;
+    for (which, base, grad) in [(0, &x0, g.get(x.as_tensor()).unwrap()), (1, &w0, g.get(w.as_tensor()).unwrap())] {
+        let v: Vec<f64> = base.flatten_all().unwrap().to_vec1().unwrap();
+        let gv: Vec<f64> = grad.flatten_all().unwrap().to_vec1().unwrap();
+        for i in 0..v.len() {
+            let bump = |d: f64| {
+                let mut u = v.clone();
+                u[i] += d;
+                Tensor::from_vec(u, base.dims(), &Device::Cpu).unwrap()
+            };
+            let num = if which == 0 {
+                (f(&bump(eps), &w0) - f(&bump(-eps), &w0)) / (2.0 * eps)
+            } else {
+                (f(&x0, &bump(eps)) - f(&x0, &bump(-eps))) / (2.0 * eps)
+            };
+            assert!((num - gv[i]).abs() <= 1e-6 * num.abs().max(1.0), "{which}/{i}: {num} vs {}", gv[i]);
+        }
+    }
+}
+
+#[test]
+fn the_image_gets_no_gradient() {
+    let x = det(&[2, 1, 20, 20], 1, DType::F32); // a plain tensor, like an image batch
+    let w = Var::from_tensor(&det(&[4, 1, 5, 5], 2, DType::F32)).unwrap();
+    let g = conv2d(&x, w.as_tensor(), None, 1, 2).unwrap().sum_all().unwrap().backward().unwrap();
+    assert!(g.get(&x).is_none());
+    assert!(g.get(w.as_tensor()).is_some());
+}
