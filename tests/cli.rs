@@ -80,3 +80,94 @@ fn bad_input_is_a_clear_error_not_a_panic() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+fn shared(p: &str) -> std::path::PathBuf {
+    let d = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data").join(p);
+    assert!(d.exists(), "{} missing: the tests use the real Fashion-MNIST beside the repo", d.display());
+    d.canonicalize().unwrap()
+}
+
+fn lab_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_alexnet-lab"));
+    c.args(args).env_remove("HF_HOME").env_remove("HF_HUB_OFFLINE");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run alexnet-lab")
+}
+
+#[test]
+fn data_info_and_show_from_both_sources() {
+    let hf = shared("hf");
+    let hf = hf.to_str().unwrap();
+    let o = lab_env(&["data", "info"], &[("HF_HOME", hf), ("HF_HUB_OFFLINE", "1")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("train: 60000 images, test: 10000 images"));
+    assert!(stdout(&o).contains("ankle boot"));
+    let idx = shared("fashion-mnist");
+    let o = lab_env(&["data", "info", "--data-dir", idx.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dir = std::env::temp_dir().join(format!("alexnet-lab-cli-show-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for ext in ["svg", "png"] {
+        let out = dir.join(format!("grid.{ext}"));
+        let o = lab_env(&["data", "show", "--n", "9", "--out", out.to_str().unwrap()], &[("HF_HOME", hf), ("HF_HUB_OFFLINE", "1")]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(std::fs::metadata(&out).unwrap().len() > 1000);
+        assert!(stdout(&o).contains("labels: ankle boot, pullover, trouser"));
+    }
+}
+
+#[test]
+fn missing_data_offline_names_hf_home_and_the_alternatives() {
+    let o = lab_env(&["data", "info"], &[("HF_HOME", "/nonexistent/hf"), ("HF_HUB_OFFLINE", "1")]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("HF_HOME") && e.contains("--data-dir") && !e.contains("panicked"), "{e}");
+    let dir = std::env::temp_dir().join(format!("alexnet-lab-cli-partial-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(shared("fashion-mnist/t10k-labels-idx1-ubyte.gz"), dir.join("t10k-labels-idx1-ubyte.gz")).unwrap();
+    let o = lab_env(&["data", "info", "--data-dir", dir.to_str().unwrap()], &[]);
+    let e = stderr(&o);
+    assert!(!o.status.success() && e.contains("lacks 3 of the four") && e.contains("train-images-idx3-ubyte.gz"), "{e}");
+}
+
+#[test]
+fn train_eval_predict_from_the_terminal() {
+    let hf = shared("hf");
+    let env = [("HF_HOME", hf.to_str().unwrap()), ("HF_HUB_OFFLINE", "1")];
+    let dir = std::env::temp_dir().join(format!("alexnet-lab-cli-train-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = dir.to_str().unwrap();
+    let o = lab_env(
+        &["train", "--profile", "smoke", "--epochs", "1", "--limit", "96", "--test-limit", "64", "--out", run, "--quiet"],
+        &env,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let last2: Vec<&str> = out.lines().filter(|l| l.starts_with("loss ") || l.contains("examples/sec on cpu")).collect();
+    assert!(last2.len() >= 2 && last2[0].contains(", train acc ") && last2[0].contains(", test acc "), "{out}");
+
+    let o = lab_env(&["eval", "--checkpoint", run, "--limit", "64", "--device", "cpu"], &env);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("test acc ") && stdout(&o).contains("(64 examples"), "{}", stdout(&o));
+
+    let img = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/fixtures/resize/test0_96.png");
+    for mode in ["resize", "crop", "letterbox"] {
+        let o = lab_env(&["predict", "--checkpoint", run, "--resize", mode, img.to_str().unwrap()], &env);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stdout(&o).contains("test0_96.png: "), "{}", stdout(&o));
+    }
+    // Bad inputs: a file that is not an image, an unknown device, a wrong run folder.
+    let o = lab_env(&["predict", "--checkpoint", run, "Cargo.toml"], &env);
+    assert!(!o.status.success() && stderr(&o).contains("cannot read image"), "{}", stderr(&o));
+    let o = lab_env(&["train", "--device", "tpu:0", "--out", run], &env);
+    assert!(!o.status.success() && stderr(&o).contains("unknown device 'tpu:0'"), "{}", stderr(&o));
+    let o = lab_env(&["train", "--device", "cuda:0", "--out", run], &env);
+    assert!(!o.status.success() && stderr(&o).contains("cuda"), "{}", stderr(&o));
+    let o = lab_env(&["eval", "--checkpoint", "/nonexistent/run"], &env);
+    assert!(!o.status.success() && stderr(&o).contains("no checkpoint in"), "{}", stderr(&o));
+    for o in [&o] {
+        assert!(!stderr(o).contains("panicked"));
+    }
+}

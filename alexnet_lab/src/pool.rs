@@ -182,14 +182,52 @@ impl CustomOp2 for MaxPoolBwd {
     }
 }
 
+/// Every `stride`-th element of dimension `dim`, starting at `start`, `count` of them:
+/// `x[..., start : start + stride * count : stride, ...]` from differentiable tensor ops.
+fn strided(x: &Tensor, dim: usize, start: usize, count: usize, stride: usize) -> Result<Tensor> {
+    if stride == 1 {
+        return x.narrow(dim, start, count);
+    }
+    let size = x.dim(dim)?;
+    let need = start + stride * count;
+    // Pad the end so the slice reshapes into (count, stride); padded cells are never picked.
+    let x = if need > size { x.pad_with_zeros(dim, 0, need - size)? } else { x.clone() };
+    let mut shape = x.narrow(dim, start, stride * count)?.dims().to_vec();
+    shape[dim] = count;
+    shape.insert(dim + 1, stride);
+    x.narrow(dim, start, stride * count)?.reshape(shape)?.narrow(dim + 1, 0, 1)?.squeeze(dim + 1)
+}
+
+/// The same pooling from candle's differentiable tensor ops (a max over the `kernel²` shifted,
+/// strided views): runs and backpropagates on any device, e.g. CUDA. On ties the gradient is
+/// shared between the maxima (candle's `maximum`), where the CPU op gives it to the first.
+pub fn max_pool2d_generic(x: &Tensor, kernel: usize, stride: usize) -> Result<Tensor> {
+    let (_, _, h, w) = x.dims4()?;
+    if kernel == 0 || stride == 0 || h < kernel || w < kernel {
+        candle_core::bail!("max_pool2d: input {h}x{w} is smaller than the {kernel}x{kernel} window");
+    }
+    let (oh, ow) = ((h - kernel) / stride + 1, (w - kernel) / stride + 1);
+    let mut out: Option<Tensor> = None;
+    for dy in 0..kernel {
+        let rows = strided(x, 2, dy, oh, stride)?;
+        for dx in 0..kernel {
+            let v = strided(&rows, 3, dx, ow, stride)?;
+            out = Some(match out {
+                None => v,
+                Some(m) => m.maximum(&v)?,
+            });
+        }
+    }
+    Ok(out.expect("kernel >= 1"))
+}
+
 /// Max-pooling over square `kernel` windows moved by `stride`, differentiable for any
 /// kernel/stride (unlike candle's stock op). Input `(n, c, h, w)`, f32 or f64.
 ///
-/// On CPU this runs the custom op. On other devices the forward uses candle's stock kernel,
-/// which only backpropagates when `kernel == stride`.
+/// On the CPU this runs the custom op; on other devices [`max_pool2d_generic`].
 pub fn max_pool2d(x: &Tensor, kernel: usize, stride: usize) -> Result<Tensor> {
     if !x.device().is_cpu() {
-        return x.max_pool2d_with_stride(kernel, stride);
+        return max_pool2d_generic(x, kernel, stride);
     }
     match x.dtype() {
         DType::F32 | DType::F64 => x.contiguous()?.apply_op1(MaxPoolFwd { kernel, stride }),

@@ -116,3 +116,27 @@ fn too_small_input_is_an_error_not_a_panic() {
     let e = max_pool2d(&x, 3, 2).unwrap_err().to_string();
     assert!(e.contains("smaller than the 3x3 window"), "{e}");
 }
+
+/// The device-generic version (used on CUDA) agrees with the CPU op, forward and backward.
+#[test]
+fn generic_version_matches_the_cpu_op() {
+    use alexnet_lab::pool::max_pool2d_generic;
+    for shape in [[2, 3, 54, 54], [1, 2, 13, 13], [2, 2, 12, 9], [1, 1, 3, 3]] {
+        let x0 = randn(&shape, 9, DType::F32);
+        let a = max_pool2d(&x0, 3, 2).unwrap();
+        let b = max_pool2d_generic(&x0, 3, 2).unwrap();
+        assert_eq!(a.dims(), b.dims(), "{shape:?}");
+        let r = randn(a.dims(), 10, DType::F32);
+        let grad = |generic: bool| -> (Vec<f32>, Vec<f32>) {
+            let x = Var::from_tensor(&x0).unwrap();
+            let y = if generic { max_pool2d_generic(x.as_tensor(), 3, 2) } else { max_pool2d(x.as_tensor(), 3, 2) }.unwrap();
+            let g = y.mul(&r).unwrap().sum_all().unwrap().backward().unwrap();
+            (y.flatten_all().unwrap().to_vec1().unwrap(), g.get(x.as_tensor()).unwrap().flatten_all().unwrap().to_vec1().unwrap())
+        };
+        let ((ya, ga), (yb, gb)) = (grad(false), grad(true));
+        assert!(ya == yb, "{shape:?}: forward differs");
+        // Overlapping windows add their gradients in another order: equal up to rounding.
+        let worst = ga.iter().zip(&gb).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(worst < 1e-5, "{shape:?}: gradients differ by {worst}");
+    }
+}

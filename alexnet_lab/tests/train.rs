@@ -1,0 +1,152 @@
+//! Training end to end on real Fashion-MNIST slices: the loss goes down, checkpoints
+//! round-trip, resume continues at the right epoch, eval is deterministic, faults are errors.
+
+mod common;
+
+use std::path::Path;
+
+use alexnet_lab::candle::{Device, Tensor};
+use alexnet_lab::checkpoint;
+use alexnet_lab::data::Source;
+use alexnet_lab::loader::{DataLoader, LoaderConfig};
+use alexnet_lab::optim::Sgd;
+use alexnet_lab::train::{self, Profile, RunOptions, TrainConfig};
+use alexnet_lab::Error;
+use common::*;
+
+fn opts(config: TrainConfig, out: &Path, resume: bool) -> RunOptions {
+    hub_env();
+    RunOptions { config, device: Device::Cpu, source: Source::Hub, out: out.to_path_buf(), resume, progress: false }
+}
+
+/// d2l's `train_ch6` steps lower the loss: repeated SGD steps on one real batch of 32 images
+/// (AlexNet at 67x67, the smoke profile's settings) bring its eval-mode loss down.
+#[test]
+fn training_steps_lower_the_loss_on_real_data() {
+    let data = hub_data();
+    let cfg = TrainConfig { epochs: 12, ..TrainConfig::smoke() };
+    let split = std::sync::Arc::new(data.train.take(32));
+    let lc = |shuffle| LoaderConfig { batch_size: 32, shuffle, seed: 0, pipeline: cfg.pipeline(false), prefetch: 1 };
+    let train_loader = DataLoader::new(split.clone(), lc(true)).unwrap();
+    let eval_loader = DataLoader::new(split, lc(false)).unwrap();
+    let (net, varmap) = cfg.model.init(Some([1, 67, 67]), 0, &Device::Cpu).unwrap();
+    let before = train::evaluate(&net, &eval_loader, &Device::Cpu, false).unwrap().loss;
+    let mut opt = Sgd::new(train::named_vars(&varmap), cfg.lr, cfg.momentum, 0.0).unwrap();
+    let h = train::fit(&net, &mut opt, &train_loader, &eval_loader, &cfg, &Device::Cpu, Default::default(), false, |_, _| Ok(()))
+        .unwrap();
+    let after = train::evaluate(&net, &eval_loader, &Device::Cpu, false).unwrap().loss;
+    assert_eq!(h.epochs.len(), 12);
+    assert!(after < before - 0.05, "eval loss {before:.4} -> {after:.4}");
+}
+
+#[test]
+fn smoke_run_leaves_a_run_folder() {
+    let dir = tmpdir("smoke");
+    let s = train::run(&opts(TrainConfig::smoke(), &dir, false)).unwrap();
+    let e = &s.history.epochs;
+    assert_eq!(e.len(), TrainConfig::smoke().epochs);
+    assert!(e.iter().all(|m| m.train_loss.is_finite() && m.examples == 512));
+    for f in ["checkpoint.safetensors", "checkpoint.json", "metrics.csv", "curve.csv", "curve.svg"] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    // d2l's Animator: a train point every num_batches // 5 steps and at the epoch's end (16 batches:
+    // steps 3, 6, 9, 12, 15, 16), one test point per epoch.
+    let train_pts = s.history.curve.iter().filter(|p| p.train_loss.is_some()).count();
+    let test_pts = s.history.curve.iter().filter(|p| p.test_acc.is_some()).count();
+    assert_eq!((train_pts, test_pts), (e.len() * 6, e.len()));
+    let lines = s.history.final_lines();
+    assert!(lines.starts_with("loss ") && lines.contains(", train acc ") && lines.contains("examples/sec on cpu"), "{lines}");
+    let svg = std::fs::read_to_string(dir.join("curve.svg")).unwrap();
+    assert!(svg.contains("train loss") && svg.contains("test acc"));
+}
+
+#[test]
+fn checkpoint_round_trip_gives_identical_logits_and_eval_is_deterministic() {
+    let dir = tmpdir("ckpt");
+    let cfg = TrainConfig { epochs: 1, limit: Some(128), test_limit: Some(64), ..TrainConfig::smoke() };
+    train::run(&opts(cfg.clone(), &dir, false)).unwrap();
+    let (a, _, meta) = checkpoint::load_model(&dir, &Device::Cpu).unwrap();
+    let (b, _, _) = checkpoint::load_model(&dir.join("checkpoint.safetensors"), &Device::Cpu).unwrap();
+    assert_eq!(meta.epoch, 1);
+    assert_eq!(meta.config, cfg);
+    let x = Tensor::rand(0f32, 1f32, (4, 1, 67, 67), &Device::Cpu).unwrap();
+    let la: Vec<Vec<f32>> = a.forward(&x, false).unwrap().to_vec2().unwrap();
+    let lb: Vec<Vec<f32>> = b.forward(&x, false).unwrap().to_vec2().unwrap();
+    let la2: Vec<Vec<f32>> = a.forward(&x, false).unwrap().to_vec2().unwrap();
+    assert_eq!(la, lb, "same checkpoint, same logits");
+    assert_eq!(la, la2, "eval mode is deterministic (dropout off)");
+    let lt: Vec<Vec<f32>> = a.forward(&x, true).unwrap().to_vec2().unwrap();
+    assert_ne!(la, lt, "train mode applies dropout");
+}
+
+#[test]
+fn resume_continues_after_the_last_complete_epoch() {
+    let dir = tmpdir("resume");
+    let cfg = TrainConfig { epochs: 1, limit: Some(128), test_limit: Some(64), ..TrainConfig::smoke() };
+    let first = train::run(&opts(cfg.clone(), &dir, false)).unwrap();
+    let w1 = std::fs::read(dir.join("checkpoint.safetensors")).unwrap();
+    let more = TrainConfig { epochs: 3, ..cfg };
+    let s = train::run(&opts(more, &dir, true)).unwrap();
+    assert_eq!(s.resumed_from, 1);
+    let epochs: Vec<usize> = s.history.epochs.iter().map(|e| e.epoch).collect();
+    assert_eq!(epochs, [1, 2, 3]);
+    assert_eq!(s.history.epochs[0], first.history.epochs[0], "epoch 1 kept as it was");
+    let (_, meta) = checkpoint::read_meta(&dir).unwrap();
+    assert_eq!(meta.epoch, 3);
+    assert_ne!(std::fs::read(dir.join("checkpoint.safetensors")).unwrap(), w1, "weights moved on");
+    // Resuming with another model is refused, naming both.
+    let other = TrainConfig { image_size: 96, epochs: 4, ..TrainConfig::smoke() };
+    let e = train::run(&opts(other, &dir, true)).unwrap_err().to_string();
+    assert!(e.contains("[1, 67, 67]") && e.contains("[1, 96, 96]"), "{e}");
+}
+
+#[test]
+fn nan_loss_stops_with_advice_and_keeps_the_last_checkpoint() {
+    let dir = tmpdir("nan");
+    let cfg = TrainConfig { epochs: 1, limit: Some(64), test_limit: Some(32), ..TrainConfig::smoke() };
+    train::run(&opts(cfg.clone(), &dir, false)).unwrap();
+    let before = std::fs::read(dir.join("checkpoint.safetensors")).unwrap();
+    let wild = TrainConfig { epochs: 2, lr: 1e300, momentum: 0.0, ..cfg };
+    let e = train::run(&opts(wild, &dir, true)).unwrap_err();
+    assert!(matches!(e, Error::Diverged { epoch: 2, .. }), "{e}");
+    assert!(e.to_string().contains("learning rate"), "{e}");
+    assert_eq!(std::fs::read(dir.join("checkpoint.safetensors")).unwrap(), before);
+    assert_eq!(checkpoint::read_meta(&dir).unwrap().1.epoch, 1);
+}
+
+#[test]
+fn bad_configuration_is_a_clear_error() {
+    let dir = tmpdir("badcfg");
+    let cases: Vec<(TrainConfig, &str)> = vec![
+        (TrainConfig { batch_size: 0, ..TrainConfig::smoke() }, "batch size must be at least 1"),
+        (TrainConfig { image_size: 64, ..TrainConfig::smoke() }, "smallest it takes is 65x65"),
+        (TrainConfig { lr: -0.1, ..TrainConfig::smoke() }, "learning rate must be a positive number"),
+        (TrainConfig { lr: f64::NAN, ..TrainConfig::smoke() }, "learning rate must be a positive number"),
+        (TrainConfig { epochs: 0, ..TrainConfig::smoke() }, "epochs must be at least 1"),
+    ];
+    for (cfg, needle) in cases {
+        let e = train::run(&opts(cfg, &dir, false)).unwrap_err().to_string();
+        assert!(e.contains(needle), "{e}");
+    }
+    assert_eq!(TrainConfig::for_profile(Profile::D2l), TrainConfig::d2l());
+}
+
+#[test]
+fn missing_checkpoint_is_a_clear_error() {
+    let dir = tmpdir("nockpt");
+    let e = checkpoint::load_model(&dir, &Device::Cpu).err().unwrap().to_string();
+    assert!(e.contains("no checkpoint in") && e.contains("checkpoint.json"), "{e}");
+}
+
+#[test]
+fn device_out_of_memory_is_reported_with_the_batch_size() {
+    // What candle's CUDA backend says when an allocation or cuBLAS set-up fails.
+    for msg in ["DriverError(CUDA_ERROR_OUT_OF_MEMORY, \"out of memory\")", "cublas error: CUBLAS_STATUS_NOT_INITIALIZED"] {
+        let e = Error::from_device(alexnet_lab::candle::Error::Msg(msg.into()), "cuda:0", 512);
+        let s = e.to_string();
+        assert!(matches!(e, Error::OutOfMemory { batch_size: 512, smaller: 256, .. }), "{s}");
+        assert!(s.contains("batch size 512") && s.contains("--batch-size 256"), "{s}");
+    }
+    let other = Error::from_device(alexnet_lab::candle::Error::Msg("shape mismatch".into()), "cuda:0", 8);
+    assert!(matches!(other, Error::Candle(_)));
+}
