@@ -491,7 +491,8 @@ pub fn named_vars(varmap: &VarMap) -> Vec<(String, candle_core::Var)> {
 pub fn write_run_files(dir: &Path, h: &History) -> Result<()> {
     checkpoint::write_atomic(&dir.join("metrics.csv"), &csv(&mut h.to_dataframe()?)?)?;
     checkpoint::write_atomic(&dir.join("curve.csv"), &csv(&mut h.curve_dataframe()?)?)?;
-    let svg = crate::plot::curve_svg(h, &format!("{} epochs on {}", h.epochs.len(), h.device))?;
+    let n = h.epochs.len();
+    let svg = crate::plot::curve_svg(h, &format!("{n} epoch{} on {}", if n == 1 { "" } else { "s" }, h.device))?;
     checkpoint::write_atomic(&dir.join("curve.svg"), svg.as_bytes())
 }
 
