@@ -9,3 +9,8 @@ command -v cargo >/dev/null || { echo "error: cargo not found: install Rust from
 
 # One build for tests and the main job: both use the release profile.
 cargo test --release --workspace
+
+# The notebooks, executed headlessly (installs evcxr_jupyter and nbconvert when missing).
+if [ "${SKIP_NOTEBOOKS:-0}" != 1 ]; then
+  bash notebooks/run_all.sh
+fi

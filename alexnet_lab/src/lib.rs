@@ -13,6 +13,7 @@
 //! The crate re-exports candle, candle-nn, polars and plotters so a notebook needs a single
 //! `:dep alexnet_lab = { path = "../alexnet_lab" }`.
 
+pub mod activations;
 pub mod bench;
 pub mod checkpoint;
 pub mod cli;
@@ -25,6 +26,7 @@ pub mod init;
 pub mod layers;
 pub mod loader;
 pub mod models;
+pub mod notebook;
 pub mod optim;
 pub mod plot;
 pub mod pool;
@@ -40,6 +42,7 @@ pub use candle_core as candle;
 pub use candle_nn;
 pub use plotters;
 pub use polars;
+pub use rand;
 
 /// Parses a `CxHxW` shape such as `1x224x224` (also `1,224,224` or `[1, 224, 224]`).
 pub fn parse_chw(s: &str) -> Result<[usize; 3]> {

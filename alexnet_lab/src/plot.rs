@@ -101,3 +101,125 @@ pub fn image_grid_png(images: &[(&[u8], usize, usize)], cols: usize, pad: usize)
     canvas.write_to(&mut out, image::ImageFormat::Png).map_err(perr)?;
     Ok(out.into_inner())
 }
+
+/// One named series of `(x, y)` points.
+pub struct Series<'a> {
+    pub name: &'a str,
+    pub points: Vec<(f64, f64)>,
+}
+
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+/// A line chart (markers on every point), optionally with a log-scale y axis, as SVG.
+pub fn lines_svg(title: &str, x_desc: &str, y_desc: &str, series: &[Series], log_y: bool) -> Result<String> {
+    let pts = series.iter().flat_map(|s| s.points.iter());
+    let (x0, x1) = pts.clone().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let (y0, y1) = pts.fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    if !(x0 < x1) || !(y0 <= y1) {
+        return Err(Error::data("lines_svg: no points to plot"));
+    }
+    let pad = (x1 - x0) * 0.03;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (680, 420)).into_drawing_area();
+        root.fill(&WHITE).map_err(perr)?;
+        let mut b = ChartBuilder::on(&root);
+        b.caption(title, ("sans-serif", 18)).margin(12).x_label_area_size(36).y_label_area_size(64);
+        macro_rules! draw {
+            ($chart:expr) => {{
+                let mut chart = $chart;
+                chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).draw().map_err(perr)?;
+                for (i, s) in series.iter().enumerate() {
+                    let c = PALETTE[i % PALETTE.len()];
+                    chart
+                        .draw_series(LineSeries::new(s.points.clone(), c.stroke_width(2)))
+                        .map_err(perr)?
+                        .label(s.name)
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+                    chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 3, c.filled()))).map_err(perr)?;
+                }
+                if series.len() > 1 {
+                    chart
+                        .configure_series_labels()
+                        .position(SeriesLabelPosition::UpperLeft)
+                        .background_style(WHITE.mix(0.8))
+                        .border_style(BLACK)
+                        .draw()
+                        .map_err(perr)?;
+                }
+            }};
+        }
+        if log_y {
+            draw!(b.build_cartesian_2d(x0 - pad..x1 + pad, (y0 * 0.5..y1 * 2.0).log_scale()).map_err(perr)?);
+        } else {
+            let ypad = (y1 - y0).max(1e-9) * 0.05;
+            draw!(b.build_cartesian_2d(x0 - pad..x1 + pad, (y0 - ypad).min(0.0)..y1 + ypad).map_err(perr)?);
+        }
+        root.present().map_err(perr)?;
+    }
+    Ok(svg)
+}
+
+/// Horizontal bars, one row per label and one bar per column inside the row (e.g. each layer's
+/// share of the parameters and of the multiply-adds), values in [0, 1], as SVG.
+pub fn share_bars_svg(title: &str, labels: &[String], columns: &[(&str, Vec<f64>)]) -> Result<String> {
+    let (n, k) = (labels.len(), columns.len().max(1));
+    let (row_h, left, width, top) = (12 * k as i32 + 10, 110, 520, 60);
+    let height = top + row_h * n as i32 + 30;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, ((left + width + 60) as u32, height as u32)).into_drawing_area();
+        root.fill(&WHITE).map_err(perr)?;
+        let font = ("sans-serif", 13).into_font();
+        root.draw(&Text::new(title.to_string(), (10, 8), ("sans-serif", 18))).map_err(perr)?;
+        for (ci, (name, _)) in columns.iter().enumerate() {
+            let (x, y) = (left + 160 * ci as i32, 34);
+            let c = PALETTE[ci % PALETTE.len()];
+            root.draw(&Rectangle::new([(x, y), (x + 14, y + 10)], c.filled())).map_err(perr)?;
+            root.draw(&Text::new(name.to_string(), (x + 20, y - 1), font.clone())).map_err(perr)?;
+        }
+        for (i, label) in labels.iter().enumerate() {
+            let y = top + row_h * i as i32;
+            root.draw(&Text::new(label.clone(), (10, y + row_h / 2 - 8), font.clone())).map_err(perr)?;
+            for (ci, (_, vals)) in columns.iter().enumerate() {
+                let v = vals.get(i).copied().unwrap_or(0.0).clamp(0.0, 1.0);
+                let (y0, x1) = (y + 4 + 12 * ci as i32, left + (v * width as f64).round() as i32);
+                let c = PALETTE[ci % PALETTE.len()];
+                root.draw(&Rectangle::new([(left, y0), (x1.max(left + 1), y0 + 10)], c.filled())).map_err(perr)?;
+                root.draw(&Text::new(format!("{:.1}%", v * 100.0), (x1 + 4, y0 - 1), ("sans-serif", 11))).map_err(perr)?;
+            }
+        }
+        root.draw(&PathElement::new(vec![(left, top - 4), (left, top + row_h * n as i32)], BLACK)).map_err(perr)?;
+        root.present().map_err(perr)?;
+    }
+    Ok(svg)
+}
+
+/// The channels of a feature map `(c, h, w)` (or `(1, c, h, w)`) as a PNG grid, each channel
+/// scaled to its own min..max, at most `max_maps` of them, upscaled by `zoom`.
+pub fn feature_maps_png(t: &candle_core::Tensor, max_maps: usize, cols: usize, zoom: usize) -> Result<Vec<u8>> {
+    let t = if t.rank() == 4 { t.get(0)? } else { t.clone() };
+    let (c, h, w) = t.dims3()?;
+    let v: Vec<f32> = t.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1()?;
+    let zoom = zoom.max(1);
+    let maps: Vec<Vec<u8>> = (0..c.min(max_maps))
+        .map(|k| {
+            let m = &v[k * h * w..(k + 1) * h * w];
+            let (lo, hi) = m.iter().fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+            let span = if hi > lo { hi - lo } else { 1.0 };
+            let small: Vec<u8> = m.iter().map(|&x| ((x - lo) / span * 255.0).round() as u8).collect();
+            let img = crate::transforms::gray(w, h, &small).expect("sizes match");
+            image::imageops::resize(&img, (w * zoom) as u32, (h * zoom) as u32, image::imageops::FilterType::Nearest)
+                .into_raw()
+        })
+        .collect();
+    let refs: Vec<(&[u8], usize, usize)> = maps.iter().map(|m| (m.as_slice(), w * zoom, h * zoom)).collect();
+    image_grid_png(&refs, cols, 2)
+}

@@ -57,3 +57,45 @@ pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
     }
     out
 }
+
+/// Reads a CSV file with a header into a polars DataFrame, naming the file in errors.
+pub fn read_csv(path: impl AsRef<std::path::Path>) -> crate::Result<polars::prelude::DataFrame> {
+    use polars::prelude::*;
+    let path = path.as_ref();
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .and_then(|r| r.finish())
+        .map_err(|e| crate::Error::data(format!("cannot read CSV {}: {e}", path.display())))
+}
+
+/// `(x, y)` pairs of two numeric columns, optionally only the rows whose string column
+/// `filter.0` equals `filter.1` — the points of one series for [`crate::plot::lines_svg`].
+pub fn xy(
+    df: &polars::prelude::DataFrame,
+    x: &str,
+    y: &str,
+    filter: Option<(&str, &str)>,
+) -> crate::Result<Vec<(f64, f64)>> {
+    use polars::prelude::*;
+    let col = |name: &str| -> crate::Result<Vec<Option<f64>>> {
+        let c = df.column(name).map_err(|_| crate::Error::data(format!("no column `{name}`")))?;
+        Ok(c.cast(&DataType::Float64)?.f64()?.iter().collect())
+    };
+    let keep: Vec<bool> = match filter {
+        Some((c, v)) => {
+            let s = df.column(c).map_err(|_| crate::Error::data(format!("no column `{c}`")))?;
+            s.str()?.iter().map(|o| o == Some(v)).collect()
+        }
+        None => vec![true; df.height()],
+    };
+    Ok(col(x)?
+        .into_iter()
+        .zip(col(y)?)
+        .zip(keep)
+        .filter_map(|((a, b), k)| match (a, b, k) {
+            (Some(a), Some(b), true) => Some((a, b)),
+            _ => None,
+        })
+        .collect())
+}
