@@ -15,7 +15,7 @@ mkdir -p "$EVCXR_TMPDIR" target/notebooks
 out=(--output-dir target/notebooks)
 [ "${1:-}" = "--inplace" ] && out=(--inplace)
 status=0
-for nb in notebooks/[0-9]*.ipynb; do
+for nb in ${NOTEBOOKS:-notebooks/[0-9]*.ipynb}; do
   start=$(date +%s)
   if "$JUPYTER" nbconvert --to notebook --execute --ExecutePreprocessor.kernel_name=rust \
       --ExecutePreprocessor.timeout=1800 "${out[@]}" "$nb"; then

@@ -135,7 +135,24 @@ pub fn lines_svg(title: &str, x_desc: &str, y_desc: &str, series: &[Series], log
         macro_rules! draw {
             ($chart:expr) => {{
                 let mut chart = $chart;
-                chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).draw().map_err(perr)?;
+                let fx = |v: &f64| if (v - v.round()).abs() < 1e-9 { format!("{v:.0}") } else { format!("{v:.2}") };
+                let fy = |v: &f64| {
+                    if log_y {
+                        crate::table::human(*v)
+                    } else if (v - v.round()).abs() < 1e-9 {
+                        format!("{v:.0}")
+                    } else {
+                        format!("{v:.2}")
+                    }
+                };
+                chart
+                    .configure_mesh()
+                    .x_desc(x_desc)
+                    .y_desc(y_desc)
+                    .x_label_formatter(&fx)
+                    .y_label_formatter(&fy)
+                    .draw()
+                    .map_err(perr)?;
                 for (i, s) in series.iter().enumerate() {
                     let c = PALETTE[i % PALETTE.len()];
                     chart

@@ -109,6 +109,15 @@ impl Pipeline {
         out
     }
 
+    /// One 28x28 Fashion-MNIST image (raw bytes) as a `(1, 1, size, size)` tensor in [0, 1]
+    /// (augmentation, if any, seeded with 0).
+    pub fn example_tensor(&self, pixels: &[u8], device: &candle_core::Device) -> Result<candle_core::Tensor> {
+        let img = gray(crate::data::SIDE, crate::data::SIDE, pixels)?;
+        let mut v = Vec::with_capacity(self.size * self.size);
+        self.apply_into(&img, &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0), &mut v);
+        Ok(candle_core::Tensor::from_vec(v, (1, 1, self.size, self.size), device)?)
+    }
+
     /// Appends the image's `size * size` floats in [0, 1] (`ToTensor()`) to `out`.
     pub fn apply_into<R: Rng + ?Sized>(&self, img: &GrayImage, rng: &mut R, out: &mut Vec<f32>) {
         let r = self.apply_image(img, rng);
