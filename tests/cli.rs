@@ -81,9 +81,19 @@ fn bad_input_is_a_clear_error_not_a_panic() {
     }
 }
 
+/// The real Fashion-MNIST: `HF_HOME` / `FASHION_MNIST_DIR` when set (as `.ci/run` does), else
+/// `../shared/data` beside the repository.
 fn shared(p: &str) -> std::path::PathBuf {
-    let d = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data").join(p);
-    assert!(d.exists(), "{} missing: the tests use the real Fashion-MNIST beside the repo", d.display());
+    let from_env = match p.split('/').next() {
+        Some("hf") => std::env::var_os("HF_HOME"),
+        Some("fashion-mnist") => std::env::var_os("FASHION_MNIST_DIR"),
+        _ => None,
+    };
+    let d = match from_env {
+        Some(root) => std::path::PathBuf::from(root).join(p.split_once('/').map_or("", |x| x.1)),
+        None => std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data").join(p),
+    };
+    assert!(d.exists(), "{} missing: set HF_HOME / FASHION_MNIST_DIR or put the data in ../shared/data", d.display());
     d.canonicalize().unwrap()
 }
 
