@@ -10,6 +10,8 @@ bash notebooks/setup.sh
 JUPYTER=jupyter
 [ -x .venv/bin/jupyter ] && JUPYTER=.venv/bin/jupyter
 # Outside the workspace: a cargo project under target/ would be taken for a workspace member.
+# The training notebook runs the seconds-long smoke profile unless told otherwise.
+export LAB_PROFILE="${LAB_PROFILE:-smoke}"
 export EVCXR_TMPDIR="${EVCXR_TMPDIR:-${XDG_CACHE_HOME:-$HOME/.cache}/alexnet-lab/evcxr}"
 mkdir -p "$EVCXR_TMPDIR" target/notebooks
 out=(--output-dir target/notebooks)

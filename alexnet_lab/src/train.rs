@@ -233,6 +233,31 @@ pub struct Evaluation {
     pub labels: Vec<u32>,
 }
 
+/// `m[true][predicted]` counts of an evaluation (10 Fashion-MNIST classes).
+pub fn confusion_matrix(ev: &Evaluation) -> [[usize; 10]; 10] {
+    let mut m = [[0; 10]; 10];
+    for (&p, &l) in ev.predictions.iter().zip(&ev.labels) {
+        if (p as usize) < 10 && (l as usize) < 10 {
+            m[l as usize][p as usize] += 1;
+        }
+    }
+    m
+}
+
+/// The confusion matrix as a text table with class names (rows: true class).
+pub fn render_confusion(m: &[[usize; 10]; 10]) -> String {
+    let names = crate::data::CLASS_NAMES;
+    let mut headers = vec!["true \\ predicted".to_string()];
+    headers.extend(names.iter().map(|n| format!(">{n}")));
+    let h: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let rows: Vec<Vec<String>> = m
+        .iter()
+        .enumerate()
+        .map(|(i, r)| std::iter::once(names[i].to_string()).chain(r.iter().map(|c| c.to_string())).collect())
+        .collect();
+    crate::table::render(&h, &rows)
+}
+
 /// Number of correct predictions in a batch.
 fn correct(logits: &Tensor, labels: &Tensor) -> Result<f64> {
     Ok(logits.argmax(D::Minus1)?.eq(labels)?.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()?)
