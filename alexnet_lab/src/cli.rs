@@ -7,7 +7,7 @@ use candle_core::{Device, Tensor, D};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::checkpoint;
-use crate::data::{FashionMnist, CLASS_NAMES, PIXELS, SIDE};
+use crate::data::{FashionMnist, CLASS_NAMES, SIDE};
 use crate::device::{device_name, parse_device};
 use crate::train::{self, Profile, RunOptions, TrainConfig};
 use crate::transforms::{Augment, Pipeline, ResizeMode};
@@ -385,6 +385,5 @@ fn data_cmd(cmd: DataCommand) -> Result<()> {
             println!("labels: {}", titles.join(", "));
         }
     }
-    let _ = PIXELS;
     Ok(())
 }

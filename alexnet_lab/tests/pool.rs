@@ -4,18 +4,10 @@
 use alexnet_lab::candle::{DType, Device, Tensor, Var};
 use alexnet_lab::pool::max_pool2d;
 
+mod common;
+
 fn randn(shape: &[usize], seed: u64, dtype: DType) -> Tensor {
-    let dev = Device::Cpu;
-    // A deterministic pseudo-random tensor without ties (values are distinct with probability 1).
-    let n: usize = shape.iter().product();
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    let v: Vec<f64> = (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-        })
-        .collect();
-    Tensor::from_vec(v, shape, &dev).unwrap().to_dtype(dtype).unwrap()
+    common::det(shape, seed, dtype)
 }
 
 #[test]

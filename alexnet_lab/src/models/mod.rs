@@ -189,27 +189,11 @@ impl ModelKind {
         }
     }
 
-    /// Builds the model for a `(c, h, w)` input (`None`: its default), freshly initialised.
+    /// Builds the model for a `(c, h, w)` input (`None`: its default), freshly initialised
+    /// (d2l's Xavier init, seeded), with the `VarMap` of its parameters.
     pub fn init(&self, input: Option<[usize; 3]>, seed: u64, device: &Device) -> Result<(Sequential, VarMap)> {
         let input = input.unwrap_or_else(|| self.default_input());
-        let [c, h, w] = input;
-        if h != w {
-            return Err(Error::config(format!(
-                "the lab's models take square images; got {h}x{w} (use e.g. --input {c}x{h}x{h})"
-            )));
-        }
-        match self {
-            Self::AlexNet | Self::AlexNetOriginal => {
-                let base = if *self == Self::AlexNet { AlexNetConfig::d2l() } else { AlexNetConfig::original() };
-                let cfg = AlexNetConfig { in_channels: c, image_size: h, ..base };
-                let (m, vm) = AlexNet::init(&cfg, seed, device)?;
-                Ok((m.into_sequential(), vm))
-            }
-            Self::LeNet => {
-                let cfg = LeNetConfig { in_channels: c, image_size: h, ..LeNetConfig::d2l() };
-                let (m, vm) = LeNet::init(&cfg, seed, device)?;
-                Ok((m.into_sequential(), vm))
-            }
-        }
+        let name = if *self == Self::LeNet { "LeNet" } else { "AlexNet" };
+        init_sequential(name, input, &self.specs(input)?, seed, device)
     }
 }

@@ -42,6 +42,20 @@ pub fn hub_data() -> Arc<FashionMnist> {
     .clone()
 }
 
+/// A deterministic pseudo-random tensor in [-1, 1) (an LCG; values distinct with probability 1,
+/// so max-pool windows have no ties).
+pub fn det(shape: &[usize], seed: u64, dtype: alexnet_lab::candle::DType) -> alexnet_lab::candle::Tensor {
+    let n: usize = shape.iter().product();
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let v: Vec<f64> = (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        })
+        .collect();
+    alexnet_lab::candle::Tensor::from_vec(v, shape, &alexnet_lab::candle::Device::Cpu).unwrap().to_dtype(dtype).unwrap()
+}
+
 pub fn tmpdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("alexnet-lab-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
