@@ -96,7 +96,7 @@ pub fn run(
     let mut phases = [0.0; 3];
     for i in 0..warmup + repeats {
         let t0 = Instant::now();
-        let logits = net.forward(&x, mode == Mode::Train).map_err(|e| oom(e, &dev, batch_size))?;
+        let logits = net.forward(&x, mode == Mode::Train).map_err(|e| e.on_device(&dev, batch_size))?;
         if mode == Mode::Train {
             let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
             loss.to_scalar::<f32>()?;
@@ -136,9 +136,3 @@ pub fn run(
     })
 }
 
-fn oom(e: Error, dev: &str, bs: usize) -> Error {
-    match e {
-        Error::Candle(c) => Error::from_device(c, dev, bs),
-        other => other,
-    }
-}

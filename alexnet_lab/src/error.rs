@@ -35,6 +35,15 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
+    /// [`Error::from_device`] for the lab's own error: candle errors from a step on `device`
+    /// with `batch_size` examples become [`Error::OutOfMemory`] where they say so.
+    pub fn on_device(self, device: &str, batch_size: usize) -> Self {
+        match self {
+            Self::Candle(c) => Self::from_device(c, device, batch_size),
+            other => other,
+        }
+    }
+
     /// Turns a device allocation failure into [`Error::OutOfMemory`] (CUDA reports running out
     /// of memory during cuBLAS set-up as `CUBLAS_STATUS_NOT_INITIALIZED`); other errors pass.
     pub fn from_device(e: candle_core::Error, device: &str, batch_size: usize) -> Self {

@@ -271,7 +271,7 @@ pub fn evaluate(net: &Sequential, loader: &DataLoader, device: &Device, progress
     for batch in loader.epoch(0, device) {
         let b = batch?;
         let bs = b.indices.len();
-        let logits = net.forward(&b.images, false).map_err(|e| device_err(e, &dev, bs))?;
+        let logits = net.forward(&b.images, false).map_err(|e| e.on_device(&dev, bs))?;
         loss_sum += candle_nn::loss::cross_entropy(&logits, &b.labels)?.to_scalar::<f32>()? as f64 * bs as f64;
         predictions.extend(logits.argmax(D::Minus1)?.to_vec1::<u32>()?);
         labels.extend(b.labels.to_vec1::<u32>()?);
@@ -281,13 +281,6 @@ pub fn evaluate(net: &Sequential, loader: &DataLoader, device: &Device, progress
     let n = labels.len();
     let right = predictions.iter().zip(&labels).filter(|(p, l)| p == l).count();
     Ok(Evaluation { accuracy: right as f64 / n as f64, loss: loss_sum / n as f64, examples: n, predictions, labels })
-}
-
-fn device_err(e: Error, device: &str, batch_size: usize) -> Error {
-    match e {
-        Error::Candle(c) => Error::from_device(c, device, batch_size),
-        other => other,
-    }
 }
 
 fn bar(len: usize, show: bool, prefix: &'static str) -> ProgressBar {
@@ -343,7 +336,7 @@ pub fn fit(
                 opt.step(&grads)?;
                 Ok((l, correct(&logits, &b.labels)?))
             };
-            let (l, c) = step().map_err(|e| device_err(e, &history.device, bs))?;
+            let (l, c) = step().map_err(|e| e.on_device(&history.device, bs))?;
             secs += t.elapsed().as_secs_f64();
             if !l.is_finite() {
                 bar.abandon();
