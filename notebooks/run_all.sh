@@ -17,7 +17,8 @@ mkdir -p "$EVCXR_TMPDIR" target/notebooks
 out=(--output-dir target/notebooks)
 [ "${1:-}" = "--inplace" ] && out=(--inplace)
 status=0
-for nb in ${NOTEBOOKS:-notebooks/[0-9]*.ipynb}; do
+# The lecture's notebooks, then tests/notebooks/ (the crate imported from a notebook elsewhere).
+for nb in ${NOTEBOOKS:-notebooks/[0-9]*.ipynb tests/notebooks/*.ipynb}; do
   start=$(date +%s)
   if "$JUPYTER" nbconvert --to notebook --execute --ExecutePreprocessor.kernel_name=rust \
       --ExecutePreprocessor.timeout=1800 "${out[@]}" "$nb"; then

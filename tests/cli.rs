@@ -181,3 +181,104 @@ fn train_eval_predict_from_the_terminal() {
         assert!(!stderr(o).contains("panicked"));
     }
 }
+
+/// A hub cache (`$HF_HOME/hub/...`) whose Fashion-MNIST train file is `train` (the real test file
+/// stands in for the rest), as hf-hub lays it out.
+fn fake_hub(name: &str, train: &[u8]) -> std::path::PathBuf {
+    let home = std::env::temp_dir().join(format!("alexnet-lab-cli-hub-{name}-{}", std::process::id()));
+    let repo = home.join("hub/datasets--zalando-datasets--fashion_mnist");
+    let snap = repo.join("snapshots/0000000000000000000000000000000000000000/fashion_mnist");
+    std::fs::create_dir_all(&snap).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/main"), "0000000000000000000000000000000000000000").unwrap();
+    std::fs::write(snap.join("train-00000-of-00001.parquet"), train).unwrap();
+    let real = shared("hf/hub/datasets--zalando-datasets--fashion_mnist");
+    let test = std::fs::read_dir(real.join("snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("fashion_mnist/test-00000-of-00001.parquet"))
+        .find(|p| p.is_file())
+        .unwrap();
+    std::fs::copy(test, snap.join("test-00000-of-00001.parquet")).unwrap();
+    home
+}
+
+#[test]
+fn corrupt_data_through_the_cli_is_an_error_naming_file_and_fix() {
+    let corpus = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
+    let good = std::fs::read(corpus.join("parquet/test-3-rows.parquet")).unwrap();
+    let png = std::fs::read(corpus.join("png/test-0.png")).unwrap();
+    // Parquet: not parquet, truncated, and the hub file with one PNG broken in place.
+    let mut broken_png = good.clone();
+    let at = good.windows(png.len()).position(|w| w == png).expect("the PNG sits in the parquet file uncompressed");
+    broken_png[at + 20..at + 40].fill(0xff);
+    for (name, bytes, needle) in [
+        ("notparquet", b"not parquet at all".to_vec(), "is not a readable parquet file"),
+        ("truncated", good[..good.len() / 2].to_vec(), "is not a readable parquet file"),
+        ("badpng", broken_png, "row 0: the image cannot be decoded as PNG"),
+    ] {
+        let home = fake_hub(name, &bytes);
+        let o = lab_env(&["data", "info"], &[("HF_HOME", home.to_str().unwrap()), ("HF_HUB_OFFLINE", "1")]);
+        let e = stderr(&o);
+        assert!(!o.status.success(), "{name}: succeeded");
+        assert!(e.contains(needle) && e.contains("train-00000-of-00001.parquet") && !e.contains("panicked"), "{name}: {e}");
+        let _ = std::fs::remove_dir_all(home);
+    }
+    // IDX: the four real files, then one of them replaced by a bad version.
+    let real = shared("fashion-mnist");
+    let labels = std::fs::read(real.join("t10k-labels-idx1-ubyte.gz")).unwrap();
+    let raw_header_only = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut e, &[0, 0, 8, 3, 0, 0, 0, 9, 0, 0, 0, 28, 0, 0, 0, 28]).unwrap();
+        e.finish().unwrap()
+    };
+    for (name, file, bytes, needle) in [
+        ("truncated-gzip", "t10k-labels-idx1-ubyte.gz", labels[..labels.len() / 2].to_vec(), "not a complete gzip file"),
+        ("wrong-magic", "t10k-images-idx3-ubyte.gz", labels.clone(), "bad IDX magic"),
+        ("short", "t10k-images-idx3-ubyte.gz", raw_header_only, "the header says [9, 28, 28]"),
+    ] {
+        let dir = std::env::temp_dir().join(format!("alexnet-lab-cli-idx-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
+            std::fs::copy(real.join(f), dir.join(f)).unwrap();
+        }
+        std::fs::write(dir.join(file), bytes).unwrap();
+        let o = lab_env(&["data", "info", "--data-dir", dir.to_str().unwrap()], &[]);
+        let e = stderr(&o);
+        assert!(!o.status.success() && e.contains(needle) && e.contains(file) && !e.contains("panicked"), "{name}: {e}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[test]
+fn bad_training_configuration_through_the_cli() {
+    for (args, needle) in [
+        (vec!["--batch-size", "0"], "batch size must be at least 1"),
+        (vec!["--image-size", "64"], "smallest it takes is 65x65"),
+        (vec!["--image-size", "100000"], "at most 4096x4096"),
+        (vec!["--lr", "-0.1"], "learning rate must be a positive number"),
+        (vec!["--lr", "NaN"], "learning rate must be a positive number"),
+        (vec!["--epochs", "0"], "epochs must be at least 1"),
+        (vec!["--device", "cuda:7"], "cuda"),
+    ] {
+        let mut all = vec!["train", "--profile", "smoke", "--out", "/nonexistent/never-written"];
+        all.extend(&args);
+        let o = lab(&all);
+        let e = stderr(&o);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        assert!(e.contains(needle) && !e.contains("panicked"), "{args:?}: {e}");
+    }
+    let o = lab(&["memory", "--budget", "lots"]);
+    assert!(!o.status.success() && stderr(&o).contains("is not a size like 6G"), "{}", stderr(&o));
+}
+
+#[test]
+fn memory_sweep_from_the_terminal_stops_at_the_budget() {
+    let o = lab(&["memory", "--model", "lenet", "--image-size", "28", "--batch-sizes", "16,64,100000000", "--budget", "256M", "--steps", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("memory budget 0.27 GB"), "{out}");
+    let rows: Vec<&str> = out.lines().filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit())).collect();
+    assert_eq!(rows.len(), 3, "{out}");
+    assert!(rows[0].ends_with("ok") && rows[1].ends_with("ok"), "{out}");
+    assert!(rows[2].contains("out of memory on cpu at batch size 100000000") && rows[2].contains("over the memory budget"), "{out}");
+}

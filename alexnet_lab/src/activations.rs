@@ -17,7 +17,7 @@ pub fn relu_sigmoid(lo: f64, hi: f64, n: usize) -> Result<Vec<Series<'static>>> 
         ("sigmoid(x)", "sigmoid'(x)", candle_nn::ops::sigmoid(x.as_tensor())?),
     ] {
         let g = y.sum_all()?.backward()?;
-        let dy: Vec<f32> = g.get(x.as_tensor()).expect("x has a gradient").to_vec1()?;
+        let dy: Vec<f32> = g.get(x.as_tensor()).ok_or_else(|| crate::Error::config(format!("{name} gave x no gradient")))?.to_vec1()?;
         let yv: Vec<f32> = y.to_vec1()?;
         let pts = |v: &[f32]| xs.iter().zip(v).map(|(&a, &b)| (a as f64, b as f64)).collect::<Vec<_>>();
         out.push(Series { name, points: pts(&yv) });

@@ -1,6 +1,13 @@
 //! Checkpoints: the weights as safetensors with PyTorch's names (`0.weight` ...), plus a small
-//! JSON (model, input, epoch, training config, seed, metrics so far). Every file is written
-//! to a temporary name and renamed, so a checkpoint on disk is always complete.
+//! JSON (model, input, epoch, training config, seed, metrics so far).
+//!
+//! Crash safety (a run can be killed at any instant, `kill -9` included): the tensors of epoch N
+//! go to files named for that epoch (`weights-epoch-0003.safetensors`,
+//! `optimizer-epoch-0003.safetensors`), each written to a temporary name, synced and renamed;
+//! then `checkpoint.json`, which names those files, replaces the previous one by an atomic
+//! rename. That rename is the commit: before it the JSON still names epoch N-1's files, which
+//! are untouched; after it the files of older epochs are removed. So the JSON on disk always
+//! describes a complete, loadable checkpoint.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -13,9 +20,21 @@ use crate::models::{ModelKind, Sequential};
 use crate::train::{History, TrainConfig};
 use crate::{Error, Result};
 
-pub const WEIGHTS_FILE: &str = "checkpoint.safetensors";
+/// The JSON that names a run folder's checkpoint; writing it is the commit of a checkpoint.
 pub const META_FILE: &str = "checkpoint.json";
-pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
+/// The weights file of checkpoints written before format 2 (one fixed name).
+pub const LEGACY_WEIGHTS_FILE: &str = "checkpoint.safetensors";
+/// The current checkpoint format: epoch-named tensor files.
+pub const FORMAT: u32 = 2;
+
+/// The file names of epoch `epoch`'s weights and optimizer state.
+pub fn epoch_files(epoch: usize) -> (String, String) {
+    (format!("weights-epoch-{epoch:04}.safetensors"), format!("optimizer-epoch-{epoch:04}.safetensors"))
+}
+
+fn legacy_weights() -> String {
+    LEGACY_WEIGHTS_FILE.into()
+}
 
 /// What the JSON beside the weights holds.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -29,6 +48,22 @@ pub struct CheckpointMeta {
     pub config: TrainConfig,
     pub history: History,
     pub device: String,
+    /// The weights file, relative to the run folder.
+    #[serde(default = "legacy_weights")]
+    pub weights: String,
+    /// The optimizer state (momentum buffers), when the optimizer has any.
+    #[serde(default)]
+    pub optimizer: Option<String>,
+}
+
+impl CheckpointMeta {
+    /// A format-2 description of epoch `epoch` (the tensor file names follow from it).
+    pub fn new(model: ModelKind, input: [usize; 3], config: TrainConfig, history: History, with_optimizer: bool) -> Self {
+        let epoch = history.epochs.len();
+        let (weights, optimizer) = epoch_files(epoch);
+        let device = history.device.clone();
+        Self { format: FORMAT, model, input, epoch, config, history, device, weights, optimizer: with_optimizer.then_some(optimizer) }
+    }
 }
 
 /// Writes `bytes` to `path` atomically (temporary file in the same folder, fsync, rename).
@@ -54,9 +89,11 @@ fn save_tensors(tensors: &HashMap<String, Tensor>, path: &Path) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("cannot rename {}", tmp.display()), e))
 }
 
-/// Saves weights, optimizer state and metadata into `dir`. The JSON is written last: a
-/// checkpoint counts only once its JSON names its epoch.
+/// Saves weights, optimizer state and metadata into `dir` (see the module docs for why this
+/// survives a kill at any point): the tensor files named in `meta` first, the JSON last, then
+/// the files of earlier checkpoints go.
 pub fn save(dir: &Path, varmap: &VarMap, optimizer: &HashMap<String, Tensor>, meta: &CheckpointMeta) -> Result<()> {
+    check_file_name(&meta.weights)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
     let tensors: HashMap<String, Tensor> = varmap
         .data()
@@ -65,12 +102,46 @@ pub fn save(dir: &Path, varmap: &VarMap, optimizer: &HashMap<String, Tensor>, me
         .iter()
         .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
         .collect();
-    save_tensors(&tensors, &dir.join(WEIGHTS_FILE))?;
-    if !optimizer.is_empty() {
-        save_tensors(optimizer, &dir.join(OPTIMIZER_FILE))?;
+    save_tensors(&tensors, &dir.join(&meta.weights))?;
+    match &meta.optimizer {
+        Some(name) => {
+            check_file_name(name)?;
+            save_tensors(optimizer, &dir.join(name))?
+        }
+        None if !optimizer.is_empty() => {
+            return Err(Error::config("the checkpoint description names no optimizer file but there is optimizer state"))
+        }
+        None => {}
     }
     let json = serde_json::to_vec_pretty(meta).map_err(|e| Error::data(e.to_string()))?;
-    write_atomic(&dir.join(META_FILE), &json)
+    write_atomic(&dir.join(META_FILE), &json)?;
+    remove_stale(dir, meta);
+    Ok(())
+}
+
+/// A tensor file name from a checkpoint description must stay inside the run folder.
+fn check_file_name(name: &str) -> Result<()> {
+    let p = Path::new(name);
+    if name.is_empty() || p.components().count() != 1 || p.file_name().is_none() {
+        return Err(Error::data(format!("checkpoint file name `{name}` is not a plain file name inside the run folder")));
+    }
+    Ok(())
+}
+
+/// Removes tensor files of earlier checkpoints (and leftovers of interrupted writes); best
+/// effort: a file that cannot be removed only costs disk space.
+fn remove_stale(dir: &Path, meta: &CheckpointMeta) {
+    let keep = [Some(meta.weights.as_str()), meta.optimizer.as_deref()];
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = name.starts_with("weights-epoch-") || name.starts_with("optimizer-epoch-") || name == LEGACY_WEIGHTS_FILE
+            || name == "optimizer.safetensors";
+        let tmp = name.ends_with(".tmp") && (ours || name.starts_with("checkpoint."));
+        if (ours && !keep.contains(&Some(name.as_str()))) || tmp {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Reads the checkpoint JSON of `dir` (or of the folder holding a given `checkpoint.*` file).
@@ -83,9 +154,24 @@ pub fn read_meta(path: &Path) -> Result<(PathBuf, CheckpointMeta)> {
             e,
         )
     })?;
-    let meta: CheckpointMeta = serde_json::from_str(&text)
-        .map_err(|e| Error::data(format!("{} is not a valid checkpoint description: {e}", meta_path.display())))?;
-    Ok((dir, meta))
+    Ok((dir, parse_meta(text.as_bytes(), &meta_path.display().to_string())?))
+}
+
+/// Parses and checks a checkpoint description (`what` names it in errors).
+pub fn parse_meta(json: &[u8], what: &str) -> Result<CheckpointMeta> {
+    let meta: CheckpointMeta = serde_json::from_slice(json)
+        .map_err(|e| Error::data(format!("{what} is not a valid checkpoint description: {e}")))?;
+    if meta.format > FORMAT {
+        return Err(Error::data(format!(
+            "{what} has checkpoint format {}, this alexnet_lab reads up to {FORMAT}: update alexnet_lab",
+            meta.format
+        )));
+    }
+    check_file_name(&meta.weights)?;
+    if let Some(o) = &meta.optimizer {
+        check_file_name(o)?;
+    }
+    Ok(meta)
 }
 
 /// Loads tensors from a safetensors file with a clear error.
@@ -94,9 +180,19 @@ pub fn load_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tens
         .map_err(|e| Error::data(format!("{} is not a loadable safetensors file: {e}", path.display())))
 }
 
-/// Loads the weights of `dir` into an existing `varmap`, checking every name and shape.
-pub fn load_weights(dir: &Path, varmap: &VarMap, device: &Device) -> Result<()> {
-    let path = dir.join(WEIGHTS_FILE);
+/// Loads the optimizer state a checkpoint names (empty when it names none).
+pub fn load_optimizer(dir: &Path, meta: &CheckpointMeta, device: &Device) -> Result<HashMap<String, Tensor>> {
+    match (&meta.optimizer, meta.format) {
+        (Some(name), _) => load_tensors(&dir.join(name), device),
+        // Format 1 kept the momentum buffers in a fixed file, when there were any.
+        (None, 1) if dir.join("optimizer.safetensors").is_file() => load_tensors(&dir.join("optimizer.safetensors"), device),
+        (None, _) => Ok(HashMap::new()),
+    }
+}
+
+/// Loads the weights a checkpoint names into an existing `varmap`, checking every name and shape.
+pub fn load_weights(dir: &Path, meta: &CheckpointMeta, varmap: &VarMap, device: &Device) -> Result<()> {
+    let path = dir.join(&meta.weights);
     let tensors = load_tensors(&path, device)?;
     let data = varmap.data().lock().map_err(|_| Error::config("parameter store lock poisoned"))?;
     for (name, var) in data.iter() {
@@ -119,7 +215,52 @@ pub fn load_weights(dir: &Path, varmap: &VarMap, device: &Device) -> Result<()> 
 /// Rebuilds the model of a checkpoint with its trained weights.
 pub fn load_model(path: &Path, device: &Device) -> Result<(Sequential, VarMap, CheckpointMeta)> {
     let (dir, meta) = read_meta(path)?;
-    let (net, varmap) = meta.model.init(Some(meta.input), meta.config.seed, device)?;
-    load_weights(&dir, &varmap, device)?;
+    let weights = dir.join(&meta.weights);
+    let tensors = load_tensors(&weights, device)?;
+    let (net, varmap) = model_from_tensors(&meta, tensors, &weights.display().to_string(), device)?;
     Ok((net, varmap, meta))
+}
+
+/// [`load_model`] from the bytes of a `checkpoint.json` and of its weights file.
+pub fn load_model_from_bytes(meta_json: &[u8], weights: &[u8], device: &Device) -> Result<(Sequential, VarMap, CheckpointMeta)> {
+    let meta = parse_meta(meta_json, META_FILE)?;
+    let tensors = candle_core::safetensors::load_buffer(weights, device)
+        .map_err(|e| Error::data(format!("{} is not a loadable safetensors file: {e}", meta.weights)))?;
+    let (net, varmap) = model_from_tensors(&meta, tensors, &meta.weights, device)?;
+    Ok((net, varmap, meta))
+}
+
+/// The model a checkpoint describes, with `tensors` as its parameters: every name and shape is
+/// checked against the model before anything is allocated for it (`what` names the file).
+fn model_from_tensors(
+    meta: &CheckpointMeta,
+    tensors: HashMap<String, Tensor>,
+    what: &str,
+    device: &Device,
+) -> Result<(Sequential, VarMap)> {
+    let specs = meta.model.specs(meta.input)?;
+    crate::models::infer_shapes(&specs, &meta.input)?;
+    let varmap = VarMap::new();
+    {
+        let mut data = varmap.data().lock().map_err(|_| Error::config("parameter store lock poisoned"))?;
+        for (i, spec) in specs.iter().enumerate() {
+            let Some((wshape, nbias)) = crate::init::param_shapes(spec) else { continue };
+            for (name, shape) in [(format!("{i}.weight"), wshape), (format!("{i}.bias"), vec![nbias])] {
+                let t = tensors.get(&name).ok_or_else(|| {
+                    Error::data(format!("{what} has no tensor `{name}`: it was saved from another model"))
+                })?;
+                if t.dims() != shape.as_slice() {
+                    return Err(Error::data(format!(
+                        "{what}: `{name}` has shape {:?}, {:?} with input {:?} expects {shape:?} (another model or input size?)",
+                        t.dims(),
+                        meta.model,
+                        meta.input
+                    )));
+                }
+                data.insert(name, candle_core::Var::from_tensor(&t.to_dtype(candle_core::DType::F32)?)?);
+            }
+        }
+    }
+    let vb = candle_nn::VarBuilder::from_varmap(&varmap, candle_core::DType::F32, device);
+    Ok((Sequential::new(meta.model.name(), meta.input, &specs, vb)?, varmap))
 }

@@ -164,7 +164,7 @@ pub enum Command {
     Train(Box<TrainArgs>),
     /// Test accuracy of a checkpoint (eval mode), overall and per class.
     Eval {
-        /// Run folder (or its checkpoint.json / checkpoint.safetensors).
+        /// Run folder (or any file in it, e.g. its checkpoint.json).
         #[arg(long)]
         checkpoint: PathBuf,
         #[arg(long)]
@@ -194,6 +194,27 @@ pub enum Command {
         device: String,
         #[arg(long)]
         json: bool,
+    },
+    /// Batch size vs memory: predicted and measured memory and time of a training step per
+    /// batch size, stopping at the first batch size that does not fit.
+    Memory {
+        #[arg(long, value_enum, default_value = "alexnet")]
+        model: crate::models::ModelKind,
+        #[arg(long, default_value_t = 224)]
+        image_size: usize,
+        /// Comma-separated batch sizes, tried in increasing order.
+        #[arg(long, value_delimiter = ',', default_value = "8,16,32,64,128,256,512,1024")]
+        batch_sizes: Vec<usize>,
+        /// CPU memory budget (e.g. 6G); default: $ALEXNET_LAB_MEMORY_BUDGET, else 80% of available memory.
+        #[arg(long)]
+        budget: Option<String>,
+        #[arg(long, default_value_t = 2)]
+        steps: usize,
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        /// Also draw predicted vs measured memory into this SVG file.
+        #[arg(long)]
+        plot: Option<PathBuf>,
     },
     /// Classify image files of any size and aspect with a checkpoint.
     Predict {
@@ -239,6 +260,30 @@ pub fn run(cli: Cli) -> Result<()> {
                 println!("{}", serde_json::to_string(&r)?);
             } else {
                 println!("{r}");
+            }
+        }
+        Command::Memory { model, image_size, batch_sizes, budget, steps, device, plot } => {
+            let device = parse_device(&device)?;
+            let budget_bytes = match budget {
+                Some(b) => crate::memory::parse_bytes(&b)?,
+                None => crate::memory::default_budget()?,
+            };
+            if device.is_cpu() {
+                println!("memory budget {} (CPU: a batch size predicted above it is not run)", crate::memory::gb(budget_bytes));
+            }
+            let cfg = crate::memory::SweepConfig { model, image_size, batch_sizes, budget_bytes, steps };
+            let points = crate::memory::sweep(&cfg, &device, |p| {
+                let (mb, secs) = (p.measured_bytes.map(crate::memory::gb), p.seconds_per_step);
+                match &p.error {
+                    None => eprintln!("batch {}: {} measured, {:.3} s/step", p.batch_size, mb.unwrap_or("-".into()), secs.unwrap_or(0.0)),
+                    Some(e) => eprintln!("batch {}: {e}", p.batch_size),
+                }
+            })?;
+            print!("{}", crate::memory::render(&points));
+            if let Some(path) = plot {
+                let svg = crate::memory::plot_svg(&points, &format!("{model:?} training step at {image_size}x{image_size}"))?;
+                crate::checkpoint::write_atomic(&path, svg.as_bytes())?;
+                println!("wrote {}", path.display());
             }
         }
         Command::Train(args) => {

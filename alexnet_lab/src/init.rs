@@ -43,9 +43,10 @@ pub fn param_shapes(spec: &LayerSpec) -> Option<(Vec<usize>, usize)> {
     }
 }
 
-fn uniform(rng: &mut StdRng, n: usize, bound: f64) -> Vec<f32> {
-    let dist = Uniform::new_inclusive(-bound as f32, bound as f32).expect("finite positive bound");
-    (0..n).map(|_| rng.sample(dist)).collect()
+fn uniform(rng: &mut StdRng, n: usize, bound: f64) -> Result<Vec<f32>> {
+    let dist = Uniform::new_inclusive(-bound as f32, bound as f32)
+        .map_err(|e| crate::Error::config(format!("cannot draw initial weights in [-{bound}, {bound}]: {e}")))?;
+    Ok((0..n).map(|_| rng.sample(dist)).collect())
 }
 
 /// A `VarMap` holding freshly initialised `"{index}.weight"` / `"{index}.bias"` for every
@@ -55,15 +56,15 @@ pub fn xavier_varmap(specs: &[LayerSpec], seed: u64, dtype: DType, device: &Devi
     let mut rng = StdRng::seed_from_u64(seed);
     let varmap = VarMap::new();
     {
-        let mut data = varmap.data().lock().expect("VarMap lock poisoned");
+        let mut data = varmap.data().lock().map_err(|_| crate::Error::config("parameter store lock poisoned"))?;
         for (i, spec) in specs.iter().enumerate() {
             let (Some((fan_in, fan_out)), Some((wshape, nbias))) = (fans(spec), param_shapes(spec)) else {
                 continue;
             };
             let n: usize = wshape.iter().product();
-            let w = Tensor::from_vec(uniform(&mut rng, n, xavier_bound(fan_in, fan_out)), wshape, device)?
+            let w = Tensor::from_vec(uniform(&mut rng, n, xavier_bound(fan_in, fan_out))?, wshape, device)?
                 .to_dtype(dtype)?;
-            let b = Tensor::from_vec(uniform(&mut rng, nbias, bias_bound(fan_in)), nbias, device)?.to_dtype(dtype)?;
+            let b = Tensor::from_vec(uniform(&mut rng, nbias, bias_bound(fan_in))?, nbias, device)?.to_dtype(dtype)?;
             data.insert(format!("{i}.weight"), candle_core::Var::from_tensor(&w)?);
             data.insert(format!("{i}.bias"), candle_core::Var::from_tensor(&b)?);
         }

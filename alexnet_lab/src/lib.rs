@@ -8,12 +8,23 @@
 //! - [`init`]: d2l's Xavier initialisation, seedable;
 //! - [`complexity`]: parameters / MACs / FLOPs per layer, computed from the models, and the
 //!   lecture's table beside them;
-//! - [`shapes`]: the lecture's layer-by-layer shape walk.
+//! - [`shapes`]: the lecture's layer-by-layer shape walk;
+//! - [`data`], [`transforms`], [`loader`]: Fashion-MNIST from the hub (or IDX files), resizing,
+//!   batches;
+//! - [`train`], [`optim`], [`checkpoint`]: d2l's `train_ch6`, SGD, crash-safe checkpoints;
+//! - [`memory`], [`aspect`]: the lecture's Q&A experiments (batch size vs memory, resize vs crop);
+//! - [`plot`], [`table`], [`notebook`]: what the notebooks show.
+//!
+//! No `unwrap`/`expect`/`panic!` in the library: user input reaches errors, not panics (a
+//! panic in a notebook kernel loses every variable). Enforced by the lints below under
+//! `cargo clippy` and by `tests/no_panics.rs` under `cargo test`.
 //!
 //! The crate re-exports candle, candle-nn, polars and plotters so a notebook needs a single
 //! `:dep alexnet_lab = { path = "../alexnet_lab" }`.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo, clippy::unimplemented)]
 
 pub mod activations;
+pub mod aspect;
 pub mod bench;
 pub mod checkpoint;
 pub mod cli;
@@ -25,6 +36,7 @@ pub mod error;
 pub mod init;
 pub mod layers;
 pub mod loader;
+pub mod memory;
 pub mod models;
 pub mod notebook;
 pub mod optim;

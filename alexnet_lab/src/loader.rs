@@ -56,6 +56,14 @@ impl DataLoader {
         if split.is_empty() {
             return Err(Error::data("the data split is empty (check --limit)"));
         }
+        // `Split`'s fields are public: check what `Split::new` would have.
+        if split.images.len() != split.labels.len() * crate::data::PIXELS || split.labels.iter().any(|&l| l > 9) {
+            return Err(Error::data(format!(
+                "the split has {} image bytes for {} labels (expected 784 per label) or a label outside 0-9: build it with Split::new",
+                split.images.len(),
+                split.labels.len()
+            )));
+        }
         Ok(Self { split, cfg: LoaderConfig { prefetch: cfg.prefetch.max(1), ..cfg } })
     }
 
@@ -87,23 +95,27 @@ impl DataLoader {
     }
 
     /// Prepares the pixels of the examples `indices` (parallel over images).
-    pub fn prepare(split: &Split, cfg: &LoaderConfig, epoch: usize, indices: &[usize]) -> Vec<f32> {
+    pub fn prepare(split: &Split, cfg: &LoaderConfig, epoch: usize, indices: &[usize]) -> Result<Vec<f32>> {
         let s = cfg.pipeline.size;
         let per = s * s;
+        if let Some(&i) = indices.iter().find(|&&i| i >= split.len()) {
+            return Err(Error::data(format!("example {i} is outside the split of {} examples", split.len())));
+        }
         let mut out = vec![0f32; indices.len() * per];
-        out.par_chunks_mut(per).zip(indices.par_iter()).for_each(|(dst, &i)| {
-            let img = gray(SIDE, SIDE, split.image(i)).expect("split images are 28x28");
+        out.par_chunks_mut(per).zip(indices.par_iter()).try_for_each(|(dst, &i)| -> Result<()> {
+            let img = gray(SIDE, SIDE, split.image(i))?;
             let mut rng = StdRng::seed_from_u64(mix(cfg.seed, epoch as u64, i as u64 + 1));
             let mut v = Vec::with_capacity(per);
             cfg.pipeline.apply_into(&img, &mut rng, &mut v);
             dst.copy_from_slice(&v);
-        });
-        out
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     /// The batches of one epoch, prepared on a background thread and moved to `device`.
     pub fn epoch(&self, epoch: usize, device: &Device) -> impl Iterator<Item = Result<Batch>> + use<> {
-        let (tx, rx) = mpsc::sync_channel::<(Vec<usize>, Vec<f32>)>(self.cfg.prefetch);
+        let (tx, rx) = mpsc::sync_channel::<(Vec<usize>, Result<Vec<f32>>)>(self.cfg.prefetch);
         let split = Arc::clone(&self.split);
         let cfg = self.cfg;
         let order = self.order(epoch);
@@ -119,7 +131,7 @@ impl DataLoader {
         let (size, device) = (cfg.pipeline.size, device.clone());
         rx.into_iter().map(move |(indices, pixels)| {
             let n = indices.len();
-            let images = Tensor::from_vec(pixels, (n, 1, size, size), &device)?;
+            let images = Tensor::from_vec(pixels?, (n, 1, size, size), &device)?;
             let labels: Vec<u32> = indices.iter().map(|&i| split.labels[i] as u32).collect();
             let labels = Tensor::from_vec(labels, n, &device)?;
             Ok(Batch { images, labels, indices })

@@ -232,11 +232,11 @@ pub fn feature_maps_png(t: &candle_core::Tensor, max_maps: usize, cols: usize, z
             let (lo, hi) = m.iter().fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
             let span = if hi > lo { hi - lo } else { 1.0 };
             let small: Vec<u8> = m.iter().map(|&x| ((x - lo) / span * 255.0).round() as u8).collect();
-            let img = crate::transforms::gray(w, h, &small).expect("sizes match");
-            image::imageops::resize(&img, (w * zoom) as u32, (h * zoom) as u32, image::imageops::FilterType::Nearest)
-                .into_raw()
+            let img = crate::transforms::gray(w, h, &small)?;
+            Ok(image::imageops::resize(&img, (w * zoom) as u32, (h * zoom) as u32, image::imageops::FilterType::Nearest)
+                .into_raw())
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let refs: Vec<(&[u8], usize, usize)> = maps.iter().map(|m| (m.as_slice(), w * zoom, h * zoom)).collect();
     image_grid_png(&refs, cols, 2)
 }

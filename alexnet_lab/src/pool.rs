@@ -218,7 +218,7 @@ pub fn max_pool2d_generic(x: &Tensor, kernel: usize, stride: usize) -> Result<Te
             });
         }
     }
-    Ok(out.expect("kernel >= 1"))
+    out.ok_or_else(|| candle_core::Error::Msg("max-pool kernel must be at least 1".into()))
 }
 
 /// Max-pooling over square `kernel` windows moved by `stride`, differentiable for any

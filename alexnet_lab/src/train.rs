@@ -290,7 +290,7 @@ fn bar(len: usize, show: bool, prefix: &'static str) -> ProgressBar {
     let b = ProgressBar::new(len as u64);
     b.set_style(
         ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {elapsed_precise}<{eta_precise} {msg}")
-            .expect("valid template")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
     b.set_prefix(prefix);
@@ -387,7 +387,7 @@ pub fn fit(
             examples_per_sec: n as f64 / secs,
             wall_seconds: wall.elapsed().as_secs_f64(),
         });
-        let m = history.epochs.last().expect("just pushed");
+        let Some(m) = history.epochs.last() else { continue };
         println!(
             "epoch {}/{}: loss {:.3}, train acc {:.3}, test acc {:.3}, {:.1} examples/sec ({:.0} s)",
             m.epoch, cfg.epochs, m.train_loss, m.train_acc, m.test_acc, m.examples_per_sec, m.wall_seconds
@@ -458,10 +458,10 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
                 input
             )));
         }
-        checkpoint::load_weights(&dir, &varmap, device)?;
-        let opt_path = dir.join(checkpoint::OPTIMIZER_FILE);
-        if opt_path.is_file() {
-            opt.load_state(&checkpoint::load_tensors(&opt_path, device)?)?;
+        checkpoint::load_weights(&dir, &meta, &varmap, device)?;
+        let state = checkpoint::load_optimizer(&dir, &meta, device)?;
+        if !state.is_empty() {
+            opt.load_state(&state)?;
         }
         history = meta.history;
         println!("resuming from {} after epoch {}", dir.display(), history.epochs.len());
@@ -483,16 +483,9 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     );
     let out = opts.out.clone();
     let history = fit(&net, &mut opt, &train_loader, &test_loader, cfg, device, history, opts.progress, |h, opt| {
-        let meta = CheckpointMeta {
-            format: 1,
-            model: cfg.model,
-            input,
-            epoch: h.epochs.len(),
-            config: cfg.clone(),
-            history: h.clone(),
-            device: h.device.clone(),
-        };
-        checkpoint::save(&out, &varmap, &opt.state(), &meta)?;
+        let state = opt.state();
+        let meta = CheckpointMeta::new(cfg.model, input, cfg.clone(), h.clone(), !state.is_empty());
+        checkpoint::save(&out, &varmap, &state, &meta)?;
         write_run_files(&out, h)
     })?;
     Ok(RunSummary { history, out: opts.out.clone(), resumed_from })
@@ -500,7 +493,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
 
 /// `(name, var)` pairs of a VarMap, sorted by name.
 pub fn named_vars(varmap: &VarMap) -> Vec<(String, candle_core::Var)> {
-    let mut v: Vec<_> = varmap.data().lock().expect("VarMap lock").iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut v: Vec<_> = varmap.data().lock().unwrap_or_else(|poisoned| poisoned.into_inner()).iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
 }

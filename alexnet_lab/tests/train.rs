@@ -21,6 +21,11 @@ fn opts(config: TrainConfig, out: &Path, resume: bool) -> RunOptions {
 
 /// d2l's `train_ch6` steps lower the loss: repeated SGD steps on one real batch of 32 images
 /// (AlexNet at 67x67, the smoke profile's settings) bring its eval-mode loss down.
+/// The weights file the checkpoint of `dir` names.
+fn meta_weights(dir: &Path) -> String {
+    checkpoint::read_meta(dir).unwrap().1.weights
+}
+
 #[test]
 fn training_steps_lower_the_loss_on_real_data() {
     let data = hub_data();
@@ -46,7 +51,11 @@ fn smoke_run_leaves_a_run_folder() {
     let e = &s.history.epochs;
     assert_eq!(e.len(), TrainConfig::smoke().epochs);
     assert!(e.iter().all(|m| m.train_loss.is_finite() && m.examples == 512));
-    for f in ["checkpoint.safetensors", "checkpoint.json", "metrics.csv", "curve.csv", "curve.svg"] {
+    let (_, meta) = checkpoint::read_meta(&dir).unwrap();
+    assert_eq!((meta.weights.as_str(), meta.optimizer.as_deref()), ("weights-epoch-0002.safetensors", Some("optimizer-epoch-0002.safetensors")));
+    let names: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(!names.iter().any(|n| n.contains("epoch-0001") || n.ends_with(".tmp")), "epoch 1's files are gone: {names:?}");
+    for f in [meta.weights.as_str(), "checkpoint.json", "metrics.csv", "curve.csv", "curve.svg"] {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
     // d2l's Animator: a train point every num_batches // 5 steps and at the epoch's end (16 batches:
@@ -66,7 +75,7 @@ fn checkpoint_round_trip_gives_identical_logits_and_eval_is_deterministic() {
     let cfg = TrainConfig { epochs: 1, limit: Some(128), test_limit: Some(64), ..TrainConfig::smoke() };
     train::run(&opts(cfg.clone(), &dir, false)).unwrap();
     let (a, _, meta) = checkpoint::load_model(&dir, &Device::Cpu).unwrap();
-    let (b, _, _) = checkpoint::load_model(&dir.join("checkpoint.safetensors"), &Device::Cpu).unwrap();
+    let (b, _, _) = checkpoint::load_model(&dir.join(&meta_weights(&dir)), &Device::Cpu).unwrap();
     assert_eq!(meta.epoch, 1);
     assert_eq!(meta.config, cfg);
     let x = Tensor::rand(0f32, 1f32, (4, 1, 67, 67), &Device::Cpu).unwrap();
@@ -84,7 +93,7 @@ fn resume_continues_after_the_last_complete_epoch() {
     let dir = tmpdir("resume");
     let cfg = TrainConfig { epochs: 1, limit: Some(128), test_limit: Some(64), ..TrainConfig::smoke() };
     let first = train::run(&opts(cfg.clone(), &dir, false)).unwrap();
-    let w1 = std::fs::read(dir.join("checkpoint.safetensors")).unwrap();
+    let w1 = std::fs::read(dir.join(meta_weights(&dir))).unwrap();
     let more = TrainConfig { epochs: 3, ..cfg };
     let s = train::run(&opts(more, &dir, true)).unwrap();
     assert_eq!(s.resumed_from, 1);
@@ -93,7 +102,7 @@ fn resume_continues_after_the_last_complete_epoch() {
     assert_eq!(s.history.epochs[0], first.history.epochs[0], "epoch 1 kept as it was");
     let (_, meta) = checkpoint::read_meta(&dir).unwrap();
     assert_eq!(meta.epoch, 3);
-    assert_ne!(std::fs::read(dir.join("checkpoint.safetensors")).unwrap(), w1, "weights moved on");
+    assert_ne!(std::fs::read(dir.join(meta_weights(&dir))).unwrap(), w1, "weights moved on");
     // Resuming with another model is refused, naming both.
     let other = TrainConfig { image_size: 96, epochs: 4, ..TrainConfig::smoke() };
     let e = train::run(&opts(other, &dir, true)).unwrap_err().to_string();
@@ -105,12 +114,12 @@ fn nan_loss_stops_with_advice_and_keeps_the_last_checkpoint() {
     let dir = tmpdir("nan");
     let cfg = TrainConfig { epochs: 1, limit: Some(64), test_limit: Some(32), ..TrainConfig::smoke() };
     train::run(&opts(cfg.clone(), &dir, false)).unwrap();
-    let before = std::fs::read(dir.join("checkpoint.safetensors")).unwrap();
+    let before = std::fs::read(dir.join(meta_weights(&dir))).unwrap();
     let wild = TrainConfig { epochs: 2, lr: 1e300, momentum: 0.0, ..cfg };
     let e = train::run(&opts(wild, &dir, true)).unwrap_err();
     assert!(matches!(e, Error::Diverged { epoch: 2, .. }), "{e}");
     assert!(e.to_string().contains("learning rate"), "{e}");
-    assert_eq!(std::fs::read(dir.join("checkpoint.safetensors")).unwrap(), before);
+    assert_eq!(std::fs::read(dir.join(meta_weights(&dir))).unwrap(), before);
     assert_eq!(checkpoint::read_meta(&dir).unwrap().1.epoch, 1);
 }
 

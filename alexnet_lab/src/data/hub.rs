@@ -72,7 +72,16 @@ pub(super) fn fetch() -> Result<[PathBuf; 2]> {
 pub fn load_parquet(path: &Path) -> Result<Split> {
     let what = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|e| Error::io(format!("cannot open {what}"), e))?;
-    let df = ParquetReader::new(file)
+    split_from_parquet(file, &what)
+}
+
+/// [`load_parquet`] from bytes in memory (`what` names them in errors).
+pub fn parquet_bytes_to_split(bytes: &[u8], what: &str) -> Result<Split> {
+    split_from_parquet(std::io::Cursor::new(bytes), what)
+}
+
+fn split_from_parquet<R: polars::io::mmap::MmapBytesReader>(reader: R, what: &str) -> Result<Split> {
+    let df = ParquetReader::new(reader)
         .finish()
         .map_err(|e| Error::data(format!("{what} is not a readable parquet file: {e}")))?;
     let schema_err = |why: String| {
@@ -105,16 +114,14 @@ pub fn load_parquet(path: &Path) -> Result<Split> {
     Split::new(images, labels, &what)
 }
 
-/// Decodes one 28x28 greyscale PNG.
-fn decode_png(bytes: &[u8], what: &str) -> Result<Vec<u8>> {
-    let img = image::load_from_memory_with_format(bytes, image::ImageFormat::Png)
-        .map_err(|e| Error::data(format!("{what}: the image cannot be decoded as PNG ({e})")))?;
-    if (img.width() as usize, img.height() as usize) != (SIDE, SIDE) {
-        return Err(Error::data(format!(
-            "{what}: the image is {}x{}, expected 28x28",
-            img.width(),
-            img.height()
-        )));
+/// Decodes one 28x28 greyscale PNG. The size is read from the header first, so a PNG that
+/// claims to be huge is refused before anything is allocated for it.
+pub fn decode_png(bytes: &[u8], what: &str) -> Result<Vec<u8>> {
+    let bad = |e: image::ImageError| Error::data(format!("{what}: the image cannot be decoded as PNG ({e})"));
+    let reader = || image::ImageReader::with_format(std::io::Cursor::new(bytes), image::ImageFormat::Png);
+    let (w, h) = reader().into_dimensions().map_err(bad)?;
+    if (w as usize, h as usize) != (SIDE, SIDE) {
+        return Err(Error::data(format!("{what}: the image is {w}x{h}, expected 28x28")));
     }
-    Ok(img.into_luma8().into_raw())
+    Ok(reader().decode().map_err(bad)?.into_luma8().into_raw())
 }

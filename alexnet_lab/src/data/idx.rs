@@ -14,11 +14,14 @@ pub const IDX_FILES: [&str; 4] = [
     "t10k-labels-idx1-ubyte.gz",
 ];
 
-fn read_gz(path: &Path) -> Result<Vec<u8>> {
-    let what = path.display();
-    let file = std::fs::File::open(path).map_err(|e| Error::io(format!("cannot open {what}"), e))?;
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::io(format!("cannot open {}", path.display()), e))
+}
+
+/// Decompresses a gzip buffer (`what` names it in errors).
+pub fn gunzip(gz: &[u8], what: &str) -> Result<Vec<u8>> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(file)
+    flate2::read::GzDecoder::new(gz)
         .read_to_end(&mut out)
         .map_err(|e| Error::data(format!("{what}: not a complete gzip file ({e}); download it again")))?;
     Ok(out)
@@ -26,7 +29,7 @@ fn read_gz(path: &Path) -> Result<Vec<u8>> {
 
 /// Parses an IDX buffer: checks the magic (unsigned bytes, `dims` dimensions) and that the
 /// dimensions agree with the length. Returns the dimensions and the payload.
-fn parse_idx<'a>(buf: &'a [u8], dims: usize, what: &str) -> Result<(Vec<usize>, &'a [u8])> {
+pub fn parse_idx<'a>(buf: &'a [u8], dims: usize, what: &str) -> Result<(Vec<usize>, &'a [u8])> {
     let header = 4 + 4 * dims;
     if buf.len() < header {
         return Err(Error::data(format!("{what}: {} bytes is shorter than the IDX header ({header})", buf.len())));
@@ -39,7 +42,7 @@ fn parse_idx<'a>(buf: &'a [u8], dims: usize, what: &str) -> Result<(Vec<usize>, 
         )));
     }
     let shape: Vec<usize> = (0..dims)
-        .map(|i| u32::from_be_bytes(buf[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize)
+        .map(|i| u32::from_be_bytes([buf[4 + 4 * i], buf[5 + 4 * i], buf[6 + 4 * i], buf[7 + 4 * i]]) as usize)
         .collect();
     let expected = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
     let payload = &buf[header..];
@@ -55,19 +58,27 @@ fn parse_idx<'a>(buf: &'a [u8], dims: usize, what: &str) -> Result<(Vec<usize>, 
 
 /// Reads an `idx3-ubyte.gz` image file of 28x28 images.
 pub fn read_idx_images(path: &Path) -> Result<Vec<u8>> {
-    let buf = read_gz(path)?;
-    let what = path.display().to_string();
-    let (shape, data) = parse_idx(&buf, 3, &what)?;
+    decode_images(&read_file(path)?, &path.display().to_string())
+}
+
+/// Reads an `idx1-ubyte.gz` label file.
+pub fn read_idx_labels(path: &Path) -> Result<Vec<u8>> {
+    decode_labels(&read_file(path)?, &path.display().to_string())
+}
+
+/// The 28x28 images of a gzipped `idx3-ubyte` buffer.
+pub fn decode_images(gz: &[u8], what: &str) -> Result<Vec<u8>> {
+    let buf = gunzip(gz, what)?;
+    let (shape, data) = parse_idx(&buf, 3, what)?;
     if shape[1..] != [SIDE, SIDE] {
         return Err(Error::data(format!("{what}: images are {}x{}, expected 28x28", shape[1], shape[2])));
     }
     Ok(data.to_vec())
 }
 
-/// Reads an `idx1-ubyte.gz` label file.
-pub fn read_idx_labels(path: &Path) -> Result<Vec<u8>> {
-    let buf = read_gz(path)?;
-    Ok(parse_idx(&buf, 1, &path.display().to_string())?.1.to_vec())
+/// The labels of a gzipped `idx1-ubyte` buffer.
+pub fn decode_labels(gz: &[u8], what: &str) -> Result<Vec<u8>> {
+    Ok(parse_idx(&gunzip(gz, what)?, 1, what)?.1.to_vec())
 }
 
 /// Loads both splits from a directory holding the four IDX files.

@@ -7,8 +7,8 @@
 mod hub;
 mod idx;
 
-pub use hub::{hub_cache_dir, load_parquet, HUB_FILES, HUB_REPO, HUB_REVISION};
-pub use idx::{load_idx_dir, read_idx_images, read_idx_labels, IDX_FILES};
+pub use hub::{decode_png, hub_cache_dir, load_parquet, parquet_bytes_to_split, HUB_FILES, HUB_REPO, HUB_REVISION};
+pub use idx::{decode_images, decode_labels, gunzip, load_idx_dir, parse_idx, read_idx_images, read_idx_labels, IDX_FILES};
 
 use std::path::PathBuf;
 

@@ -81,7 +81,7 @@ impl AlexNetConfig {
                 min = self.min_image_size()
             ))
         })?;
-        let flat = shapes.last().expect("features are not empty")[0];
+        let flat = shapes.last().and_then(|s| s.first()).copied().ok_or_else(|| Error::config("the feature layers are empty"))?;
         let p = self.dropout;
         use LayerSpec::*;
         let mut specs = features;

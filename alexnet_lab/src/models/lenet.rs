@@ -48,7 +48,7 @@ impl LeNetConfig {
         let features = self.features();
         let shapes = infer_shapes(&features, &self.input_dims())
             .map_err(|e| Error::config(format!("image size {} is too small for LeNet ({e})", self.image_size)))?;
-        let flat = shapes.last().expect("features are not empty")[0];
+        let flat = shapes.last().and_then(|s| s.first()).copied().ok_or_else(|| Error::config("the feature layers are empty"))?;
         use LayerSpec::*;
         let mut specs = features;
         specs.extend([

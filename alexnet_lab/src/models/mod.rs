@@ -145,6 +145,12 @@ pub(crate) fn init_sequential(
     Ok((Sequential::new(name, input, specs, vb)?, varmap))
 }
 
+/// The largest image side the lab's models accept (AlexNet's is 224; this only keeps a typo or a
+/// corrupt checkpoint from asking for terabytes).
+pub const MAX_SIDE: usize = 4096;
+/// The most input channels the lab's models accept.
+pub const MAX_CHANNELS: usize = 64;
+
 /// The lab's models by name, as the CLI and the notebooks choose them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 pub enum ModelKind {
@@ -172,9 +178,20 @@ impl ModelKind {
         }
     }
 
+    /// The class name the model prints as.
+    pub fn name(&self) -> &'static str {
+        if *self == Self::LeNet { "LeNet" } else { "AlexNet" }
+    }
+
     /// The layer list for a `(c, h, w)` input (square images only), with clear errors.
     pub fn specs(&self, input: [usize; 3]) -> Result<Vec<LayerSpec>> {
         let [c, h, w] = input;
+        if c > MAX_CHANNELS || h > MAX_SIDE || w > MAX_SIDE {
+            return Err(Error::config(format!(
+                "input {c}x{h}x{w} is outside what the lab's models take (1 to {MAX_CHANNELS} channels, at most \
+                 {MAX_SIDE}x{MAX_SIDE} pixels)"
+            )));
+        }
         if h != w {
             return Err(Error::config(format!(
                 "the lab's models take square images; got {h}x{w} (use e.g. --input {c}x{h}x{h})"
@@ -193,7 +210,6 @@ impl ModelKind {
     /// (d2l's Xavier init, seeded), with the `VarMap` of its parameters.
     pub fn init(&self, input: Option<[usize; 3]>, seed: u64, device: &Device) -> Result<(Sequential, VarMap)> {
         let input = input.unwrap_or_else(|| self.default_input());
-        let name = if *self == Self::LeNet { "LeNet" } else { "AlexNet" };
-        init_sequential(name, input, &self.specs(input)?, seed, device)
+        init_sequential(self.name(), input, &self.specs(input)?, seed, device)
     }
 }
