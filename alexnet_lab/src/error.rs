@@ -16,7 +16,9 @@ pub enum Error {
     /// The loss became NaN or infinite.
     #[error(
         "training diverged: the loss became {loss} at epoch {epoch}, step {step} (last finite loss {last_finite:.4}); \
-         the learning rate ({lr}) is probably too high: try --lr {suggested}. The last good checkpoint is untouched"
+         the learning rate ({}) is probably too high: try --lr {}. The last good checkpoint is untouched",
+        num(*lr),
+        num(*suggested)
     )]
     Diverged { epoch: usize, step: usize, loss: f64, last_finite: f64, lr: f64, suggested: f64 },
     /// An allocation failed on the device.
@@ -24,8 +26,10 @@ pub enum Error {
         "out of memory on {device} at batch size {batch_size}: {detail}. Try a smaller batch, e.g. --batch-size {smaller}"
     )]
     OutOfMemory { device: String, batch_size: usize, smaller: usize, detail: String },
-    #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    /// A file operation failed. (`io`, not `source`: the message already includes it, and a
+    /// `source` would print twice in an error chain.)
+    #[error("{context}: {io}")]
+    Io { context: String, io: std::io::Error },
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
     #[error(transparent)]
@@ -63,6 +67,15 @@ impl Error {
         Self::Data(msg.into())
     }
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Self::Io { context: context.into(), source }
+        Self::Io { context: context.into(), io: source }
+    }
+}
+
+/// A number as people write it: `0.01`, `1e300` (not 300 digits).
+pub fn num(x: f64) -> String {
+    if x != 0.0 && x.is_finite() && (x.abs() >= 1e6 || x.abs() < 1e-4) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
     }
 }

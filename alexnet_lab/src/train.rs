@@ -477,7 +477,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         cfg.image_size,
         cfg.image_size,
         cfg.batch_size,
-        cfg.lr,
+        crate::error::num(cfg.lr),
         cfg.epochs,
         device_name(device)
     );

@@ -159,3 +159,32 @@ fn device_out_of_memory_is_reported_with_the_batch_size() {
     let other = Error::from_device(alexnet_lab::candle::Error::Msg("shape mismatch".into()), "cuda:0", 8);
     assert!(matches!(other, Error::Candle(_)));
 }
+
+/// The fused in-place SGD update (CPU) follows PyTorch's `torch.optim.SGD` step by step:
+/// `g += wd * p; v = m * v + g` (first step `v = g`); `p -= lr * v`; without momentum `p -= lr * g`.
+#[test]
+fn sgd_update_matches_pytorchs_formula() {
+    for (momentum, wd) in [(0.9, 0.0005), (0.0, 0.0), (0.0, 0.01), (0.5, 0.0)] {
+        let p0: Vec<f32> = (0..100_000).map(|i| ((i * 7919 % 1000) as f32 - 500.0) / 700.0).collect();
+        let c: Vec<f32> = (0..100_000).map(|i| ((i * 104_729 % 997) as f32 - 498.0) / 300.0).collect();
+        let var = alexnet_lab::candle::Var::new(p0.as_slice(), &Device::Cpu).unwrap();
+        let ct = Tensor::new(c.as_slice(), &Device::Cpu).unwrap();
+        let mut opt = Sgd::new(vec![("w".into(), var.clone())], 0.05, momentum, wd).unwrap();
+        let (mut p, mut v) = (p0.iter().map(|&x| x as f64).collect::<Vec<_>>(), vec![0f64; p0.len()]);
+        for step in 0..3 {
+            // loss = sum(c * p) + sum(p^2) / 2, so dloss/dp = c + p.
+            let pt = var.as_tensor();
+            let loss = ((pt * &ct).unwrap().sum_all().unwrap() + (pt.sqr().unwrap().sum_all().unwrap() * 0.5).unwrap()).unwrap();
+            opt.step(&loss.backward().unwrap()).unwrap();
+            for i in 0..p.len() {
+                let g = c[i] as f64 + p[i] + wd * p[i];
+                v[i] = if momentum > 0.0 { if step == 0 { g } else { momentum * v[i] + g } } else { g };
+                p[i] -= 0.05 * v[i];
+            }
+            let got: Vec<f32> = var.as_tensor().to_vec1().unwrap();
+            let worst = got.iter().zip(&p).map(|(a, b)| (*a as f64 - b).abs()).fold(0.0, f64::max);
+            assert!(worst < 1e-5, "momentum {momentum}, wd {wd}, step {step}: off by {worst}");
+        }
+        assert_eq!(opt.state().len(), usize::from(momentum > 0.0), "a momentum buffer only with momentum");
+    }
+}

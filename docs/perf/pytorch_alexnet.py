@@ -2,12 +2,13 @@
 """PyTorch reference of the lab's benchmark: d2l's AlexNet, same shapes, same measurement.
 
 Prints the same line format as `alexnet-lab bench` (`... img/s`). Not needed by CI or users.
-Set-up (once): python3 -m venv .venv-torch && .venv-torch/bin/pip install torch --index-url
-<PyTorch CPU wheel index>  (or use an existing PyTorch).
+Set-up (once): python3 -m venv .venv-torch && .venv-torch/bin/pip install torch numpy
+(PyPI's wheel; it runs on CPU too), or use an existing PyTorch.
 
     python3 docs/perf/pytorch_alexnet.py --mode train --batch-size 64 --image-size 224
 """
 import argparse
+import json
 import resource
 import statistics
 import time
@@ -37,6 +38,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--json", action="store_true", help="one JSON line, fields as `alexnet-lab bench --json`")
     a = ap.parse_args()
     dev = torch.device(a.device)
     net = d2l_alexnet(a.image_size).to(dev)
@@ -62,6 +64,12 @@ def main() -> None:
             times.append(time.perf_counter() - t0)
     med = statistics.median(times)
     ru = resource.getrusage(resource.RUSAGE_SELF)
+    if a.json:
+        print(json.dumps({"impl": f"PyTorch {torch.__version__}", "mode": a.mode, "batch_size": a.batch_size,
+                          "image_size": a.image_size, "device": str(dev), "step_seconds": times,
+                          "median_seconds": med, "images_per_sec": a.batch_size / med,
+                          "cpu_seconds": ru.ru_utime + ru.ru_stime, "peak_rss_bytes": ru.ru_maxrss * 1024}))
+        return
     print(f"PyTorch {torch.__version__} {a.mode} batch {a.batch_size} at {a.image_size}x{a.image_size} on {dev}: "
           f"{a.batch_size / med:.1f} img/s (median of {len(times)} steps, {med:.3f} s/step)")
     print(f"  CPU seconds {ru.ru_utime + ru.ru_stime:.1f}, peak memory {ru.ru_maxrss * 1024 / 1e9:.2f} GB")

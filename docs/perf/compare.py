@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""One command for the performance table: stock candle, the lab, and PyTorch, run interleaved
+(A B C A B C ...) on the same machine, medians of medians, ratios printed.
+
+    python3 docs/perf/compare.py [--rounds 2] [--device cpu] [--out docs/perf/latest.json]
+
+Needs the release binary (`cargo build --release`) and a Python with PyTorch (PYTHON, default
+.venv-torch/bin/python; see pytorch_alexnet.py). "stock candle" is the same network with
+candle's own conv2d and its backward (ALEXNET_LAB_CONV=candle); candle has no backward for
+AlexNet's overlapping 3/2 max-pool at all, so that stays the lab's in every column.
+A benchmark, not a test: run it on a quiet machine.
+"""
+import argparse, json, os, platform, statistics, subprocess, sys, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("BIN", os.path.join(ROOT, "target/release/alexnet-lab"))
+PY = os.environ.get("PYTHON", os.path.join(ROOT, ".venv-torch/bin/python"))
+
+# (mode, batch, size, implementations, repeats): the issue's table.
+CONFIGS = [
+    ("train", 64, 224, ["stock candle", "alexnet_lab", "PyTorch"], 3),
+    ("forward", 64, 224, ["stock candle", "alexnet_lab", "PyTorch"], 5),
+    ("train", 16, 96, ["stock candle", "alexnet_lab", "PyTorch"], 5),
+    ("train", 128, 224, ["alexnet_lab", "PyTorch"], 2),
+]
+
+
+def run(impl, mode, batch, size, repeats, device):
+    common = ["--mode", mode, "--batch-size", str(batch), "--image-size", str(size), "--repeats", str(repeats),
+              "--device", device, "--json"]
+    env = dict(os.environ)
+    if impl == "PyTorch":
+        cmd = [PY, os.path.join(ROOT, "docs/perf/pytorch_alexnet.py")] + common
+    else:
+        cmd = [BIN, "bench"] + common
+        env["ALEXNET_LAB_CONV"] = "candle" if impl == "stock candle" else env.get("ALEXNET_LAB_CONV", "")
+        if not env["ALEXNET_LAB_CONV"]:
+            del env["ALEXNET_LAB_CONV"]
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--out")
+    a = ap.parse_args()
+    results = []
+    for mode, batch, size, impls, repeats in CONFIGS:
+        rows = {i: [] for i in impls}
+        for r in range(a.rounds):
+            for impl in impls:
+                res = run(impl, mode, batch, size, repeats, a.device)
+                rows[impl].append(res)
+                print(f"round {r + 1}: {impl:<12} {mode:<7} batch {batch:>3} at {size}: {res['images_per_sec']:7.1f} img/s, "
+                      f"peak {res['peak_rss_bytes'] / 1e9:.2f} GB", file=sys.stderr, flush=True)
+        for impl, rs in rows.items():
+            results.append({"impl": impl, "mode": mode, "batch_size": batch, "image_size": size,
+                            "images_per_sec": statistics.median(x["images_per_sec"] for x in rs),
+                            "peak_rss_bytes": max(x["peak_rss_bytes"] or 0 for x in rs),
+                            "runs": [x["images_per_sec"] for x in rs]})
+    torch_of = {(r["mode"], r["batch_size"], r["image_size"]): r for r in results if r["impl"] == "PyTorch"}
+    print(f"\n{'':<12} {'mode':<8}{'batch':>6}{'size':>6}{'img/s':>9}{'vs PyTorch':>12}{'peak GB':>9}")
+    for r in results:
+        t = torch_of.get((r["mode"], r["batch_size"], r["image_size"]))
+        ratio = r["images_per_sec"] / t["images_per_sec"] if t else float("nan")
+        print(f"{r['impl']:<12} {r['mode']:<8}{r['batch_size']:>6}{r['image_size']:>6}{r['images_per_sec']:>9.1f}"
+              f"{ratio:>11.2f}x{r['peak_rss_bytes'] / 1e9:>9.2f}")
+    if a.out:
+        meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.processor() or platform.machine(),
+                "cpus": os.cpu_count(), "commit": subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                                                                 capture_output=True, text=True).stdout.strip()}
+        json.dump({"meta": meta, "results": results}, open(a.out, "w"), indent=1)
+
+
+if __name__ == "__main__":
+    main()

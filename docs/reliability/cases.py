@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Runs every bad-input case of the reliability suite through the real CLI and writes what it
+printed (exit code + the error line) as a markdown table: docs/reliability/cases.md.
+
+    /tmp/pa/bin/python docs/reliability/cases.py      # needs pyarrow (to write bad parquet files)
+
+The same cases are asserted by the tests (tests/cli.rs, alexnet_lab/tests/data_faults.rs,
+alexnet_lab/tests/train.rs, ...); this script only records the messages for people to read.
+Uses HF_HOME / FASHION_MNIST_DIR like the tests (default ../shared/data).
+"""
+import glob, gzip, os, shutil, struct, subprocess, sys, tempfile, zlib
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("BIN", os.path.join(ROOT, "target/release/alexnet-lab"))
+HF = os.environ.get("HF_HOME", os.path.join(ROOT, "../shared/data/hf"))
+IDX = os.environ.get("FASHION_MNIST_DIR", os.path.join(ROOT, "../shared/data/fashion-mnist"))
+TMP = tempfile.mkdtemp(prefix="alexnet-lab-cases-")
+TEST_PARQUET = sorted(glob.glob(os.path.join(HF, "hub/datasets--zalando-datasets--fashion_mnist/snapshots/*/fashion_mnist/test-00000-of-00001.parquet")))[0]
+
+
+def png(w, h):
+    raw = b"".join(b"\0" + bytes(w) for _ in range(h))
+    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def hub_with_train(name, write):
+    home = os.path.join(TMP, "hub-" + name)
+    repo = os.path.join(home, "hub/datasets--zalando-datasets--fashion_mnist")
+    snap = os.path.join(repo, "snapshots", "0" * 40, "fashion_mnist")
+    os.makedirs(snap)
+    os.makedirs(os.path.join(repo, "refs"))
+    open(os.path.join(repo, "refs/main"), "w").write("0" * 40)
+    write(os.path.join(snap, "train-00000-of-00001.parquet"))
+    shutil.copy(TEST_PARQUET, os.path.join(snap, "test-00000-of-00001.parquet"))
+    return {"HF_HOME": home, "HF_HUB_OFFLINE": "1"}
+
+
+def rows(images, labels):
+    image = pa.array([{"bytes": b, "path": None} for b in images], pa.struct([("bytes", pa.binary()), ("path", pa.string())]))
+    return pa.table({"image": image, "label": pa.array(labels, pa.int64())})
+
+
+def idx_dir(name, file=None, data=None, drop=()):
+    d = os.path.join(TMP, "idx-" + name)
+    os.makedirs(d)
+    for f in ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]:
+        if f not in drop:
+            shutil.copy(os.path.join(IDX, f), os.path.join(d, f))
+    if file:
+        open(os.path.join(d, file), "wb").write(data)
+    return d
+
+
+real_labels = open(os.path.join(IDX, "t10k-labels-idx1-ubyte.gz"), "rb").read()
+good = pq.read_table(TEST_PARQUET).slice(0, 3)
+CASES = [
+    ("bad data", "no data offline (no hub cache)", ["data", "info"], {"HF_HOME": os.path.join(TMP, "empty"), "HF_HUB_OFFLINE": "1"}),
+    ("bad data", "parquet: not parquet", ["data", "info"], hub_with_train("notparquet", lambda p: open(p, "wb").write(b"not parquet"))),
+    ("bad data", "parquet: truncated", ["data", "info"], hub_with_train("truncated", lambda p: open(p, "wb").write(open(TEST_PARQUET, "rb").read()[:100000]))),
+    ("bad data", "parquet: wrong schema", ["data", "info"], hub_with_train("schema", lambda p: pq.write_table(pa.table({"pixels": [1, 2], "label": [0, 1]}), p))),
+    ("bad data", "parquet: undecodable PNG", ["data", "info"], hub_with_train("png", lambda p: pq.write_table(rows([b"\x89PNG garbage"], [1]), p))),
+    ("bad data", "parquet: label outside 0-9", ["data", "info"], hub_with_train("label", lambda p: pq.write_table(rows([png(28, 28)] * 2, [1, 12]), p))),
+    ("bad data", "parquet: image not 28x28", ["data", "info"], hub_with_train("size", lambda p: pq.write_table(rows([png(32, 28)], [1]), p))),
+    ("bad data", "IDX: wrong magic", ["data", "info", "--data-dir", idx_dir("magic", "t10k-images-idx3-ubyte.gz", real_labels)], {}),
+    ("bad data", "IDX: dimensions disagree with the length", ["data", "info", "--data-dir", idx_dir("dims", "t10k-images-idx3-ubyte.gz", gzip.compress(struct.pack(">4B3I", 0, 0, 8, 3, 9, 28, 28) + bytes(784)))], {}),
+    ("bad data", "IDX: truncated gzip", ["data", "info", "--data-dir", idx_dir("trunc", "t10k-labels-idx1-ubyte.gz", real_labels[: len(real_labels) // 2])], {}),
+    ("bad data", "IDX: only some of the four files", ["data", "info", "--data-dir", idx_dir("partial", drop=("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz"))], {}),
+    ("bad configuration", "batch size 0", ["train", "--profile", "smoke", "--batch-size", "0"], {}),
+    ("bad configuration", "image too small for AlexNet", ["train", "--profile", "smoke", "--image-size", "64"], {}),
+    ("bad configuration", "absurd image size", ["train", "--profile", "smoke", "--image-size", "100000"], {}),
+    ("bad configuration", "negative learning rate", ["train", "--profile", "smoke", "--lr", "-0.1"], {}),
+    ("bad configuration", "NaN learning rate", ["train", "--profile", "smoke", "--lr", "NaN"], {}),
+    ("bad configuration", "unknown device", ["train", "--profile", "smoke", "--device", "tpu:0"], {}),
+    ("bad configuration", "cuda:0 in a CPU-only build", ["train", "--profile", "smoke", "--device", "cuda:0"], {}),
+    ("bad configuration", "non-square input", ["shapes", "--input", "1x224x200"], {}),
+    ("bad configuration", "input too small", ["complexity", "--input", "1x64x64"], {}),
+    ("bad configuration", "unknown model", ["shapes", "--model", "vgg"], {}),
+    ("bad configuration", "bad memory budget", ["memory", "--budget", "lots"], {}),
+    ("numerical", "loss becomes inf/NaN (lr 1e300)", ["train", "--profile", "smoke", "--epochs", "1", "--limit", "64", "--test-limit", "32", "--lr", "1e300", "--momentum", "0", "--out", os.path.join(TMP, "nan")], None),
+    ("out of memory", "batch size over the CPU budget", ["memory", "--image-size", "96", "--batch-sizes", "8,4096", "--budget", "1G", "--steps", "1"], None),
+    ("checkpoint", "no checkpoint in the folder", ["eval", "--checkpoint", os.path.join(TMP, "empty-run")], {}),
+    ("checkpoint", "not an image", ["predict", "--checkpoint", os.path.join(TMP, "lenet"), os.path.join(ROOT, "Cargo.toml")], None),
+    ("checkpoint", "checkpoint of another input size", ["train", "--model", "lenet", "--image-size", "32", "--epochs", "2", "--limit", "64", "--out", os.path.join(TMP, "lenet"), "--resume"], None),
+]
+
+
+def main():
+    os.makedirs(os.path.join(TMP, "empty-run"))
+    # A small real checkpoint for the checkpoint cases.
+    subprocess.run([BIN, "train", "--model", "lenet", "--image-size", "28", "--epochs", "1", "--limit", "64", "--test-limit", "32",
+                    "--out", os.path.join(TMP, "lenet"), "--quiet"], env={**os.environ, "HF_HOME": HF, "HF_HUB_OFFLINE": "1"},
+                   check=True, capture_output=True)
+    base = {k: v for k, v in os.environ.items() if k not in ("HF_HOME", "HF_HUB_OFFLINE")}
+    base.setdefault("HF_HOME", HF)
+    lines = ["| kind | case | command | exit | what it printed |", "|---|---|---|---|---|"]
+    for kind, case, args, env in CASES:
+        e = dict(base)
+        if env is None:
+            e.update({"HF_HOME": HF, "HF_HUB_OFFLINE": "1"})
+        else:
+            e.update(env)
+        o = subprocess.run([BIN] + args + (["--quiet"] if args[0] == "train" else []), env=e, capture_output=True, text=True)
+        text = (o.stderr + o.stdout)
+        msg = [l for l in text.splitlines() if "error" in l.lower() or "out of memory" in l]
+        msg = msg[0] if msg else text.strip().splitlines()[-1]
+        assert "panicked" not in text, (case, text)
+        shown = " ".join(a if not a.startswith(TMP) else "<tmp>/" + os.path.basename(a) for a in args)
+        msg = msg.replace(TMP, "<tmp>").replace(HF, "$HF_HOME").replace(IDX, "$FASHION_MNIST_DIR").replace("|", "\\|")
+        lines.append(f"| {kind} | {case} | `alexnet-lab {shown}` | {o.returncode} | {msg} |")
+        print(f"{o.returncode:>3} {case}", file=sys.stderr)
+    out = os.path.join(ROOT, "docs/reliability/cases.md")
+    open(out, "w").write("# Every bad-input case, through the CLI\n\nWritten by `docs/reliability/cases.py` from real runs of `alexnet-lab`; no output contains `panicked`.\n\n" + "\n".join(lines) + "\n")
+    shutil.rmtree(TMP)
+    print("wrote", out, file=sys.stderr)
+
+
+main()
