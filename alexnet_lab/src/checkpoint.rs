@@ -91,10 +91,16 @@ fn save_tensors(tensors: &HashMap<String, Tensor>, path: &Path) -> Result<()> {
 
 /// Saves weights, optimizer state and metadata into `dir` (see the module docs for why this
 /// survives a kill at any point): the tensor files named in `meta` first, the JSON last, then
-/// the files of earlier checkpoints go.
+/// the files of earlier checkpoints go. A tensor file name that already exists (the same epoch
+/// saved again, e.g. a new run into an old run folder) gets a suffix instead of being replaced,
+/// so the committed checkpoint is never touched before the new one is.
 pub fn save(dir: &Path, varmap: &VarMap, optimizer: &HashMap<String, Tensor>, meta: &CheckpointMeta) -> Result<()> {
     check_file_name(&meta.weights)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    let mut meta = meta.clone();
+    meta.weights = unused_name(dir, &meta.weights);
+    meta.optimizer = meta.optimizer.map(|o| unused_name(dir, &o));
+    let meta = &meta;
     let tensors: HashMap<String, Tensor> = varmap
         .data()
         .lock()
@@ -117,6 +123,18 @@ pub fn save(dir: &Path, varmap: &VarMap, optimizer: &HashMap<String, Tensor>, me
     write_atomic(&dir.join(META_FILE), &json)?;
     remove_stale(dir, meta);
     Ok(())
+}
+
+/// `name`, or `name` with `.1`, `.2`, ... before its extension if a file of that name exists.
+fn unused_name(dir: &Path, name: &str) -> String {
+    let (stem, ext) = name.rsplit_once('.').unwrap_or((name, ""));
+    let mut candidate = name.to_string();
+    let mut k = 0;
+    while dir.join(&candidate).exists() {
+        k += 1;
+        candidate = format!("{stem}.{k}.{ext}");
+    }
+    candidate
 }
 
 /// A tensor file name from a checkpoint description must stay inside the run folder.

@@ -198,6 +198,8 @@ pub fn sweep(cfg: &SweepConfig, device: &Device, mut on_point: impl FnMut(&Sweep
             };
             Ok((measured, r.median_seconds))
         });
+        // Whatever allocation failed (input, model, step), a device that ran out says so.
+        let outcome = outcome.map_err(|e| e.on_device(&device_name(device), b));
         let stop = match outcome {
             Ok((measured, secs)) => {
                 point.measured_bytes = measured;

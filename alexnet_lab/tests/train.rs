@@ -188,3 +188,20 @@ fn sgd_update_matches_pytorchs_formula() {
         assert_eq!(opt.state().len(), usize::from(momentum > 0.0), "a momentum buffer only with momentum");
     }
 }
+
+/// A new run into an old run folder saves the same epoch again: the committed checkpoint's files
+/// are not overwritten before the new JSON commits (new names), and are removed after it.
+#[test]
+fn saving_an_epoch_again_never_touches_the_committed_files() {
+    let dir = tmpdir("again");
+    let cfg = TrainConfig { model: alexnet_lab::ModelKind::LeNet, image_size: 28, epochs: 1, limit: Some(64), test_limit: Some(32), ..TrainConfig::smoke() };
+    train::run(&opts(cfg.clone(), &dir, false)).unwrap();
+    let first = checkpoint::read_meta(&dir).unwrap().1;
+    let bytes = std::fs::read(dir.join(&first.weights)).unwrap();
+    train::run(&opts(TrainConfig { seed: 1, ..cfg }, &dir, false)).unwrap();
+    let second = checkpoint::read_meta(&dir).unwrap().1;
+    assert_ne!(second.weights, first.weights, "a new file for the new epoch 1");
+    assert_ne!(std::fs::read(dir.join(&second.weights)).unwrap(), bytes, "other seed, other weights");
+    assert!(!dir.join(&first.weights).exists(), "the old file goes after the commit");
+    checkpoint::load_model(&dir, &Device::Cpu).unwrap();
+}
