@@ -79,3 +79,25 @@ pub fn num(x: f64) -> String {
         format!("{x}")
     }
 }
+
+static GUARDED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Runs `f` and turns a panic inside it — or in the threads it waits on, like polars' rayon
+/// workers — into [`Error::Data`] naming `what`. For third-party code that panics on malformed
+/// input (polars' parquet reader does, found by fuzzing: `fuzz/regressions/parquet`).
+pub fn catch_panic<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    use std::sync::atomic::Ordering::SeqCst;
+    GUARDED.fetch_add(1, SeqCst);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    GUARDED.fetch_sub(1, SeqCst);
+    r.unwrap_or_else(|p| {
+        let msg = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned());
+        Err(Error::data(format!("{what} ({})", msg.unwrap_or_else(|| "a panic without a message".into()))))
+    })
+}
+
+/// Whether a [`catch_panic`] is running: panic hooks (the CLI's, the notebooks'
+/// `fail_fast_on_panic`) stay quiet and let it turn the panic into an error.
+pub fn panics_are_guarded() -> bool {
+    GUARDED.load(std::sync::atomic::Ordering::SeqCst) > 0
+}

@@ -23,6 +23,9 @@ pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 /// `nbconvert --execute` (it prints and goes on); an aborted kernel does. Call it in the first cell.
 pub fn fail_fast_on_panic() {
     std::panic::set_hook(Box::new(|info| {
+        if crate::error::panics_are_guarded() {
+            return; // caught by `error::catch_panic` and reported as an error
+        }
         eprintln!("{info}");
         std::process::abort();
     }));

@@ -81,6 +81,13 @@ pub fn parquet_bytes_to_split(bytes: &[u8], what: &str) -> Result<Split> {
 }
 
 fn split_from_parquet<R: polars::io::mmap::MmapBytesReader>(reader: R, what: &str) -> Result<Split> {
+    // polars-parquet 0.55 panics on some corrupt files (e.g. a bad thrift footer): an error instead.
+    crate::error::catch_panic(&format!("{what} is not a readable parquet file: the parquet reader failed"), || {
+        read_split(reader, what)
+    })
+}
+
+fn read_split<R: polars::io::mmap::MmapBytesReader>(reader: R, what: &str) -> Result<Split> {
     let df = ParquetReader::new(reader)
         .finish()
         .map_err(|e| Error::data(format!("{what} is not a readable parquet file: {e}")))?;
