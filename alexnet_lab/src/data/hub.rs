@@ -71,12 +71,14 @@ pub(super) fn fetch() -> Result<[PathBuf; 2]> {
 /// its PNGs. Every problem names the file, the row and what was expected.
 pub fn load_parquet(path: &Path) -> Result<Split> {
     let what = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|e| Error::io(format!("cannot open {what}"), e))?;
-    split_from_parquet(file, &what)
+    let bytes = std::fs::read(path).map_err(|e| Error::io(format!("cannot open {what}"), e))?;
+    parquet_bytes_to_split(&bytes, &what)
 }
 
 /// [`load_parquet`] from bytes in memory (`what` names them in errors).
 pub fn parquet_bytes_to_split(bytes: &[u8], what: &str) -> Result<Split> {
+    super::footer::check(bytes)
+        .map_err(|why| Error::data(format!("{what} is not a readable parquet file: {why}; download it again")))?;
     split_from_parquet(std::io::Cursor::new(bytes), what)
 }
 

@@ -4,6 +4,7 @@
 //! Images are kept as 28x28 `u8` (47 MB for all 70,000); tensors of the size the model wants
 //! are made batch by batch by the [`crate::loader`], so memory stays bounded at any resolution.
 
+mod footer;
 mod hub;
 mod idx;
 
