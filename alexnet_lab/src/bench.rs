@@ -58,9 +58,7 @@ impl std::fmt::Display for BenchResult {
 
 /// Peak resident set size of this process (Linux), in bytes.
 pub fn peak_rss_bytes() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+    crate::memory::meminfo_field("/proc/self/status", "VmHWM:")
 }
 
 /// User + system CPU seconds of this process (Linux).

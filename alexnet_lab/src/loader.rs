@@ -57,13 +57,7 @@ impl DataLoader {
             return Err(Error::data("the data split is empty (check --limit)"));
         }
         // `Split`'s fields are public: check what `Split::new` would have.
-        if split.images.len() != split.labels.len() * crate::data::PIXELS || split.labels.iter().any(|&l| l > 9) {
-            return Err(Error::data(format!(
-                "the split has {} image bytes for {} labels (expected 784 per label) or a label outside 0-9: build it with Split::new",
-                split.images.len(),
-                split.labels.len()
-            )));
-        }
+        split.check("the data loader's split")?;
         Ok(Self { split, cfg: LoaderConfig { prefetch: cfg.prefetch.max(1), ..cfg } })
     }
 

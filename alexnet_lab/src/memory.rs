@@ -87,7 +87,8 @@ pub fn current_rss_bytes() -> Option<u64> {
     meminfo_field("/proc/self/status", "VmRSS:")
 }
 
-fn meminfo_field(file: &str, key: &str) -> Option<u64> {
+/// A `Key:   123 kB` field of a Linux `/proc` file, in bytes.
+pub(crate) fn meminfo_field(file: &str, key: &str) -> Option<u64> {
     let s = std::fs::read_to_string(file).ok()?;
     let line = s.lines().find(|l| l.starts_with(key))?;
     Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)

@@ -42,6 +42,14 @@ pub struct Split {
 impl Split {
     /// Checks sizes and labels; `what` names the source in errors.
     pub fn new(images: Vec<u8>, labels: Vec<u8>, what: &str) -> Result<Self> {
+        let split = Self { images, labels };
+        split.check(what)?;
+        Ok(split)
+    }
+
+    /// What [`Split::new`] checks, for a split built from its public fields.
+    pub fn check(&self, what: &str) -> Result<()> {
+        let (images, labels) = (&self.images, &self.labels);
         if images.len() != labels.len() * PIXELS {
             return Err(Error::data(format!(
                 "{what}: {} image bytes for {} labels; expected {} (28x28 per image)",
@@ -53,7 +61,7 @@ impl Split {
         if let Some((i, l)) = labels.iter().enumerate().find(|(_, &l)| l > 9) {
             return Err(Error::data(format!("{what}: label {l} of example {i} is outside 0-9")));
         }
-        Ok(Self { images, labels })
+        Ok(())
     }
 
     pub fn len(&self) -> usize {
