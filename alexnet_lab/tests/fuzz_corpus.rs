@@ -47,9 +47,13 @@ fn parquet_and_png_corpus() {
     for (p, bytes) in files("parquet") {
         let split = data::parquet_bytes_to_split(&bytes, "corpus");
         if p.to_string_lossy().contains("regressions") {
-            // Found by the fuzzer: polars-parquet panics on this footer; the lab returns an error.
+            // Found by the fuzzer: polars-parquet panics or aborts on these; the lab returns an error.
             let e = split.as_ref().unwrap_err().to_string();
             assert!(e.contains("is not a readable parquet file"), "{e}");
+            if p.ends_with("crash-125e570248a314ff059cead603ad6bc33fa34753") {
+                // A data page header claiming -4 values (polars: a 2^61-byte validity bitmap).
+                assert!(e.contains("row group 0, column 2, page at byte 2491: it claims -4 values"), "{e}");
+            }
         }
         if p.ends_with("test-3-rows.parquet") {
             let s = split.unwrap();
@@ -73,5 +77,32 @@ fn checkpoint_corpus() {
             let (net, _, meta) = r.unwrap();
             assert_eq!(net.input_dims(), meta.input);
         }
+    }
+}
+
+/// The page-header check (`data/footer.rs`) on the real 3-row seed with one count changed:
+/// its label column's data page header starts at byte 2491 (`15 00 15 14 15 14 2c 15 06`:
+/// type 0, 10 bytes unpacked, 10 bytes stored, data page header with 3 values).
+#[test]
+fn parquet_page_header_checks() {
+    let seed = std::fs::read(workspace().join("fuzz/corpus/parquet/test-3-rows.parquet")).unwrap();
+    assert_eq!(seed[2491..2500], [0x15, 0x00, 0x15, 0x14, 0x15, 0x14, 0x2c, 0x15, 0x06]);
+    let with = |at: usize, byte: u8| {
+        let mut b = seed.clone();
+        b[at] = byte;
+        data::parquet_bytes_to_split(&b, "test.parquet").unwrap_err().to_string()
+    };
+    let cases = [
+        (2499, 0x07, "row group 0, column 2, page at byte 2491: it claims -4 values, the column chunk 3"),
+        (2499, 0x04, "row group 0, column 2: its data pages hold 2 values, the footer says 3"),
+        (2499, 0x08, "row group 0, column 2, page at byte 2491: it claims 4 values, the column chunk 3"),
+        (2496, 0x7e, "row group 0, column 2, page at byte 2491: its size is 63 bytes with"),
+        (2494, 0x13, "row group 0, column 2, page at byte 2491: it unpacks to -10 bytes"),
+    ];
+    for (at, byte, expected) in cases {
+        let e = with(at, byte);
+        assert!(e.starts_with("data error: test.parquet is not a readable parquet file: "), "{e}");
+        assert!(e.contains(expected), "byte {at} = {byte:#x}: {e}");
+        assert!(e.ends_with("download it again"), "{e}");
     }
 }

@@ -61,6 +61,7 @@ CASES = [
     ("bad data", "no data offline (no hub cache)", ["data", "info"], {"HF_HOME": os.path.join(TMP, "empty"), "HF_HUB_OFFLINE": "1"}),
     ("bad data", "parquet: not parquet", ["data", "info"], hub_with_train("notparquet", lambda p: open(p, "wb").write(b"not parquet"))),
     ("bad data", "parquet: truncated", ["data", "info"], hub_with_train("truncated", lambda p: open(p, "wb").write(open(TEST_PARQUET, "rb").read()[:100000]))),
+    ("bad data", "parquet: corrupt data page header (found by fuzzing)", ["data", "info"], hub_with_train("pageheader", lambda p: open(p, "wb").write(open(os.path.join(ROOT, "fuzz/regressions/parquet/crash-125e570248a314ff059cead603ad6bc33fa34753"), "rb").read()))),
     ("bad data", "parquet: wrong schema", ["data", "info"], hub_with_train("schema", lambda p: pq.write_table(pa.table({"pixels": [1, 2], "label": [0, 1]}), p))),
     ("bad data", "parquet: undecodable PNG", ["data", "info"], hub_with_train("png", lambda p: pq.write_table(rows([b"\x89PNG garbage"], [1]), p))),
     ("bad data", "parquet: label outside 0-9", ["data", "info"], hub_with_train("label", lambda p: pq.write_table(rows([png(28, 28)] * 2, [1, 12]), p))),
