@@ -83,6 +83,7 @@ pub fn run(
     if batch_size == 0 || repeats == 0 {
         return Err(Error::config("batch size and repeats must be at least 1"));
     }
+    crate::malloc::keep_freed_memory();
     let input = [model.default_input()[0], image_size, image_size];
     let (net, varmap) = model.init(Some(input), 0, device)?;
     let mut opt = Sgd::new(named_vars(&varmap), 0.01, 0.0, 0.0)?;

@@ -9,7 +9,7 @@
 //!
 //! Self-contained so it can be offered upstream to candle.
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, WithDType};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +48,17 @@ impl Geom {
         let i = (o * self.stride + d).checked_sub(self.pad)?;
         (i < size).then_some(i)
     }
+
+    /// For output column `ox`, the kernel offsets `lo..hi` whose input column is inside the
+    /// image (possibly empty), and `base` with input column = `base + kx - pad`. Consecutive
+    /// offsets read consecutive input columns, so a window row is one slice.
+    #[inline]
+    fn cols_inside(&self, ox: usize) -> (usize, usize, usize) {
+        let base = ox * self.stride;
+        let lo = self.pad.saturating_sub(base).min(self.k);
+        let hi = (self.w + self.pad).saturating_sub(base).min(self.k).max(lo);
+        (lo, hi, base)
+    }
 }
 
 fn contiguous<'a, T: WithDType>(s: &'a [T], l: &Layout) -> Result<&'a [T]> {
@@ -55,6 +66,30 @@ fn contiguous<'a, T: WithDType>(s: &'a [T], l: &Layout) -> Result<&'a [T]> {
         Some((a, b)) => Ok(&s[a..b]),
         None => candle_core::bail!("conv2d: input must be contiguous"),
     }
+}
+
+/// Two storages of one float type as slices, or the error every op here gives for others.
+macro_rules! float_pair {
+    ($s1:expr, $l1:expr, $s2:expr, $l2:expr, |$a:ident, $b:ident| $body:expr) => {
+        match ($s1, $s2) {
+            (CpuStorage::F32(a), CpuStorage::F32(b)) => {
+                let ($a, $b) = (contiguous(a, $l1)?, contiguous(b, $l2)?);
+                CpuStorage::F32($body)
+            }
+            (CpuStorage::F64(a), CpuStorage::F64(b)) => {
+                let ($a, $b) = (contiguous(a, $l1)?, contiguous(b, $l2)?);
+                CpuStorage::F64($body)
+            }
+            _ => candle_core::bail!("conv2d: tensors must all be f32 or f64"),
+        }
+    };
+}
+
+fn check_dims(what: &str, l: &Layout, expected: &[usize]) -> Result<()> {
+    if l.shape().dims() != expected {
+        candle_core::bail!("{what}: got shape {:?}, expected {expected:?}", l.shape().dims());
+    }
+    Ok(())
 }
 
 /// `(n, c, h, w) -> (n, oh * ow, c * k * k)`.
@@ -71,26 +106,38 @@ impl Im2Col {
     }
 
     fn run<T: WithDType + Send + Sync>(&self, x: &[T], g: &Geom) -> Vec<T> {
+        let mut cols = vec![T::zero(); g.n * g.oh * g.ow * g.kk()];
+        self.run_into(x, g, &mut cols);
+        cols
+    }
+
+    /// Writes every entry of `cols` (`g.n * oh * ow * kk` long), zeros where the window is in
+    /// the padding, so a buffer can be reused.
+    fn run_into<T: WithDType + Send + Sync>(&self, x: &[T], g: &Geom, cols: &mut [T]) {
         let (l, kk, k) = (g.oh * g.ow, g.kk(), g.k);
-        let mut cols = vec![T::zero(); g.n * l * kk];
         cols.par_chunks_mut(kk).enumerate().for_each(|(row, dst)| {
             let (b, pos) = (row / l, row % l);
             let (oy, ox) = (pos / g.ow, pos % g.ow);
+            let (lo, hi, base) = g.cols_inside(ox);
             let img = &x[b * g.c * g.h * g.w..(b + 1) * g.c * g.h * g.w];
             for c in 0..g.c {
                 let plane = &img[c * g.h * g.w..(c + 1) * g.h * g.w];
                 for ky in 0..k {
-                    let Some(iy) = g.src(oy, ky, g.h) else { continue };
                     let d = &mut dst[(c * k + ky) * k..(c * k + ky + 1) * k];
-                    for (kx, v) in d.iter_mut().enumerate() {
-                        if let Some(ix) = g.src(ox, kx, g.w) {
-                            *v = plane[iy * g.w + ix];
+                    let iy = match g.src(oy, ky, g.h) {
+                        Some(iy) if lo < hi => iy,
+                        _ => {
+                            d.fill(T::zero());
+                            continue;
                         }
-                    }
+                    };
+                    let row = &plane[iy * g.w..(iy + 1) * g.w];
+                    d[..lo].fill(T::zero());
+                    d[lo..hi].copy_from_slice(&row[base + lo - g.pad..base + hi - g.pad]);
+                    d[hi..].fill(T::zero());
                 }
             }
         });
-        cols
     }
 }
 
@@ -124,27 +171,36 @@ struct Col2Im {
 
 impl Col2Im {
     fn run<T: WithDType + Send + Sync>(&self, cols: &[T]) -> Vec<T> {
+        let mut x = vec![T::zero(); self.g.n * self.g.c * self.g.h * self.g.w];
+        self.run_into(cols, &mut x);
+        x
+    }
+
+    /// Overwrites `x` (`g.n * c * h * w` long) with the sums of `cols`' windows.
+    fn run_into<T: WithDType + Send + Sync>(&self, cols: &[T], x: &mut [T]) {
         let g = &self.g;
-        let (l, kk, k, img) = (g.oh * g.ow, g.kk(), g.k, g.c * g.h * g.w);
-        let mut x = vec![T::zero(); g.n * img];
+        let (l, kk, k) = (g.oh * g.ow, g.kk(), g.k);
         // Parallel over (image, channel) planes: each plane is written by one thread only.
         x.par_chunks_mut(g.h * g.w).enumerate().for_each(|(p, plane)| {
+            plane.fill(T::zero());
             let (b, c) = (p / g.c, p % g.c);
             let src = &cols[b * l * kk..(b + 1) * l * kk];
             for pos in 0..l {
                 let (oy, ox) = (pos / g.ow, pos % g.ow);
                 let row = &src[pos * kk + c * k * k..pos * kk + (c + 1) * k * k];
+                let (lo, hi, base) = g.cols_inside(ox);
+                if lo == hi {
+                    continue;
+                }
                 for ky in 0..k {
                     let Some(iy) = g.src(oy, ky, g.h) else { continue };
-                    for kx in 0..k {
-                        if let Some(ix) = g.src(ox, kx, g.w) {
-                            plane[iy * g.w + ix] += row[ky * k + kx];
-                        }
+                    let line = &mut plane[iy * g.w + base + lo - g.pad..iy * g.w + base + hi - g.pad];
+                    for (v, &d) in line.iter_mut().zip(&row[ky * k + lo..ky * k + hi]) {
+                        *v += d;
                     }
                 }
             }
         });
-        x
     }
 }
 
@@ -168,90 +224,234 @@ impl CustomOp1 for Col2Im {
     }
 }
 
-/// The convolution itself, `(x, w) -> y`, as one op: forward is im2col + one GEMM per image
-/// writing NCHW directly; backward recomputes the columns and runs two GEMMs. Keeping it one
-/// node spares candle's backprop the zero-fill + add it performs for every intermediate.
+/// `dst (m x n) = [dst +] lhs (m x k) . rhs (k x n)`, each operand given by its column and row
+/// strides (so a transposed view costs nothing), multithreaded by `gemm`.
+#[allow(clippy::too_many_arguments)]
+fn matmul_into<T: WithDType>(
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [T],
+    accumulate: bool,
+    lhs: &[T],
+    (lhs_cs, lhs_rs): (usize, usize),
+    rhs: &[T],
+    (rhs_cs, rhs_rs): (usize, usize),
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst.fill(T::zero());
+        }
+        return;
+    }
+    let last = |cs: usize, rs: usize, r: usize, c: usize| (r - 1) * rs + (c - 1) * cs;
+    // The strides must stay inside the slices (gemm reads through raw pointers).
+    assert!(dst.len() > last(1, n, m, n) && lhs.len() > last(lhs_cs, lhs_rs, m, k) && rhs.len() > last(rhs_cs, rhs_rs, k, n));
+    // SAFETY: the three slices are valid for every (row, column) the strides reach (checked
+    // above), and `dst` is borrowed mutably, so it aliases neither operand.
+    unsafe {
+        gemm::gemm(
+            m, n, k,
+            dst.as_mut_ptr(), 1, n as isize, accumulate,
+            lhs.as_ptr(), lhs_cs as isize, lhs_rs as isize,
+            rhs.as_ptr(), rhs_cs as isize, rhs_rs as isize,
+            T::one(), T::one(), false, false, false,
+            gemm::Parallelism::Rayon(0),
+        );
+    }
+}
+
+/// The convolution itself, `(x, w, b) -> y = [relu](conv(x, w) + b)`, as one op. It works one
+/// image at a time: the image's columns (`l x kk`, a few MB, one buffer reused for the whole
+/// batch) and one GEMM writing the image's NCHW output directly, on top of the bias. The whole
+/// batch's columns would be `kk` times the input (830 MB for conv2 at batch 128), which is
+/// where the memory of a plain im2col convolution goes. Bias and ReLU inside the op spare two
+/// output-sized tensors per layer and candle's zero-fill + add of their gradients. The backward
+/// pass is [`ReluMask`] (with `relu`) and two more ops working image by image
+/// ([`ConvGradWeight`], [`ConvGradInput`]).
 struct Conv2dOp {
     stride: usize,
     pad: usize,
+    relu: bool,
 }
 
 impl Conv2dOp {
-    fn fwd<T: WithDType + Send + Sync + 'static>(&self, x: &[T], w: &[T], g: &Geom, o: usize) -> Vec<T> {
-        let cols = Im2Col { k: g.k, stride: g.stride, pad: g.pad }.run(x, g); // (n, l, kk)
-        let (l, kk) = (g.oh * g.ow, g.kk());
-        let nl = g.n * l;
-        // One GEMM for the whole batch: t (o x n*l) = w (o x kk) . cols^T (kk x n*l) ...
-        let mut t = vec![T::zero(); o * nl];
-        unsafe {
-            gemm::gemm(
-                o, nl, kk,
-                t.as_mut_ptr(), 1, nl as isize, false,
-                w.as_ptr(), 1, kk as isize,
-                cols.as_ptr(), kk as isize, 1,
-                T::zero(), T::one(), false, false, false,
-                gemm::Parallelism::Rayon(0),
-            );
-        }
-        drop(cols);
-        // ... then (o, n, l) -> (n, o, l).
+    fn fwd<T: WithDType + Send + Sync>(&self, x: &[T], w: &[T], bias: &[T], g: &Geom) -> Vec<T> {
+        let o = bias.len();
+        let (l, kk, img) = (g.oh * g.ow, g.kk(), g.c * g.h * g.w);
+        let one = Geom { n: 1, ..*g };
+        let im2col = Im2Col { k: g.k, stride: g.stride, pad: g.pad };
         let mut y = vec![T::zero(); g.n * o * l];
-        y.par_chunks_mut(l).enumerate().for_each(|(i, dst)| {
-            let (b, oc) = (i / o, i % o);
-            dst.copy_from_slice(&t[oc * nl + b * l..oc * nl + (b + 1) * l]);
-        });
+        let mut cols = vec![T::zero(); l * kk];
+        for (b, y_b) in y.chunks_mut(o * l).enumerate() {
+            im2col.run_into(&x[b * img..(b + 1) * img], &one, &mut cols);
+            for (row, &v) in y_b.chunks_mut(l).zip(bias) {
+                row.fill(v);
+            }
+            // y_b (o x l) += w (o x kk) . cols^T (kk x l)
+            matmul_into((o, l, kk), y_b, true, w, (1, kk), &cols, (kk, 1));
+            if self.relu {
+                y_b.par_chunks_mut(l).for_each(|row| row.iter_mut().for_each(|v| *v = v.max(T::zero())));
+            }
+        }
         y
     }
 }
 
-impl CustomOp2 for Conv2dOp {
+impl CustomOp3 for Conv2dOp {
     fn name(&self) -> &'static str {
         "alexnet-lab-conv2d"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let (n, c, h, w) = l1.shape().dims4()?;
         let (o, wc, k, _) = l2.shape().dims4()?;
         if wc != c {
             candle_core::bail!("conv2d: input has {c} channels, the weight expects {wc}");
         }
+        check_dims("conv2d bias", l3, &[o])?;
         let g = Geom::new(n, c, h, w, k, self.stride, self.pad)?;
         let shape = Shape::from((n, o, g.oh, g.ow));
-        let out = match (s1, s2) {
-            (CpuStorage::F32(x), CpuStorage::F32(wt)) => {
-                CpuStorage::F32(self.fwd(contiguous(x, l1)?, contiguous(wt, l2)?, &g, o))
+        let out = match (s1, s2, s3) {
+            (CpuStorage::F32(x), CpuStorage::F32(wt), CpuStorage::F32(b)) => {
+                CpuStorage::F32(self.fwd(contiguous(x, l1)?, contiguous(wt, l2)?, contiguous(b, l3)?, &g))
             }
-            (CpuStorage::F64(x), CpuStorage::F64(wt)) => {
-                CpuStorage::F64(self.fwd(contiguous(x, l1)?, contiguous(wt, l2)?, &g, o))
+            (CpuStorage::F64(x), CpuStorage::F64(wt), CpuStorage::F64(b)) => {
+                CpuStorage::F64(self.fwd(contiguous(x, l1)?, contiguous(wt, l2)?, contiguous(b, l3)?, &g))
             }
-            _ => candle_core::bail!("conv2d: input and weight must both be f32 or f64"),
+            _ => candle_core::bail!("conv2d: input, weight and bias must all be f32 or f64"),
         };
         Ok((out, shape))
     }
 
-    fn bwd(&self, x: &Tensor, w: &Tensor, _y: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        // No gradient for an input that does not depend on a variable (the image batch).
-        let need_dx = x.track_op();
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        y: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (n, c, h, wd) = x.dims4()?;
-        let (o, _, k, _) = w.dims4()?;
+        let (_, _, k, _) = w.dims4()?;
         let g = Geom::new(n, c, h, wd, k, self.stride, self.pad)?;
-        let (l, kk) = (g.oh * g.ow, g.kk());
-        let w2 = w.detach().reshape((o, kk))?;
-        let grad = grad.detach().contiguous()?.reshape((n, o, l))?;
-        let cols = x.detach().contiguous()?.apply_op1_no_bwd(&Im2Col { k, stride: self.stride, pad: self.pad })?;
-        // dW (o x kk) = sum_b grad_b (o x l) . cols_b (l x kk), as one GEMM over n*l.
-        let g_onl = grad.transpose(0, 1)?.contiguous()?.reshape((o, n * l))?;
-        let grad_w = g_onl.matmul(&cols.reshape((n * l, kk))?)?.reshape(w.dims())?;
-        drop(cols);
-        // dX = col2im(grad^T (n*l x o) . w (o x kk)).
-        let grad_x = if need_dx {
-            let g_nlo = grad.transpose(1, 2)?.contiguous()?.reshape((n * l, o))?;
-            let gcols = g_nlo.matmul(&w2)?.reshape((n, l, kk))?;
-            Some(gcols.apply_op1_no_bwd(&Col2Im { g })?)
-        } else {
-            None
+        let mut grad = grad.detach().contiguous()?;
+        if self.relu {
+            grad = grad.apply_op2_no_bwd(&y.detach().contiguous()?, &ReluMask)?;
+        }
+        // Only what a variable depends on: not the image batch, not a missing bias.
+        let grad_w = match w.track_op() {
+            true => Some(x.detach().contiguous()?.apply_op2_no_bwd(&grad, &ConvGradWeight { g })?),
+            false => None,
         };
-        Ok((grad_x, Some(grad_w)))
+        let grad_b = match b.track_op() {
+            true => Some(grad.sum((0, 2, 3))?),
+            false => None,
+        };
+        let grad_x = match x.track_op() {
+            true => Some(grad.apply_op2_no_bwd(&w.detach().contiguous()?, &ConvGradInput { g })?),
+            false => None,
+        };
+        Ok((grad_x, grad_w, grad_b))
+    }
+}
+
+/// `(grad, y) -> grad` where `y > 0`, else 0: ReLU's backward from its output, in one pass.
+struct ReluMask;
+
+impl CustomOp2 for ReluMask {
+    fn name(&self) -> &'static str {
+        "alexnet-lab-relu-mask"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        check_dims("relu backward", l2, l1.shape().dims())?;
+        let out = float_pair!(s1, l1, s2, l2, |grad, y| {
+            let mut out = grad.to_vec();
+            out.par_chunks_mut(1 << 14).zip(y.par_chunks(1 << 14)).for_each(|(o, y)| {
+                for (o, &y) in o.iter_mut().zip(y) {
+                    if y <= Default::default() {
+                        *o = Default::default();
+                    }
+                }
+            });
+            out
+        });
+        Ok((out, l1.shape().clone()))
+    }
+}
+
+/// `(x (n, c, h, w), grad (n, o, oh, ow)) -> dW (o, c, k, k) = sum_b grad_b (o x l) . cols_b (l x kk)`.
+struct ConvGradWeight {
+    g: Geom,
+}
+
+impl CustomOp2 for ConvGradWeight {
+    fn name(&self) -> &'static str {
+        "alexnet-lab-conv2d-grad-weight"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let g = self.g;
+        let o = l2.shape().dims().get(1).copied().unwrap_or(0);
+        check_dims("conv2d grad-weight input", l1, &[g.n, g.c, g.h, g.w])?;
+        check_dims("conv2d grad-weight gradient", l2, &[g.n, o, g.oh, g.ow])?;
+        let (l, kk, img) = (g.oh * g.ow, g.kk(), g.c * g.h * g.w);
+        let one = Geom { n: 1, ..g };
+        let im2col = Im2Col { k: g.k, stride: g.stride, pad: g.pad };
+        let out = float_pair!(s1, l1, s2, l2, |x, grad| {
+            let mut dw = vec![Default::default(); o * kk];
+            let mut cols = vec![Default::default(); l * kk];
+            for b in 0..g.n {
+                im2col.run_into(&x[b * img..(b + 1) * img], &one, &mut cols);
+                let grad_b = &grad[b * o * l..(b + 1) * o * l];
+                // dW (o x kk) += grad_b (o x l) . cols_b (l x kk)
+                matmul_into((o, kk, l), &mut dw, b > 0, grad_b, (1, l), &cols, (1, kk));
+            }
+            dw
+        });
+        Ok((out, Shape::from((o, g.c, g.k, g.k))))
+    }
+}
+
+/// `(grad (n, o, oh, ow), w (o, c, k, k)) -> dX (n, c, h, w) = col2im(grad_b^T (l x o) . w (o x kk))`.
+struct ConvGradInput {
+    g: Geom,
+}
+
+impl CustomOp2 for ConvGradInput {
+    fn name(&self) -> &'static str {
+        "alexnet-lab-conv2d-grad-input"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let g = self.g;
+        let o = l2.shape().dims().first().copied().unwrap_or(0);
+        check_dims("conv2d grad-input gradient", l1, &[g.n, o, g.oh, g.ow])?;
+        check_dims("conv2d grad-input weight", l2, &[o, g.c, g.k, g.k])?;
+        let (l, kk, img) = (g.oh * g.ow, g.kk(), g.c * g.h * g.w);
+        let col2im = Col2Im { g: Geom { n: 1, ..g } };
+        let out = float_pair!(s1, l1, s2, l2, |grad, w| {
+            let mut dx = vec![Default::default(); g.n * img];
+            let mut gcols = vec![Default::default(); l * kk];
+            for (b, dx_b) in dx.chunks_mut(img).enumerate() {
+                let grad_b = &grad[b * o * l..(b + 1) * o * l];
+                // gcols (l x kk) = grad_b^T (l x o) . w (o x kk)
+                matmul_into((l, kk, o), &mut gcols, false, grad_b, (l, 1), w, (1, kk));
+                col2im.run_into(&gcols, dx_b);
+            }
+            dx
+        });
+        Ok((out, Shape::from((g.n, g.c, g.h, g.w))))
     }
 }
 
@@ -285,12 +485,32 @@ impl ConvImpl {
 /// square kernel, stride and zero padding. On the CPU it runs im2col + GEMM (forward and
 /// backward); elsewhere it uses candle's own `conv2d`.
 pub fn conv2d(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, stride: usize, pad: usize) -> Result<Tensor> {
+    conv2d_act(x, weight, bias, stride, pad, false)
+}
+
+/// `relu(conv2d(x, weight, bias))`: on the CPU one op (the ReLU applied as each image's output
+/// is written, its backward masking the gradient in one pass); elsewhere two.
+pub fn conv2d_relu(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, stride: usize, pad: usize) -> Result<Tensor> {
+    conv2d_act(x, weight, bias, stride, pad, true)
+}
+
+fn conv2d_act(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, stride: usize, pad: usize, relu: bool) -> Result<Tensor> {
     let (o, _, k, k2) = weight.dims4()?;
     if k != k2 {
         candle_core::bail!("conv2d: only square kernels are supported, got {k}x{k2}");
     }
     let y = match ConvImpl::current(x) {
-        ConvImpl::Fused => x.contiguous()?.apply_op2(&weight.contiguous()?, Conv2dOp { stride, pad })?,
+        ConvImpl::Fused => {
+            let zeros;
+            let bias = match bias {
+                Some(b) => b.contiguous()?,
+                None => {
+                    zeros = Tensor::zeros(o, weight.dtype(), weight.device())?;
+                    zeros
+                }
+            };
+            return x.contiguous()?.apply_op3(&weight.contiguous()?, &bias, Conv2dOp { stride, pad, relu });
+        }
         ConvImpl::Im2colMatmul => {
             let (n, c, h, w) = x.dims4()?;
             let g = Geom::new(n, c, h, w, k, stride, pad)?;
@@ -301,8 +521,13 @@ pub fn conv2d(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, stride: usize,
         }
         ConvImpl::Candle => x.conv2d(weight, pad, stride, 1, 1)?,
     };
-    match bias {
-        Some(b) => y.broadcast_add(&b.reshape((1, o, 1, 1))?),
-        None => Ok(y),
+    let y = match bias {
+        Some(b) => y.broadcast_add(&b.reshape((1, o, 1, 1))?)?,
+        None => y,
+    };
+    if relu {
+        y.relu()
+    } else {
+        Ok(y)
     }
 }

@@ -195,6 +195,19 @@ impl Layer {
     }
 }
 
+impl Layer {
+    /// A convolution and the ReLU after it (`next`) as one op; `None` when this layer is not a
+    /// convolution or `next` is not a ReLU.
+    pub fn forward_with_relu(&self, xs: &Tensor, next: Option<&Layer>) -> Option<Result<Tensor>> {
+        match (&self.op, self.spec, next.map(|n| n.spec)) {
+            (Op::Conv(c), LayerSpec::Conv2d { stride, padding, .. }, Some(LayerSpec::ReLU)) => {
+                Some(crate::conv::conv2d_relu(xs, c.weight(), c.bias(), stride, padding).map_err(Into::into))
+            }
+            _ => None,
+        }
+    }
+}
+
 impl ModuleT for Layer {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
         match (&self.op, self.spec) {

@@ -36,6 +36,7 @@ pub mod error;
 pub mod init;
 pub mod layers;
 pub mod loader;
+pub mod malloc;
 pub mod memory;
 pub mod models;
 pub mod notebook;

@@ -200,6 +200,8 @@ pub fn sweep(cfg: &SweepConfig, device: &Device, mut on_point: impl FnMut(&Sweep
         let mut point = SweepPoint { batch_size: b, predicted, measured_bytes: None, seconds_per_step: None, error: None };
         let fits = if device.is_cpu() { check_budget(&predicted, cfg.budget_bytes, device) } else { Ok(()) };
         let outcome = fits.and_then(|_| {
+            // Freed memory the allocator keeps (crate::malloc) would count as in use: give it back.
+            crate::malloc::release_free_memory();
             let base = current_rss_bytes();
             let reset = reset_peak_rss();
             let r = bench::run(cfg.model, Mode::Train, b, cfg.image_size, 1, cfg.steps, device)?;

@@ -133,6 +133,9 @@ impl MaxPoolBwd {
             .zip(x.par_chunks(g.h * g.w))
             .zip(grad.par_chunks(oh * ow))
             .for_each(|((gplane, plane), gout)| {
+                // Written before it is read: a first read of a fresh page maps the shared zero
+                // page, and the write after it costs a copy-on-write fault and a TLB flush.
+                gplane.fill(T::zero());
                 for oy in 0..oh {
                     for ox in 0..ow {
                         let i = window_argmax(plane, g, oy, ox);

@@ -322,6 +322,7 @@ pub fn fit(
     progress: bool,
     mut on_epoch: impl FnMut(&History, &Sgd) -> Result<()>,
 ) -> Result<History> {
+    crate::malloc::keep_freed_memory();
     let start_epoch = history.epochs.len();
     history.device = device_name(device);
     let num_batches = train.num_batches();

@@ -14,8 +14,9 @@ fn max_rel(a: &Tensor, b: &Tensor) -> f64 {
     a.iter().zip(&b).map(|(x, y)| (x - y).abs() / scale).fold(0.0, f64::max)
 }
 
-/// AlexNet's five convolutions (small spatial sizes) and LeNet's, with and without padding.
-const CASES: [(usize, usize, usize, usize, usize, usize, usize); 6] = [
+/// AlexNet's five convolutions (small spatial sizes) and LeNet's, with and without padding,
+/// and padding wider than the kernel (windows entirely in the padding).
+const CASES: [(usize, usize, usize, usize, usize, usize, usize); 7] = [
     // (n, c, h, o, k, stride, pad)
     (2, 1, 35, 8, 11, 4, 1),
     (2, 6, 9, 10, 5, 1, 2),
@@ -23,6 +24,7 @@ const CASES: [(usize, usize, usize, usize, usize, usize, usize); 6] = [
     (1, 3, 12, 6, 5, 1, 0),
     (2, 2, 10, 3, 3, 2, 0),
     (1, 4, 6, 5, 1, 1, 0),
+    (2, 2, 5, 3, 3, 2, 4),
 ];
 
 #[test]
@@ -84,4 +86,43 @@ fn the_image_gets_no_gradient() {
     let g = conv2d(&x, w.as_tensor(), None, 1, 2).unwrap().sum_all().unwrap().backward().unwrap();
     assert!(g.get(&x).is_none());
     assert!(g.get(w.as_tensor()).is_some());
+}
+
+/// The fused convolution + bias + ReLU (one op, as the models run it) against candle's stock
+/// conv2d, broadcast add and relu: forward and the gradients of input, weight and bias, with
+/// and without a bias. Half the outputs are negative, so the ReLU mask matters.
+#[test]
+fn fused_relu_matches_candle() {
+    use alexnet_lab::conv::conv2d_relu;
+    for (n, c, h, o, k, s, p) in CASES {
+        for with_bias in [true, false] {
+            let x = Var::from_tensor(&det(&[n, c, h, h], 1, DType::F32)).unwrap();
+            let w = Var::from_tensor(&det(&[o, c, k, k], 2, DType::F32)).unwrap();
+            let b = Var::from_tensor(&det(&[o], 3, DType::F32)).unwrap();
+            let bias = with_bias.then(|| b.as_tensor());
+            let ours = conv2d_relu(x.as_tensor(), w.as_tensor(), bias, s, p).unwrap();
+            let mut stock = x.conv2d(w.as_tensor(), p, s, 1, 1).unwrap();
+            if with_bias {
+                stock = stock.broadcast_add(&b.reshape((1, o, 1, 1)).unwrap()).unwrap();
+            }
+            let stock = stock.relu().unwrap();
+            let case = (n, c, h, o, k, s, p, with_bias);
+            assert!(max_rel(&ours, &stock) < 1e-5, "forward {case:?}");
+            let zeros: f32 = stock.eq(0f32).unwrap().to_dtype(DType::F32).unwrap().mean_all().unwrap().to_scalar().unwrap();
+            assert!(zeros > 0.2 && zeros < 0.8, "{case:?}: {zeros} of the outputs are 0");
+            let r = det(ours.dims(), 4, DType::F32);
+            let g1 = ours.mul(&r).unwrap().sum_all().unwrap().backward().unwrap();
+            let g2 = stock.mul(&r).unwrap().sum_all().unwrap().backward().unwrap();
+            for (name, v) in [("x", &x), ("w", &w), ("b", &b)] {
+                match (g1.get(v.as_tensor()), g2.get(v.as_tensor())) {
+                    (Some(a), Some(e)) => {
+                        let err = max_rel(a, e);
+                        assert!(err < 1e-4, "d{name} {case:?}: relative error {err}");
+                    }
+                    (None, None) => assert!(name == "b" && !with_bias),
+                    (a, e) => panic!("d{name} {case:?}: ours {:?}, candle {:?}", a.is_some(), e.is_some()),
+                }
+            }
+        }
+    }
 }

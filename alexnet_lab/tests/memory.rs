@@ -53,35 +53,38 @@ fn over_the_budget_is_a_clear_error_naming_a_batch_that_fits() {
 
 #[test]
 fn a_sweep_measures_each_batch_size_and_stops_at_the_budget() {
-    // AlexNet at 67x67: batch 4 and 128 fit 1 GB, batch 1,000,000 is predicted far above it.
+    // AlexNet at 67x67: batch 4, 8 and 512 fit 2 GB, batch 1,000,000 is predicted far above it.
+    // The first point also pays the process's one-time costs (thread pools, GEMM buffers), so
+    // growth is measured from the second.
     let cfg = SweepConfig {
         model: ModelKind::AlexNet,
         image_size: 67,
-        batch_sizes: vec![1_000_000, 128, 4, 128],
-        budget_bytes: 1 << 30,
+        batch_sizes: vec![1_000_000, 512, 4, 8, 512],
+        budget_bytes: 2 << 30,
         steps: 1,
     };
     let mut seen = vec![];
     let points = memory::sweep(&cfg, &Device::Cpu, |p| seen.push(p.batch_size)).unwrap();
     let sizes: Vec<usize> = points.iter().map(|p| p.batch_size).collect();
-    assert_eq!(sizes, [4, 128, 1_000_000], "increasing order, each once");
+    assert_eq!(sizes, [4, 8, 512, 1_000_000], "increasing order, each once");
     assert_eq!(seen, sizes, "every point is reported as it comes");
-    let (small, big, over) = (&points[0], &points[1], &points[2]);
-    for p in [small, big] {
+    let (small, big, over) = (&points[1], &points[2], &points[3]);
+    for p in &points[..3] {
         assert!(p.error.is_none() && p.seconds_per_step.unwrap() > 0.0, "{p:?}");
         let m = p.measured_bytes.expect("peak memory measured on Linux") as f64;
         let pred = p.predicted.total_bytes() as f64;
         assert!(m > 0.2 * pred && m < 5.0 * pred, "batch {}: measured {m:.3e} vs predicted {pred:.3e}", p.batch_size);
     }
-    // The batch adds ~120 MB of predicted activations; at least half of that shows in the peak.
+    // The batch adds ~500 MB of predicted activations (an upper bound: the lab's convolution
+    // keeps less); at least a quarter of that shows in the peak.
     let grown = big.measured_bytes.unwrap() as f64 - small.measured_bytes.unwrap() as f64;
     let predicted_growth = (big.predicted.total_bytes() - small.predicted.total_bytes()) as f64;
-    assert!(grown > 0.5 * predicted_growth, "a bigger batch takes more memory: {small:?} {big:?}");
+    assert!(grown > 0.25 * predicted_growth, "a bigger batch takes more memory: {small:?} {big:?}");
     let e = over.error.as_deref().unwrap();
-    assert!(e.contains("batch size 1000000") && e.contains("over the memory budget of 1.07 GB"), "{e}");
+    assert!(e.contains("batch size 1000000") && e.contains("over the memory budget of 2.15 GB"), "{e}");
     assert!(over.measured_bytes.is_none() && over.seconds_per_step.is_none(), "it never ran");
     let table = memory::render(&points);
-    assert_eq!(table.lines().count(), 4, "{table}");
+    assert_eq!(table.lines().count(), 5, "{table}");
     let svg = memory::plot_svg(&points, "sweep").unwrap();
     assert!(svg.contains("predicted") && svg.contains("measured"));
     let bad = memory::sweep(&SweepConfig { batch_sizes: vec![0], ..cfg }, &Device::Cpu, |_| {});

@@ -151,3 +151,15 @@ fn dropout_only_in_training_and_every_parameter_gets_a_gradient() {
     assert_eq!(logits.dims(), &[4, 10]);
     let _ = logits.argmax(D::Minus1).unwrap();
 }
+
+#[test]
+fn fused_conv_relu_forward_equals_the_layer_by_layer_walk() {
+    // `forward` runs each Conv2d + ReLU pair as one op; `forward_layers` runs every layer alone.
+    let cfg = AlexNetConfig { image_size: 67, ..AlexNetConfig::d2l() };
+    let (net, _) = AlexNet::init(&cfg, 5, &Device::Cpu).unwrap();
+    let x = Tensor::rand(0f32, 1f32, (3, 1, 67, 67), &Device::Cpu).unwrap();
+    let fused = net.forward(&x, false).unwrap();
+    let walked = net.forward_layers(&x, false).unwrap().pop().unwrap();
+    let diff = (fused - walked).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+    assert!(diff < 1e-5, "largest difference {diff}");
+}

@@ -6,7 +6,8 @@
 
 Needs the release binary (`cargo build --release`) and a Python with PyTorch (PYTHON, default
 .venv-torch/bin/python; see pytorch_alexnet.py). "stock candle" is the same network with
-candle's own conv2d and its backward (ALEXNET_LAB_CONV=candle); candle has no backward for
+candle's own conv2d and its backward (ALEXNET_LAB_CONV=candle) and glibc's allocator defaults
+(ALEXNET_LAB_MALLOC=system); candle has no backward for
 AlexNet's overlapping 3/2 max-pool at all, so that stays the lab's in every column.
 A benchmark, not a test: run it on a quiet machine.
 """
@@ -33,6 +34,8 @@ def run(impl, mode, batch, size, repeats, device):
         cmd = [PY, os.path.join(ROOT, "docs/perf/pytorch_alexnet.py")] + common
     else:
         cmd = [BIN, "bench"] + common
+        if impl == "stock candle":
+            env["ALEXNET_LAB_MALLOC"] = "system"  # glibc's defaults, as any candle program gets
         env["ALEXNET_LAB_CONV"] = "candle" if impl == "stock candle" else env.get("ALEXNET_LAB_CONV", "")
         if not env["ALEXNET_LAB_CONV"]:
             del env["ALEXNET_LAB_CONV"]

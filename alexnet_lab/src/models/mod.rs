@@ -97,12 +97,23 @@ impl Sequential {
         }
     }
 
-    /// Forward pass with an input check (`train` turns dropout on).
+    /// Forward pass with an input check (`train` turns dropout on). A convolution followed by
+    /// a ReLU runs as one op ([`crate::conv::conv2d_relu`]); the result is the same.
     pub fn forward(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
         self.check_input(xs)?;
         let mut x = xs.clone();
-        for l in &self.layers {
-            x = l.forward_t(&x, train)?;
+        let mut i = 0;
+        while let Some(l) = self.layers.get(i) {
+            match l.forward_with_relu(&x, self.layers.get(i + 1)) {
+                Some(y) => {
+                    x = y?;
+                    i += 2;
+                }
+                None => {
+                    x = l.forward_t(&x, train)?;
+                    i += 1;
+                }
+            }
         }
         Ok(x)
     }
