@@ -196,12 +196,15 @@ impl Layer {
 }
 
 impl Layer {
-    /// A convolution and the ReLU after it (`next`) as one op; `None` when this layer is not a
-    /// convolution or `next` is not a ReLU.
+    /// A convolution or linear layer and the ReLU after it (`next`) as one op; `None` when this
+    /// layer is neither or `next` is not a ReLU.
     pub fn forward_with_relu(&self, xs: &Tensor, next: Option<&Layer>) -> Option<Result<Tensor>> {
         match (&self.op, self.spec, next.map(|n| n.spec)) {
             (Op::Conv(c), LayerSpec::Conv2d { stride, padding, .. }, Some(LayerSpec::ReLU)) => {
-                Some(crate::conv::conv2d_relu(xs, c.weight(), c.bias(), stride, padding).map_err(Into::into))
+                Some(crate::conv::conv2d_relu(xs, c.weight(), c.bias(), stride, padding))
+            }
+            (Op::Linear(l), _, Some(LayerSpec::ReLU)) => {
+                Some(crate::linear::linear(xs, l.weight(), l.bias(), true))
             }
             _ => None,
         }
@@ -214,7 +217,7 @@ impl ModuleT for Layer {
             (Op::Conv(c), LayerSpec::Conv2d { stride, padding, .. }) => {
                 crate::conv::conv2d(xs, c.weight(), c.bias(), stride, padding)
             }
-            (Op::Linear(l), _) => xs.apply(l),
+            (Op::Linear(l), _) => crate::linear::linear(xs, l.weight(), l.bias(), false),
             (Op::Dropout(d), _) => d.forward_t(xs, train),
             (_, LayerSpec::MaxPool2d { kernel, stride }) => pool::max_pool2d(xs, kernel, stride),
             (_, LayerSpec::AvgPool2d { kernel, stride }) => xs.avg_pool2d_with_stride(kernel, stride),

@@ -120,7 +120,7 @@ fn read_split<R: polars::io::mmap::MmapBytesReader>(reader: R, what: &str) -> Re
         images.extend_from_slice(&decode_png(b, &format!("{what}: row {row}"))?);
         labels.push(l as u8);
     }
-    Split::new(images, labels, &what)
+    Split::new(images, labels, what)
 }
 
 /// Decodes one 28x28 greyscale PNG. The size is read from the header first, so a PNG that

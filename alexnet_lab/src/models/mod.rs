@@ -97,8 +97,9 @@ impl Sequential {
         }
     }
 
-    /// Forward pass with an input check (`train` turns dropout on). A convolution followed by
-    /// a ReLU runs as one op ([`crate::conv::conv2d_relu`]); the result is the same.
+    /// Forward pass with an input check (`train` turns dropout on). A convolution or linear
+    /// layer followed by a ReLU runs as one op ([`crate::conv::conv2d_relu`],
+    /// [`crate::linear::linear`]); the result is the same.
     pub fn forward(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
         self.check_input(xs)?;
         let mut x = xs.clone();
