@@ -75,43 +75,55 @@ impl Geom {
         (first.min(hi), hi)
     }
 
-    /// One image `(c, h, w)` -> its columns `(c·k·k, oh·ow)`: row `(ci, ky, kx)` holds the input
-    /// pixel each output position sees through that kernel tap (0 in the padding). Every entry
-    /// is written, so the buffer can be reused.
-    fn im2col<T: WithDType + Send + Sync>(&self, img: &[T], cols: &mut [T]) {
+    /// How many images share one GEMM: enough output positions (`m·l ≥ 512`) that the
+    /// product is not a thin one (AlexNet's conv3-5 have 144 positions at 224x224, 16 at
+    /// 96x96), while the group's columns stay under 32 MB.
+    fn group(&self) -> usize {
+        let by_width = 512usize.div_ceil(self.l().max(1));
+        let by_memory = ((32 << 20) / 4 / (self.kk() * self.l()).max(1)).max(1);
+        by_width.min(by_memory).clamp(1, self.n.max(1))
+    }
+
+    /// `m` images `(m, c, h, w)` -> their columns `(c·k·k, m·oh·ow)`: row `(ci, ky, kx)` holds,
+    /// image after image, the input pixel each output position sees through that kernel tap
+    /// (0 in the padding). Every entry is written, so the buffer can be reused.
+    fn im2col<T: WithDType + Send + Sync>(&self, imgs: &[T], m: usize, cols: &mut [T]) {
         let (k, l, ow) = (self.k, self.l(), self.ow);
-        cols.par_chunks_mut(l).enumerate().for_each(|(r, row)| {
+        cols.par_chunks_mut(m * l).enumerate().for_each(|(r, row)| {
             let (ci, ky, kx) = (r / (k * k), r / k % k, r % k);
-            let plane = &img[ci * self.h * self.w..(ci + 1) * self.h * self.w];
             let (lo, hi) = self.cols_inside(kx);
-            for (oy, run) in row.chunks_mut(ow).enumerate() {
-                let Some(iy) = self.src_row(oy, ky) else {
-                    run.fill(T::zero());
-                    continue;
-                };
-                let src = &plane[iy * self.w..(iy + 1) * self.w];
-                run[..lo].fill(T::zero());
-                run[hi..].fill(T::zero());
-                if lo == hi {
-                    continue;
-                }
-                let x0 = lo * self.stride + kx - self.pad;
-                if self.stride == 1 {
-                    run[lo..hi].copy_from_slice(&src[x0..x0 + hi - lo]);
-                } else {
-                    for (j, v) in run[lo..hi].iter_mut().enumerate() {
-                        *v = src[x0 + j * self.stride];
+            for (img, seg) in imgs.chunks(self.image()).zip(row.chunks_mut(l)) {
+                let plane = &img[ci * self.h * self.w..(ci + 1) * self.h * self.w];
+                for (oy, run) in seg.chunks_mut(ow).enumerate() {
+                    let Some(iy) = self.src_row(oy, ky) else {
+                        run.fill(T::zero());
+                        continue;
+                    };
+                    let src = &plane[iy * self.w..(iy + 1) * self.w];
+                    run[..lo].fill(T::zero());
+                    run[hi..].fill(T::zero());
+                    if lo == hi {
+                        continue;
+                    }
+                    let x0 = lo * self.stride + kx - self.pad;
+                    if self.stride == 1 {
+                        run[lo..hi].copy_from_slice(&src[x0..x0 + hi - lo]);
+                    } else {
+                        for (j, v) in run[lo..hi].iter_mut().enumerate() {
+                            *v = src[x0 + j * self.stride];
+                        }
                     }
                 }
             }
         });
     }
 
-    /// im2col's adjoint: overwrites one image `(c, h, w)` with the sums of `cols`' entries
-    /// over every tap that saw each pixel. Parallel over channels (each plane has one writer).
-    fn col2im<T: WithDType + Send + Sync>(&self, cols: &[T], img: &mut [T]) {
+    /// im2col's adjoint: overwrites `m` images `(m, c, h, w)` with the sums of `cols`' entries
+    /// over every tap that saw each pixel. Parallel over planes (each has one writer).
+    fn col2im<T: WithDType + Send + Sync>(&self, cols: &[T], m: usize, imgs: &mut [T]) {
         let (k, l, ow) = (self.k, self.l(), self.ow);
-        img.par_chunks_mut(self.h * self.w).enumerate().for_each(|(ci, plane)| {
+        imgs.par_chunks_mut(self.h * self.w).enumerate().for_each(|(p, plane)| {
+            let (b, ci) = (p / self.c, p % self.c);
             plane.fill(T::zero());
             for ky in 0..k {
                 for kx in 0..k {
@@ -119,9 +131,10 @@ impl Geom {
                     if lo == hi {
                         continue;
                     }
-                    let row = &cols[((ci * k + ky) * k + kx) * l..((ci * k + ky) * k + kx + 1) * l];
+                    let r = (ci * k + ky) * k + kx;
+                    let seg = &cols[r * m * l + b * l..r * m * l + (b + 1) * l];
                     let x0 = lo * self.stride + kx - self.pad;
-                    for (oy, run) in row.chunks(ow).enumerate() {
+                    for (oy, run) in seg.chunks(ow).enumerate() {
                         let Some(iy) = self.src_row(oy, ky) else { continue };
                         let dst = &mut plane[iy * self.w..(iy + 1) * self.w];
                         if self.stride == 1 {
@@ -140,6 +153,15 @@ impl Geom {
     }
 }
 
+/// `(m, o, l)` -> `(o, m·l)`: a group's output gradients side by side, as the GEMMs read them.
+fn gather_channels<T: WithDType + Send + Sync>(grad: &[T], m: usize, o: usize, l: usize, out: &mut [T]) {
+    out.par_chunks_mut(m * l).enumerate().for_each(|(oc, row)| {
+        for (b, seg) in row.chunks_mut(l).enumerate() {
+            seg.copy_from_slice(&grad[(b * o + oc) * l..(b * o + oc + 1) * l]);
+        }
+    });
+}
+
 /// The convolution itself, `(x, w, b) -> y = [relu](conv(x, w) + b)`, as one op, image by
 /// image: the image's columns into one reused buffer, then one GEMM writing the image's NCHW
 /// output on top of the bias. The backward pass is [`ReluMask`] (with `relu`), the bias sum
@@ -152,18 +174,29 @@ struct Conv2dOp {
 
 impl Conv2dOp {
     fn fwd<T: WithDType + Send + Sync>(&self, x: &[T], w: &[T], bias: &[T], g: &Geom) -> Vec<T> {
-        let (o, l, kk) = (bias.len(), g.l(), g.kk());
+        let (o, l, kk, m) = (bias.len(), g.l(), g.kk(), g.group());
         let mut y = vec![T::zero(); g.n * o * l];
-        let mut cols = vec![T::zero(); kk * l];
-        for (img, y_b) in x.chunks(g.image()).zip(y.chunks_mut(o * l)) {
-            g.im2col(img, &mut cols);
-            for (row, &v) in y_b.chunks_mut(l).zip(bias) {
+        let mut cols = vec![T::zero(); kk * m * l];
+        let mut t = vec![T::zero(); if m > 1 { o * m * l } else { 0 }];
+        for (imgs, y_g) in x.chunks(m * g.image()).zip(y.chunks_mut(m * o * l)) {
+            let mg = imgs.len() / g.image(); // the last group may be smaller
+            let cols = &mut cols[..kk * mg * l];
+            g.im2col(imgs, mg, cols);
+            // (o x mg·l) = bias + w (o x kk) . cols (kk x mg·l), straight into y when mg = 1
+            let dst = if mg == 1 { &mut y_g[..] } else { &mut t[..o * mg * l] };
+            for (row, &v) in dst.chunks_mut(mg * l).zip(bias) {
                 row.fill(v);
             }
-            // y_b (o x l) += w (o x kk) . cols (kk x l)
-            matmul_into((o, l, kk), y_b, true, w, (1, kk), &cols, (1, l));
+            matmul_into((o, mg * l, kk), dst, true, w, (1, kk), cols, (1, mg * l));
+            if mg > 1 {
+                // (o, mg, l) -> (mg, o, l)
+                y_g.par_chunks_mut(l).enumerate().for_each(|(i, run)| {
+                    let (b, oc) = (i / o, i % o);
+                    run.copy_from_slice(&t[oc * mg * l + b * l..oc * mg * l + (b + 1) * l]);
+                });
+            }
             if self.relu {
-                y_b.par_chunks_mut(l).for_each(|row| row.iter_mut().for_each(|v| *v = v.max(T::zero())));
+                y_g.par_chunks_mut(l).for_each(|row| row.iter_mut().for_each(|v| *v = v.max(T::zero())));
             }
         }
         y
@@ -252,13 +285,23 @@ impl CustomOp2 for ConvGradWeight {
         check_dims("conv2d grad-weight input", l1, &[g.n, g.c, g.h, g.w])?;
         check_dims("conv2d grad-weight gradient", l2, &[g.n, o, g.oh, g.ow])?;
         let (l, kk) = (g.l(), g.kk());
+        let m = g.group();
         let out = float_pair!(s1, l1, s2, l2, |x, grad| {
             let mut dw = vec![Default::default(); o * kk];
-            let mut cols = vec![Default::default(); kk * l];
-            for (b, (img, grad_b)) in x.chunks(g.image()).zip(grad.chunks(o * l)).enumerate() {
-                g.im2col(img, &mut cols);
-                // dW (o x kk) += grad_b (o x l) . cols^T (l x kk)
-                matmul_into((o, kk, l), &mut dw, b > 0, grad_b, (1, l), &cols, (l, 1));
+            let mut cols = vec![Default::default(); kk * m * l];
+            let mut gg = vec![Default::default(); if m > 1 { o * m * l } else { 0 }];
+            for (i, (imgs, grad_g)) in x.chunks(m * g.image()).zip(grad.chunks(m * o * l)).enumerate() {
+                let mg = imgs.len() / g.image();
+                let cols = &mut cols[..kk * mg * l];
+                g.im2col(imgs, mg, cols);
+                let lhs = if mg == 1 {
+                    grad_g
+                } else {
+                    gather_channels(grad_g, mg, o, l, &mut gg[..o * mg * l]);
+                    &gg[..o * mg * l]
+                };
+                // dW (o x kk) += grad (o x mg·l) . cols^T (mg·l x kk)
+                matmul_into((o, kk, mg * l), &mut dw, i > 0, lhs, (1, mg * l), cols, (mg * l, 1));
             }
             dw
         });
@@ -282,13 +325,23 @@ impl CustomOp2 for ConvGradInput {
         check_dims("conv2d grad-input gradient", l1, &[g.n, o, g.oh, g.ow])?;
         check_dims("conv2d grad-input weight", l2, &[o, g.c, g.k, g.k])?;
         let (l, kk) = (g.l(), g.kk());
+        let m = g.group();
         let out = float_pair!(s1, l1, s2, l2, |grad, w| {
             let mut dx = vec![Default::default(); g.n * g.image()];
-            let mut gcols = vec![Default::default(); kk * l];
-            for (grad_b, dx_b) in grad.chunks(o * l).zip(dx.chunks_mut(g.image())) {
-                // gcols (kk x l) = w^T (kk x o) . grad_b (o x l)
-                matmul_into((kk, l, o), &mut gcols, false, w, (kk, 1), grad_b, (1, l));
-                g.col2im(&gcols, dx_b);
+            let mut gcols = vec![Default::default(); kk * m * l];
+            let mut gg = vec![Default::default(); if m > 1 { o * m * l } else { 0 }];
+            for (grad_g, dx_g) in grad.chunks(m * o * l).zip(dx.chunks_mut(m * g.image())) {
+                let mg = dx_g.len() / g.image();
+                let rhs = if mg == 1 {
+                    grad_g
+                } else {
+                    gather_channels(grad_g, mg, o, l, &mut gg[..o * mg * l]);
+                    &gg[..o * mg * l]
+                };
+                // gcols (kk x mg·l) = w^T (kk x o) . grad (o x mg·l)
+                let gcols = &mut gcols[..kk * mg * l];
+                matmul_into((kk, mg * l, o), gcols, false, w, (kk, 1), rhs, (1, mg * l));
+                g.col2im(gcols, mg, dx_g);
             }
             dx
         });

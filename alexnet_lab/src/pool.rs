@@ -51,13 +51,13 @@ fn window_argmax<T: WithDType>(plane: &[T], g: &PoolGeom, oy: usize, ox: usize) 
     let mut best = y0 * g.w + x0;
     let mut best_v = plane[best];
     for dy in 0..g.kernel {
-        let row = (y0 + dy) * g.w;
-        for dx in 0..g.kernel {
-            let i = row + x0 + dx;
-            let v = plane[i];
-            // NaN propagates like PyTorch: a NaN in the window wins.
-            if v > best_v || (v.to_f64().is_nan() && !best_v.to_f64().is_nan()) {
-                best = i;
+        let row = (y0 + dy) * g.w + x0;
+        for (dx, &v) in plane[row..row + g.kernel].iter().enumerate() {
+            // NaN propagates like PyTorch: a NaN in the window wins (`x != x` only for NaN).
+            #[allow(clippy::eq_op)]
+            let wins = v > best_v || (v != v && best_v == best_v);
+            if wins {
+                best = row + dx;
                 best_v = v;
             }
         }

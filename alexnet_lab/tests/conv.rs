@@ -15,8 +15,9 @@ fn max_rel(a: &Tensor, b: &Tensor) -> f64 {
 }
 
 /// AlexNet's five convolutions (small spatial sizes) and LeNet's, with and without padding,
-/// and padding wider than the kernel (windows entirely in the padding).
-const CASES: [(usize, usize, usize, usize, usize, usize, usize); 7] = [
+/// padding wider than the kernel (windows entirely in the padding), and batches the op splits
+/// into GEMM groups of 3 + 1 and 2 + 2 + 1 images (196 and 400 output positions per image).
+const CASES: [(usize, usize, usize, usize, usize, usize, usize); 9] = [
     // (n, c, h, o, k, stride, pad)
     (2, 1, 35, 8, 11, 4, 1),
     (2, 6, 9, 10, 5, 1, 2),
@@ -25,6 +26,8 @@ const CASES: [(usize, usize, usize, usize, usize, usize, usize); 7] = [
     (2, 2, 10, 3, 3, 2, 0),
     (1, 4, 6, 5, 1, 1, 0),
     (2, 2, 5, 3, 3, 2, 4),
+    (4, 2, 14, 3, 1, 1, 0),
+    (5, 3, 20, 4, 3, 1, 1),
 ];
 
 #[test]
