@@ -34,8 +34,11 @@ struct Geom {
 
 impl Geom {
     fn new(n: usize, c: usize, h: usize, w: usize, k: usize, stride: usize, pad: usize) -> Result<Self> {
-        if k == 0 || stride == 0 {
-            candle_core::bail!("conv2d: kernel ({k}) and stride ({stride}) must be >= 1");
+        if k == 0 || stride == 0 || c == 0 {
+            candle_core::bail!("conv2d: kernel ({k}), stride ({stride}) and input channels ({c}) must be >= 1");
+        }
+        if h == 0 || w == 0 {
+            candle_core::bail!("conv2d: the input is {h}x{w}; it needs at least one pixel");
         }
         if h + 2 * pad < k || w + 2 * pad < k {
             candle_core::bail!("conv2d: padded input {}x{} is smaller than the {k}x{k} kernel", h + 2 * pad, w + 2 * pad);
@@ -222,6 +225,9 @@ impl CustomOp3 for Conv2dOp {
         if wc != c {
             candle_core::bail!("conv2d: input has {c} channels, the weight expects {wc}");
         }
+        if o == 0 {
+            candle_core::bail!("conv2d: the weight has 0 output channels");
+        }
         check_dims("conv2d bias", l3, &[o])?;
         let g = Geom::new(n, c, h, w, k, self.stride, self.pad)?;
         let shape = Shape::from((n, o, g.oh, g.ow));
@@ -281,7 +287,7 @@ impl CustomOp2 for ConvGradWeight {
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let g = self.g;
-        let o = l2.shape().dims().get(1).copied().unwrap_or(0);
+        let o = l2.shape().dims().get(1).copied().unwrap_or(0).max(1);
         check_dims("conv2d grad-weight input", l1, &[g.n, g.c, g.h, g.w])?;
         check_dims("conv2d grad-weight gradient", l2, &[g.n, o, g.oh, g.ow])?;
         let (l, kk) = (g.l(), g.kk());
@@ -321,7 +327,7 @@ impl CustomOp2 for ConvGradInput {
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         let g = self.g;
-        let o = l2.shape().dims().first().copied().unwrap_or(0);
+        let o = l2.shape().dims().first().copied().unwrap_or(0).max(1);
         check_dims("conv2d grad-input gradient", l1, &[g.n, o, g.oh, g.ow])?;
         check_dims("conv2d grad-input weight", l2, &[o, g.c, g.k, g.k])?;
         let (l, kk) = (g.l(), g.kk());

@@ -51,6 +51,9 @@ impl CustomOp3 for LinearOp {
         if wi != i {
             candle_core::bail!("linear: input has {i} features, the weight expects {wi}");
         }
+        if o == 0 {
+            candle_core::bail!("linear: the weight has 0 output features");
+        }
         check_dims("linear bias", l3, &[o])?;
         let out = match (s1, s2, s3) {
             (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(b)) => {

@@ -129,3 +129,18 @@ fn fused_relu_matches_candle() {
         }
     }
 }
+
+#[test]
+fn degenerate_shapes_are_errors_not_panics() {
+    let dev = Device::Cpu;
+    let z = |d: &[usize]| Tensor::zeros(d, DType::F32, &dev).unwrap();
+    let cases: [(&[usize], &[usize], usize, &str); 3] = [
+        (&[1, 1, 0, 0], &[2, 1, 1, 1], 1, "it needs at least one pixel"),
+        (&[1, 0, 4, 4], &[2, 0, 3, 3], 0, "input channels (0) must be >= 1"),
+        (&[1, 1, 4, 4], &[0, 1, 3, 3], 0, "0 output channels"),
+    ];
+    for (x, w, pad, expected) in cases {
+        let e = conv2d(&z(x), &z(w), None, 1, pad).unwrap_err().to_string();
+        assert!(e.contains(expected), "{x:?} * {w:?}: {e}");
+    }
+}
