@@ -17,7 +17,7 @@
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
-use crate::cpu_ops::{check_dims, contiguous, float_pair, matmul_into, ReluMask, SumToChannels};
+use crate::cpu_ops::{bias_or_zeros, check_dims, contiguous, float_pair, float_triple, matmul_into, ReluMask, SumToChannels};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Geom {
@@ -231,15 +231,7 @@ impl CustomOp3 for Conv2dOp {
         check_dims("conv2d bias", l3, &[o])?;
         let g = Geom::new(n, c, h, w, k, self.stride, self.pad)?;
         let shape = Shape::from((n, o, g.oh, g.ow));
-        let out = match (s1, s2, s3) {
-            (CpuStorage::F32(x), CpuStorage::F32(wt), CpuStorage::F32(b)) => {
-                CpuStorage::F32(self.fwd(contiguous(x, l1)?, contiguous(wt, l2)?, contiguous(b, l3)?, &g))
-            }
-            (CpuStorage::F64(x), CpuStorage::F64(wt), CpuStorage::F64(b)) => {
-                CpuStorage::F64(self.fwd(contiguous(x, l1)?, contiguous(wt, l2)?, contiguous(b, l3)?, &g))
-            }
-            _ => candle_core::bail!("conv2d: input, weight and bias must all be f32 or f64"),
-        };
+        let out = float_triple!("conv2d", s1, l1, s2, l2, s3, l3, |x, wt, b| self.fwd(x, wt, b, &g));
         Ok((out, shape))
     }
 
@@ -397,14 +389,7 @@ fn conv2d_act(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, stride: usize,
         candle_core::bail!("conv2d: only square kernels are supported, got {k}x{k2}");
     }
     if ConvImpl::current(x) == ConvImpl::Fused {
-        let zeros;
-        let bias = match bias {
-            Some(b) => b.contiguous()?,
-            None => {
-                zeros = Tensor::zeros(o, weight.dtype(), weight.device())?;
-                zeros
-            }
-        };
+        let bias = bias_or_zeros(bias, weight)?;
         return x.contiguous()?.apply_op3(&weight.contiguous()?, &bias, Conv2dOp { stride, pad, relu });
     }
     let y = x.conv2d(weight, pad, stride, 1, 1)?;

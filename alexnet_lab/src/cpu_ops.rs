@@ -1,7 +1,7 @@
 //! Building blocks shared by the lab's CPU ops (`conv`, `linear`): slices of contiguous
 //! storage, a strided GEMM into a slice, and ReLU's backward as one pass.
 
-use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, WithDType};
+use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
 pub(crate) fn contiguous<'a, T: WithDType>(s: &'a [T], l: &Layout) -> Result<&'a [T]> {
@@ -28,6 +28,33 @@ macro_rules! float_pair {
     };
 }
 pub(crate) use float_pair;
+
+/// Three storages of one float type as slices (input, weight, bias of a layer op), or an error
+/// naming `what`.
+macro_rules! float_triple {
+    ($what:expr, $s1:expr, $l1:expr, $s2:expr, $l2:expr, $s3:expr, $l3:expr, |$a:ident, $b:ident, $c:ident| $body:expr) => {
+        match ($s1, $s2, $s3) {
+            (CpuStorage::F32(a), CpuStorage::F32(b), CpuStorage::F32(c)) => {
+                let ($a, $b, $c) = (contiguous(a, $l1)?, contiguous(b, $l2)?, contiguous(c, $l3)?);
+                CpuStorage::F32($body)
+            }
+            (CpuStorage::F64(a), CpuStorage::F64(b), CpuStorage::F64(c)) => {
+                let ($a, $b, $c) = (contiguous(a, $l1)?, contiguous(b, $l2)?, contiguous(c, $l3)?);
+                CpuStorage::F64($body)
+            }
+            _ => candle_core::bail!("{}: input, weight and bias must all be f32 or f64", $what),
+        }
+    };
+}
+pub(crate) use float_triple;
+
+/// A layer op's bias input: the bias, or zeros (a constant, so it gets no gradient).
+pub(crate) fn bias_or_zeros(bias: Option<&Tensor>, weight: &Tensor) -> Result<Tensor> {
+    match bias {
+        Some(b) => b.contiguous(),
+        None => Tensor::zeros(weight.dim(0)?, weight.dtype(), weight.device()),
+    }
+}
 
 pub(crate) fn check_dims(what: &str, l: &Layout, expected: &[usize]) -> Result<()> {
     if l.shape().dims() != expected {

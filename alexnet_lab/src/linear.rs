@@ -10,7 +10,7 @@
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
-use crate::cpu_ops::{check_dims, contiguous, float_pair, matmul_into, ReluMask, SumToChannels};
+use crate::cpu_ops::{bias_or_zeros, check_dims, contiguous, float_pair, float_triple, matmul_into, ReluMask, SumToChannels};
 
 struct LinearOp {
     relu: bool,
@@ -55,15 +55,7 @@ impl CustomOp3 for LinearOp {
             candle_core::bail!("linear: the weight has 0 output features");
         }
         check_dims("linear bias", l3, &[o])?;
-        let out = match (s1, s2, s3) {
-            (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(b)) => {
-                CpuStorage::F32(self.fwd(contiguous(x, l1)?, contiguous(w, l2)?, contiguous(b, l3)?, n, i))
-            }
-            (CpuStorage::F64(x), CpuStorage::F64(w), CpuStorage::F64(b)) => {
-                CpuStorage::F64(self.fwd(contiguous(x, l1)?, contiguous(w, l2)?, contiguous(b, l3)?, n, i))
-            }
-            _ => candle_core::bail!("linear: input, weight and bias must all be f32 or f64"),
-        };
+        let out = float_triple!("linear", s1, l1, s2, l2, s3, l3, |x, w, b| self.fwd(x, w, b, n, i));
         Ok((out, Shape::from((n, o))))
     }
 
@@ -148,13 +140,6 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, relu: bool) ->
         };
         return if relu { y.relu() } else { Ok(y) };
     }
-    let zeros;
-    let bias = match bias {
-        Some(b) => b.contiguous()?,
-        None => {
-            zeros = Tensor::zeros(weight.dim(0)?, weight.dtype(), weight.device())?;
-            zeros
-        }
-    };
+    let bias = bias_or_zeros(bias, weight)?;
     x.contiguous()?.apply_op3(&weight.contiguous()?, &bias, LinearOp { relu })
 }

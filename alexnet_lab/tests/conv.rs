@@ -5,14 +5,7 @@ use alexnet_lab::candle::{DType, Device, Tensor, Var};
 use alexnet_lab::conv::conv2d;
 
 mod common;
-use common::det;
-
-fn max_rel(a: &Tensor, b: &Tensor) -> f64 {
-    let a: Vec<f64> = a.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1().unwrap();
-    let b: Vec<f64> = b.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1().unwrap();
-    let scale = b.iter().fold(0f64, |m, v| m.max(v.abs())).max(1e-12);
-    a.iter().zip(&b).map(|(x, y)| (x - y).abs() / scale).fold(0.0, f64::max)
-}
+use common::{assert_same_grads, det, max_rel};
 
 /// AlexNet's five convolutions (small spatial sizes) and LeNet's, with and without padding,
 /// padding wider than the kernel (windows entirely in the padding), and batches the op splits
@@ -40,13 +33,9 @@ fn forward_and_gradients_match_candle() {
         let stock = x.conv2d(w.as_tensor(), p, s, 1, 1).unwrap().broadcast_add(&b.reshape((1, o, 1, 1)).unwrap()).unwrap();
         assert_eq!(ours.dims(), stock.dims());
         assert!(max_rel(&ours, &stock) < 1e-5, "forward {:?}", (n, c, h, o, k, s, p));
-        let r = det(ours.dims(), 4, DType::F32);
-        let g1 = ours.mul(&r).unwrap().sum_all().unwrap().backward().unwrap();
-        let g2 = stock.mul(&r).unwrap().sum_all().unwrap().backward().unwrap();
-        for (name, v) in [("x", &x), ("w", &w), ("b", &b)] {
-            let e = max_rel(g1.get(v.as_tensor()).unwrap(), g2.get(v.as_tensor()).unwrap());
-            assert!(e < 1e-4, "d{name} {:?}: relative error {e}", (n, c, h, o, k, s, p));
-        }
+        let case = format!("{:?}", (n, c, h, o, k, s, p));
+        let none = assert_same_grads(&ours, &stock, &[("x", &x), ("w", &w), ("b", &b)], &case);
+        assert!(none.is_empty(), "{case}: no gradient for {none:?}");
     }
 }
 
@@ -113,19 +102,8 @@ fn fused_relu_matches_candle() {
             assert!(max_rel(&ours, &stock) < 1e-5, "forward {case:?}");
             let zeros: f32 = stock.eq(0f32).unwrap().to_dtype(DType::F32).unwrap().mean_all().unwrap().to_scalar().unwrap();
             assert!(zeros > 0.2 && zeros < 0.8, "{case:?}: {zeros} of the outputs are 0");
-            let r = det(ours.dims(), 4, DType::F32);
-            let g1 = ours.mul(&r).unwrap().sum_all().unwrap().backward().unwrap();
-            let g2 = stock.mul(&r).unwrap().sum_all().unwrap().backward().unwrap();
-            for (name, v) in [("x", &x), ("w", &w), ("b", &b)] {
-                match (g1.get(v.as_tensor()), g2.get(v.as_tensor())) {
-                    (Some(a), Some(e)) => {
-                        let err = max_rel(a, e);
-                        assert!(err < 1e-4, "d{name} {case:?}: relative error {err}");
-                    }
-                    (None, None) => assert!(name == "b" && !with_bias),
-                    (a, e) => panic!("d{name} {case:?}: ours {:?}, candle {:?}", a.is_some(), e.is_some()),
-                }
-            }
+            let none = assert_same_grads(&ours, &stock, &[("x", &x), ("w", &w), ("b", &b)], &format!("{case:?}"));
+            assert_eq!(none, if with_bias { vec![] } else { vec!["b".to_string()] }, "{case:?}");
         }
     }
 }

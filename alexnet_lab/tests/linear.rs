@@ -6,14 +6,7 @@ use alexnet_lab::candle_nn;
 use alexnet_lab::linear::linear;
 
 mod common;
-use common::det;
-
-fn max_rel(a: &Tensor, b: &Tensor) -> f64 {
-    let a: Vec<f64> = a.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1().unwrap();
-    let b: Vec<f64> = b.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1().unwrap();
-    let scale = b.iter().fold(0f64, |m, v| m.max(v.abs())).max(1e-12);
-    a.iter().zip(&b).map(|(x, y)| (x - y).abs() / scale).fold(0.0, f64::max)
-}
+use common::{assert_same_grads, det, max_rel};
 
 #[test]
 fn matches_candle_linear_forward_and_gradients() {
@@ -31,19 +24,8 @@ fn matches_candle_linear_forward_and_gradients() {
             let case = (n, i, o, relu, with_bias);
             assert_eq!(ours.dims(), stock.dims());
             assert!(max_rel(&ours, &stock) < 1e-5, "forward {case:?}");
-            let r = det(ours.dims(), 4, DType::F32);
-            let g1 = ours.mul(&r).unwrap().sum_all().unwrap().backward().unwrap();
-            let g2 = stock.mul(&r).unwrap().sum_all().unwrap().backward().unwrap();
-            for (name, v) in [("x", &x), ("w", &w), ("b", &b)] {
-                match (g1.get(v.as_tensor()), g2.get(v.as_tensor())) {
-                    (Some(a), Some(e)) => {
-                        let err = max_rel(a, e);
-                        assert!(err < 1e-4, "d{name} {case:?}: relative error {err}");
-                    }
-                    (None, None) => assert!(name == "b" && !with_bias),
-                    (a, e) => panic!("d{name} {case:?}: ours {:?}, candle {:?}", a.is_some(), e.is_some()),
-                }
-            }
+            let none = assert_same_grads(&ours, &stock, &[("x", &x), ("w", &w), ("b", &b)], &format!("{case:?}"));
+            assert_eq!(none, if with_bias { vec![] } else { vec!["b".to_string()] }, "{case:?}");
         }
     }
 }

@@ -62,3 +62,38 @@ pub fn tmpdir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// Largest |a - b| over the tensors, relative to `b`'s largest magnitude.
+pub fn max_rel(a: &alexnet_lab::candle::Tensor, b: &alexnet_lab::candle::Tensor) -> f64 {
+    use alexnet_lab::candle::DType;
+    let a: Vec<f64> = a.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+    let b: Vec<f64> = b.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+    let scale = b.iter().fold(0f64, |m, v| m.max(v.abs())).max(1e-12);
+    a.iter().zip(&b).map(|(x, y)| (x - y).abs() / scale).fold(0.0, f64::max)
+}
+
+/// Backpropagates `sum(ours · r)` and `sum(stock · r)` for one random `r` and checks that every
+/// variable in `vars` gets the same gradient from both (relative error < 1e-4), or none from
+/// either (returns the names that got none).
+pub fn assert_same_grads(
+    ours: &alexnet_lab::candle::Tensor,
+    stock: &alexnet_lab::candle::Tensor,
+    vars: &[(&str, &alexnet_lab::candle::Var)],
+    case: &str,
+) -> Vec<String> {
+    let r = det(ours.dims(), 4, ours.dtype());
+    let g1 = ours.mul(&r).unwrap().sum_all().unwrap().backward().unwrap();
+    let g2 = stock.mul(&r).unwrap().sum_all().unwrap().backward().unwrap();
+    let mut none = vec![];
+    for (name, v) in vars {
+        match (g1.get(v.as_tensor()), g2.get(v.as_tensor())) {
+            (Some(a), Some(e)) => {
+                let err = max_rel(a, e);
+                assert!(err < 1e-4, "d{name} {case}: relative error {err}");
+            }
+            (None, None) => none.push(name.to_string()),
+            (a, e) => panic!("d{name} {case}: ours {:?}, stock {:?}", a.is_some(), e.is_some()),
+        }
+    }
+    none
+}
