@@ -23,7 +23,7 @@ CONFIGS = [
     ("forward", 64, 224, ["stock candle", "alexnet_lab", "PyTorch"], 5),
     ("train", 16, 96, ["stock candle", "alexnet_lab", "PyTorch"], 5),
     ("train", 64, 96, ["stock candle", "alexnet_lab", "PyTorch"], 3),  # the `cpu` training profile's step
-    ("train", 128, 224, ["alexnet_lab", "PyTorch"], 2),
+    ("train", 128, 224, ["stock candle", "alexnet_lab", "PyTorch"], 2),
 ]
 
 
