@@ -17,7 +17,9 @@
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
-use crate::cpu_ops::{bias_or_zeros, check_dims, contiguous, float_pair, float_triple, matmul_into, ReluMask, SumToChannels};
+use crate::cpu_ops::{
+    bias_or_zeros, check_dims, contiguous, float_pair, float_triple, matmul_into, relu_in_place, ReluMask, SumToChannels,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Geom {
@@ -199,7 +201,7 @@ impl Conv2dOp {
                 });
             }
             if self.relu {
-                y_g.par_chunks_mut(l).for_each(|row| row.iter_mut().for_each(|v| *v = v.max(T::zero())));
+                relu_in_place(y_g);
             }
         }
         y
@@ -284,7 +286,7 @@ impl CustomOp2 for ConvGradWeight {
         check_dims("conv2d grad-weight gradient", l2, &[g.n, o, g.oh, g.ow])?;
         let (l, kk) = (g.l(), g.kk());
         let m = g.group();
-        let out = float_pair!(s1, l1, s2, l2, |x, grad| {
+        let out = float_pair!(self.name(), s1, l1, s2, l2, |x, grad| {
             let mut dw = vec![Default::default(); o * kk];
             let mut cols = vec![Default::default(); kk * m * l];
             let mut gg = vec![Default::default(); if m > 1 { o * m * l } else { 0 }];
@@ -324,7 +326,7 @@ impl CustomOp2 for ConvGradInput {
         check_dims("conv2d grad-input weight", l2, &[o, g.c, g.k, g.k])?;
         let (l, kk) = (g.l(), g.kk());
         let m = g.group();
-        let out = float_pair!(s1, l1, s2, l2, |grad, w| {
+        let out = float_pair!(self.name(), s1, l1, s2, l2, |grad, w| {
             let mut dx = vec![Default::default(); g.n * g.image()];
             let mut gcols = vec![Default::default(); kk * m * l];
             let mut gg = vec![Default::default(); if m > 1 { o * m * l } else { 0 }];

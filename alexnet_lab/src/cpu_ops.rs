@@ -1,29 +1,30 @@
-//! Building blocks shared by the lab's CPU ops (`conv`, `linear`): slices of contiguous
-//! storage, a strided GEMM into a slice, and ReLU's backward as one pass.
+//! Building blocks shared by the lab's CPU ops (`conv`, `linear`, `pool`): slices of contiguous
+//! storage, a strided GEMM into a slice, ReLU and its backward as one pass each.
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
-pub(crate) fn contiguous<'a, T: WithDType>(s: &'a [T], l: &Layout) -> Result<&'a [T]> {
+/// The elements of a contiguous tensor's storage; `what` names the op in the error.
+pub(crate) fn contiguous<'a, T: WithDType>(s: &'a [T], l: &Layout, what: &str) -> Result<&'a [T]> {
     match l.contiguous_offsets() {
         Some((a, b)) => Ok(&s[a..b]),
-        None => candle_core::bail!("a custom op's input must be contiguous"),
+        None => candle_core::bail!("{what}: its inputs must be contiguous"),
     }
 }
 
-/// Two storages of one float type as slices, or the error every op here gives for others.
+/// Two storages of one float type as slices, or an error naming the op `what`.
 macro_rules! float_pair {
-    ($s1:expr, $l1:expr, $s2:expr, $l2:expr, |$a:ident, $b:ident| $body:expr) => {
+    ($what:expr, $s1:expr, $l1:expr, $s2:expr, $l2:expr, |$a:ident, $b:ident| $body:expr) => {
         match ($s1, $s2) {
             (CpuStorage::F32(a), CpuStorage::F32(b)) => {
-                let ($a, $b) = (contiguous(a, $l1)?, contiguous(b, $l2)?);
+                let ($a, $b) = (contiguous(a, $l1, $what)?, contiguous(b, $l2, $what)?);
                 CpuStorage::F32($body)
             }
             (CpuStorage::F64(a), CpuStorage::F64(b)) => {
-                let ($a, $b) = (contiguous(a, $l1)?, contiguous(b, $l2)?);
+                let ($a, $b) = (contiguous(a, $l1, $what)?, contiguous(b, $l2, $what)?);
                 CpuStorage::F64($body)
             }
-            _ => candle_core::bail!("tensors must all be f32 or f64"),
+            _ => candle_core::bail!("{}: tensors must all be f32 or f64", $what),
         }
     };
 }
@@ -35,11 +36,11 @@ macro_rules! float_triple {
     ($what:expr, $s1:expr, $l1:expr, $s2:expr, $l2:expr, $s3:expr, $l3:expr, |$a:ident, $b:ident, $c:ident| $body:expr) => {
         match ($s1, $s2, $s3) {
             (CpuStorage::F32(a), CpuStorage::F32(b), CpuStorage::F32(c)) => {
-                let ($a, $b, $c) = (contiguous(a, $l1)?, contiguous(b, $l2)?, contiguous(c, $l3)?);
+                let ($a, $b, $c) = (contiguous(a, $l1, $what)?, contiguous(b, $l2, $what)?, contiguous(c, $l3, $what)?);
                 CpuStorage::F32($body)
             }
             (CpuStorage::F64(a), CpuStorage::F64(b), CpuStorage::F64(c)) => {
-                let ($a, $b, $c) = (contiguous(a, $l1)?, contiguous(b, $l2)?, contiguous(c, $l3)?);
+                let ($a, $b, $c) = (contiguous(a, $l1, $what)?, contiguous(b, $l2, $what)?, contiguous(c, $l3, $what)?);
                 CpuStorage::F64($body)
             }
             _ => candle_core::bail!("{}: input, weight and bias must all be f32 or f64", $what),
@@ -47,6 +48,11 @@ macro_rules! float_triple {
     };
 }
 pub(crate) use float_triple;
+
+/// ReLU in place, in parallel chunks.
+pub(crate) fn relu_in_place<T: WithDType + Send + Sync>(v: &mut [T]) {
+    v.par_chunks_mut(1 << 14).for_each(|c| c.iter_mut().for_each(|v| *v = v.max(T::zero())));
+}
 
 /// A layer op's bias input: the bias, or zeros (a constant, so it gets no gradient).
 pub(crate) fn bias_or_zeros(bias: Option<&Tensor>, weight: &Tensor) -> Result<Tensor> {
@@ -111,7 +117,7 @@ impl CustomOp2 for ReluMask {
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
         check_dims("relu backward", l2, l1.shape().dims())?;
-        let out = float_pair!(s1, l1, s2, l2, |grad, y| {
+        let out = float_pair!(self.name(), s1, l1, s2, l2, |grad, y| {
             let zero = Default::default();
             grad.par_iter().zip(y).map(|(&g, &y)| if y > zero { g } else { zero }).collect()
         });
@@ -153,9 +159,9 @@ impl candle_core::CustomOp1 for SumToChannels {
         }
         let (n, o, rest) = (dims[0], dims[1], dims[2..].iter().product::<usize>());
         let out = match s {
-            CpuStorage::F32(v) => CpuStorage::F32(Self::run(contiguous(v, l)?, n, o, rest)),
-            CpuStorage::F64(v) => CpuStorage::F64(Self::run(contiguous(v, l)?, n, o, rest)),
-            _ => candle_core::bail!("tensors must all be f32 or f64"),
+            CpuStorage::F32(v) => CpuStorage::F32(Self::run(contiguous(v, l, self.name())?, n, o, rest)),
+            CpuStorage::F64(v) => CpuStorage::F64(Self::run(contiguous(v, l, self.name())?, n, o, rest)),
+            _ => candle_core::bail!("{}: tensors must all be f32 or f64", self.name()),
         };
         Ok((out, Shape::from(o)))
     }

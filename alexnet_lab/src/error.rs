@@ -101,3 +101,17 @@ pub fn catch_panic<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
 pub fn panics_are_guarded() -> bool {
     GUARDED.load(std::sync::atomic::Ordering::SeqCst) > 0
 }
+
+/// Wraps the current panic hook so that it stays quiet for panics a [`catch_panic`] turns into
+/// errors (once per process): the CLI's `main` and the parquet fuzz target call it.
+pub fn quiet_hook_for_caught_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !panics_are_guarded() {
+                hook(info);
+            }
+        }));
+    });
+}

@@ -8,9 +8,9 @@
 //! one sum; the ReLU after the layer is applied as the output is written.
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, WithDType};
-use rayon::prelude::*;
-
-use crate::cpu_ops::{bias_or_zeros, check_dims, contiguous, float_pair, float_triple, matmul_into, ReluMask, SumToChannels};
+use crate::cpu_ops::{
+    bias_or_zeros, check_dims, contiguous, float_pair, float_triple, matmul_into, relu_in_place, ReluMask, SumToChannels,
+};
 
 struct LinearOp {
     relu: bool,
@@ -26,7 +26,7 @@ impl LinearOp {
         // y (n x o) += x (n x i) . w^T (i x o)
         matmul_into((n, o, i), &mut y, true, x, (1, i), w, (i, 1));
         if self.relu {
-            y.par_chunks_mut(1 << 14).for_each(|c| c.iter_mut().for_each(|v| *v = v.max(T::zero())));
+            relu_in_place(&mut y);
         }
         y
     }
@@ -99,7 +99,7 @@ impl candle_core::CustomOp2 for GradInput {
         let (n, o) = l1.shape().dims2()?;
         let (_, i) = l2.shape().dims2()?;
         check_dims("linear grad-input weight", l2, &[o, i])?;
-        let out = float_pair!(s1, l1, s2, l2, |grad, w| {
+        let out = float_pair!(self.name(), s1, l1, s2, l2, |grad, w| {
             let mut dx = vec![Default::default(); n * i];
             matmul_into((n, i, o), &mut dx, false, grad, (1, o), w, (1, i));
             dx
@@ -120,7 +120,7 @@ impl candle_core::CustomOp2 for GradWeight {
         let (n, o) = l1.shape().dims2()?;
         let (_, i) = l2.shape().dims2()?;
         check_dims("linear grad-weight input", l2, &[n, i])?;
-        let out = float_pair!(s1, l1, s2, l2, |grad, x| {
+        let out = float_pair!(self.name(), s1, l1, s2, l2, |grad, x| {
             let mut dw = vec![Default::default(); o * i];
             matmul_into((o, i, n), &mut dw, false, grad, (o, 1), x, (1, i));
             dw

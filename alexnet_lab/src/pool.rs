@@ -6,12 +6,14 @@
 //! forward and whose backward routes each output gradient to the arg-max of its window
 //! (the first maximum in row-major order on ties, as PyTorch does).
 //!
-//! The module is self-contained so it can be offered upstream to candle.
+//! Self-contained (with `cpu_ops`) so it can be offered upstream to candle.
 
 use candle_core::{
     CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor, WithDType,
 };
 use rayon::prelude::*;
+
+use crate::cpu_ops::{contiguous, float_pair};
 
 /// Geometry of one pooling call: input `(n, c, h, w)`, square kernel, stride.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,13 +67,6 @@ fn window_argmax<T: WithDType>(plane: &[T], g: &PoolGeom, oy: usize, ox: usize) 
     best
 }
 
-fn contiguous_slice<'a, T: WithDType>(s: &'a [T], layout: &Layout, what: &str) -> Result<&'a [T]> {
-    match layout.contiguous_offsets() {
-        Some((a, b)) => Ok(&s[a..b]),
-        None => candle_core::bail!("max_pool2d: {what} must be contiguous"),
-    }
-}
-
 struct MaxPoolFwd {
     kernel: usize,
     stride: usize,
@@ -104,8 +99,8 @@ impl CustomOp1 for MaxPoolFwd {
         let (oh, ow) = g.out_hw();
         let shape = Shape::from((g.n, g.c, oh, ow));
         let out = match storage {
-            CpuStorage::F32(s) => CpuStorage::F32(self.fwd(contiguous_slice(s, layout, "input")?, &g)),
-            CpuStorage::F64(s) => CpuStorage::F64(self.fwd(contiguous_slice(s, layout, "input")?, &g)),
+            CpuStorage::F32(s) => CpuStorage::F32(self.fwd(contiguous(s, layout, self.name())?, &g)),
+            CpuStorage::F64(s) => CpuStorage::F64(self.fwd(contiguous(s, layout, self.name())?, &g)),
             _ => candle_core::bail!("max_pool2d: only f32 and f64 are supported"),
         };
         Ok((out, shape))
@@ -168,19 +163,7 @@ impl CustomOp2 for MaxPoolBwd {
                 [g.n, g.c, oh, ow]
             );
         }
-        let out = match (s1, s2) {
-            (CpuStorage::F32(x), CpuStorage::F32(gr)) => CpuStorage::F32(self.bwd(
-                contiguous_slice(x, l1, "input")?,
-                contiguous_slice(gr, l2, "gradient")?,
-                &g,
-            )),
-            (CpuStorage::F64(x), CpuStorage::F64(gr)) => CpuStorage::F64(self.bwd(
-                contiguous_slice(x, l1, "input")?,
-                contiguous_slice(gr, l2, "gradient")?,
-                &g,
-            )),
-            _ => candle_core::bail!("max_pool2d backward: input and gradient must both be f32 or f64"),
-        };
+        let out = float_pair!(self.name(), s1, l1, s2, l2, |x, gr| self.bwd(x, gr, &g));
         Ok((out, l1.shape().clone()))
     }
 }

@@ -5,14 +5,6 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    static HOOK: std::sync::Once = std::sync::Once::new();
-    HOOK.call_once(|| {
-        let fuzzer_hook = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if !alexnet_lab::error::panics_are_guarded() {
-                fuzzer_hook(info);
-            }
-        }));
-    });
+    alexnet_lab::error::quiet_hook_for_caught_panics();
     let _ = alexnet_lab::data::parquet_bytes_to_split(data, "fuzz");
 });

@@ -79,18 +79,14 @@ pub fn load_parquet(path: &Path) -> Result<Split> {
 pub fn parquet_bytes_to_split(bytes: &[u8], what: &str) -> Result<Split> {
     super::footer::check(bytes)
         .map_err(|why| Error::data(format!("{what} is not a readable parquet file: {why}; download it again")))?;
-    split_from_parquet(std::io::Cursor::new(bytes), what)
-}
-
-fn split_from_parquet<R: polars::io::mmap::MmapBytesReader>(reader: R, what: &str) -> Result<Split> {
     // polars-parquet 0.55 panics on some corrupt files (e.g. a bad thrift footer): an error instead.
     crate::error::catch_panic(&format!("{what} is not a readable parquet file: the parquet reader failed"), || {
-        read_split(reader, what)
+        read_split(bytes, what)
     })
 }
 
-fn read_split<R: polars::io::mmap::MmapBytesReader>(reader: R, what: &str) -> Result<Split> {
-    let df = ParquetReader::new(reader)
+fn read_split(bytes: &[u8], what: &str) -> Result<Split> {
+    let df = ParquetReader::new(std::io::Cursor::new(bytes))
         .finish()
         .map_err(|e| Error::data(format!("{what} is not a readable parquet file: {e}")))?;
     let schema_err = |why: String| {
