@@ -29,7 +29,7 @@ pub fn check(file: &[u8]) -> Result<(), String> {
     }
     let footer_start = n - 8 - len;
     let meta = &file[footer_start..n - 8];
-    Reader::new(meta).skip_struct(0)?;
+    Reader::new(meta, "the footer").skip_struct(0)?;
     for chunk in column_chunks(meta)? {
         chunk.check_pages(&file[..footer_start])?;
     }
@@ -52,7 +52,7 @@ struct Chunk {
 /// The column chunks of every row group in the (already structurally checked) footer.
 fn column_chunks(meta: &[u8]) -> Result<Vec<Chunk>, String> {
     let mut chunks = Vec::new();
-    let mut r = Reader::new(meta);
+    let mut r = Reader::new(meta, "the footer");
     r.fields(0, &mut |r, id, ty| {
         if id != 4 || ty != LIST {
             return Ok(false);
@@ -137,7 +137,7 @@ impl Chunk {
         let mut pos = 0usize;
         let mut seen = 0i64;
         while pos < chunk.len() {
-            let mut r = Reader::new(&chunk[pos..]);
+            let mut r = Reader::new(&chunk[pos..], "the page header");
             let page = r.page_header().map_err(|e| format!("{at}, page at byte {}: {e}", start as usize + pos))?;
             let page_at = start as usize + pos;
             let bad = |what: String| format!("{at}, page at byte {page_at}: {what}");
@@ -210,11 +210,13 @@ const STRUCT: u8 = 12;
 struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// What is being read, for errors: "the footer" or "the page header".
+    what: &'static str,
 }
 
 impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0 }
+    fn new(buf: &'a [u8], what: &'static str) -> Self {
+        Reader { buf, pos: 0, what }
     }
 
     fn left(&self) -> usize {
@@ -222,7 +224,7 @@ impl<'a> Reader<'a> {
     }
 
     fn byte(&mut self) -> Result<u8, String> {
-        let b = *self.buf.get(self.pos).ok_or("the metadata ends in the middle of a value")?;
+        let b = *self.buf.get(self.pos).ok_or_else(|| format!("{} ends in the middle of a value", self.what))?;
         self.pos += 1;
         Ok(b)
     }
@@ -236,7 +238,7 @@ impl<'a> Reader<'a> {
                 return Ok(v);
             }
         }
-        Err("a varint in the metadata is longer than 10 bytes".into())
+        Err(format!("a varint in {} is longer than 10 bytes", self.what))
     }
 
     /// An i16/i32/i64 field's value (zigzag varint).
@@ -255,7 +257,7 @@ impl<'a> Reader<'a> {
 
     fn skip(&mut self, n: u64) -> Result<(), String> {
         if n > self.left() as u64 {
-            return Err(format!("the footer has a length of {n} with {} bytes left", self.left()));
+            return Err(format!("{} has a length of {n} with {} bytes left", self.what, self.left()));
         }
         self.pos += n as usize;
         Ok(())
@@ -264,7 +266,7 @@ impl<'a> Reader<'a> {
     /// A count of `n` elements of at least one byte each must fit in the bytes left.
     fn count(&mut self, n: u64) -> Result<u64, String> {
         if n > self.left() as u64 {
-            return Err(format!("the footer has a list of {n} entries with {} bytes left", self.left()));
+            return Err(format!("{} has a list of {n} entries with {} bytes left", self.what, self.left()));
         }
         Ok(n)
     }
@@ -287,7 +289,7 @@ impl<'a> Reader<'a> {
         visit: &mut dyn FnMut(&mut Self, i64, u8) -> Result<bool, String>,
     ) -> Result<(), String> {
         if depth > MAX_DEPTH {
-            return Err(format!("the footer nests deeper than {MAX_DEPTH} levels"));
+            return Err(format!("{} nests deeper than {MAX_DEPTH} levels", self.what));
         }
         let mut last = 0i64;
         loop {
@@ -385,7 +387,7 @@ impl<'a> Reader<'a> {
                 Ok(())
             }
             12 => self.skip_struct(depth + 1),
-            t => Err(format!("the footer has a value of unknown thrift type {t}")),
+            t => Err(format!("{} has a value of unknown thrift type {t}", self.what)),
         }
     }
 }
