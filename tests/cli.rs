@@ -170,7 +170,7 @@ fn train_eval_predict_from_the_terminal() {
     }
     // Bad inputs: a file that is not an image, an unknown device, a wrong run folder.
     let o = lab_env(&["predict", "--checkpoint", run, "Cargo.toml"], &env);
-    assert!(!o.status.success() && stderr(&o).contains("cannot read image"), "{}", stderr(&o));
+    assert!(!o.status.success() && stderr(&o).contains("Cargo.toml is not an image"), "{}", stderr(&o));
     let o = lab_env(&["train", "--device", "tpu:0", "--out", run], &env);
     assert!(!o.status.success() && stderr(&o).contains("unknown device 'tpu:0'"), "{}", stderr(&o));
     let o = lab_env(&["train", "--device", "cuda:0", "--out", run], &env);
@@ -281,4 +281,77 @@ fn memory_sweep_from_the_terminal_stops_at_the_budget() {
     assert_eq!(rows.len(), 3, "{out}");
     assert!(rows[0].ends_with("ok") && rows[1].ends_with("ok"), "{out}");
     assert!(rows[2].contains("out of memory on cpu at batch size 100000000") && rows[2].contains("over the memory budget"), "{out}");
+}
+
+/// `predict` on a folder of mixed photos with one broken file: every good one is classified,
+/// the broken one is named, the exit code says something failed; CSV and JSON carry the top-k.
+#[test]
+fn predict_a_folder_of_mixed_photos() {
+    use image::{ExtendedColorType, ImageEncoder};
+    let dir = std::env::temp_dir().join(format!("alexnet-lab-cli-photos-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("photos/more")).unwrap();
+    // A checkpoint of an untrained AlexNet at 67x67: the plumbing, not the classes, is tested.
+    let (_net, varmap) = alexnet_lab::ModelKind::AlexNet.init(Some([1, 67, 67]), 0, &alexnet_lab::candle::Device::Cpu).unwrap();
+    let meta = alexnet_lab::checkpoint::CheckpointMeta::new(
+        alexnet_lab::ModelKind::AlexNet,
+        [1, 67, 67],
+        alexnet_lab::train::TrainConfig::smoke(),
+        Default::default(),
+        false,
+    );
+    let run = dir.join("run");
+    alexnet_lab::checkpoint::save(&run, &varmap, &Default::default(), &meta).unwrap();
+    let img = image::RgbImage::from_fn(60, 30, |x, y| image::Rgb([(x * 4) as u8, (y * 8) as u8, 128]));
+    let mut jpg = vec![];
+    image::codecs::jpeg::JpegEncoder::new(&mut jpg).write_image(img.as_raw(), 60, 30, ExtendedColorType::Rgb8).unwrap();
+    let mut webp = vec![];
+    image::codecs::webp::WebPEncoder::new_lossless(&mut webp).write_image(img.as_raw(), 60, 30, ExtendedColorType::Rgb8).unwrap();
+    let mut png = vec![];
+    image::codecs::png::PngEncoder::new(&mut png).write_image(img.as_raw(), 60, 30, ExtendedColorType::Rgb8).unwrap();
+    std::fs::write(dir.join("photos/wide.jpg"), &jpg).unwrap();
+    std::fs::write(dir.join("photos/more/wide.webp"), &webp).unwrap();
+    std::fs::write(dir.join("photos/wide.png"), &png).unwrap();
+    std::fs::write(dir.join("photos/broken.jpg"), &jpg[..40]).unwrap();
+    std::fs::write(dir.join("photos/notes.txt"), "skipped: not an image name").unwrap();
+    let photos = dir.join("photos");
+    let (run, photos) = (run.to_str().unwrap(), photos.to_str().unwrap());
+
+    let o = lab_env(&["predict", "--checkpoint", run, photos], &[]);
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[0].contains("more/wide.webp: ") && lines[1].contains("wide.jpg: ") && lines[2].contains("wide.png: "), "{out}");
+    assert_eq!(lines[0].matches('%').count(), 3, "top 3 by default: {out}");
+    assert!(err.contains("broken.jpg cannot be decoded") && err.contains("1 of 4 inputs could not be classified"), "{err}");
+    assert!(!err.contains("notes.txt") && !err.contains("panicked"), "{err}");
+
+    let o = lab_env(&["predict", "--checkpoint", run, "--format", "csv", "--top-k", "2", photos], &[]);
+    let out = stdout(&o);
+    let csv: Vec<&str> = out.lines().collect();
+    assert_eq!(csv[0], "file,rank,label,class,probability", "{out}");
+    assert_eq!(csv.len(), 1 + 3 * 2, "{out}");
+    assert!(csv[1].contains("wide.webp,1,") && csv[2].contains("wide.webp,2,") && csv[3].contains("wide.jpg,1,"), "{out}");
+
+    let o = lab_env(&["predict", "--checkpoint", run, "--format", "json", "--top-k", "10", photos], &[]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let recs = j.as_array().unwrap();
+    assert_eq!(recs.len(), 4);
+    for r in &recs[..3] {
+        let p: f64 = r["top"].as_array().unwrap().iter().map(|g| g["probability"].as_f64().unwrap()).sum();
+        assert!((p - 1.0).abs() < 1e-4, "{r}");
+    }
+    assert!(recs[3]["file"].as_str().unwrap().ends_with("broken.jpg") && recs[3]["error"].is_string());
+
+    // Only good files: exit 0, and the pipelines picture is written.
+    let pic = dir.join("pipelines.png");
+    let good = dir.join("photos/wide.png");
+    let o = lab_env(&["predict", "--checkpoint", run, "--show-pipelines", pic.to_str().unwrap(), good.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let grid = image::open(&pic).unwrap();
+    // One row: the 60x30 photo shown at 1.5x the input size (101x50), then three 67x67 inputs.
+    assert_eq!((grid.width(), grid.height()), (4 * (101 + 4) + 4, 67 + 8));
+    let o = lab_env(&["predict", "--checkpoint", run, "--top-k", "11", good.to_str().unwrap()], &[]);
+    assert!(!o.status.success() && stderr(&o).contains("--top-k must be between 1 and 10"), "{}", stderr(&o));
 }

@@ -66,14 +66,40 @@ impl CheckpointMeta {
     }
 }
 
-/// Writes `bytes` to `path` atomically (temporary file in the same folder, fsync, rename).
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename,
+/// then fsync of the folder (so that a power loss after the return cannot undo the rename). On
+/// failure (a full disk, say) the temporary file is removed and `path` is untouched.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = tmp_path(path);
     let ctx = |what: &str| format!("cannot {what} {}", tmp.display());
-    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(ctx("create"), e))?;
-    f.write_all(bytes).map_err(|e| Error::io(ctx("write"), e))?;
-    f.sync_all().map_err(|e| Error::io(ctx("sync"), e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("cannot rename {} to {}", tmp.display(), path.display()), e))
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(ctx("create"), e))?;
+        f.write_all(bytes).map_err(|e| Error::io(ctx("write"), e))?;
+        f.sync_all().map_err(|e| Error::io(ctx("sync"), e))
+    })();
+    commit_tmp(written, &tmp, path)
+}
+
+/// Renames a written temporary file into place and syncs the folder, or removes it when the
+/// write failed.
+fn commit_tmp(written: Result<()>, tmp: &Path, path: &Path) -> Result<()> {
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(tmp);
+        return Err(e);
+    }
+    std::fs::rename(tmp, path).map_err(|e| Error::io(format!("cannot rename {} to {}", tmp.display(), path.display()), e))?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+/// fsync of a folder: makes the renames and new names in it durable (POSIX). A no-op where
+/// folders cannot be opened as files.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io(format!("cannot sync the folder {}", dir.display()), e))?;
+    Ok(())
 }
 
 fn tmp_path(path: &Path) -> PathBuf {
@@ -84,9 +110,12 @@ fn tmp_path(path: &Path) -> PathBuf {
 
 fn save_tensors(tensors: &HashMap<String, Tensor>, path: &Path) -> Result<()> {
     let tmp = tmp_path(path);
-    candle_core::safetensors::save(tensors, &tmp)?;
-    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| Error::io(format!("cannot sync {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("cannot rename {}", tmp.display()), e))
+    let written = candle_core::safetensors::save(tensors, &tmp)
+        .map_err(|e| Error::data(format!("cannot write {}: {e}", tmp.display())))
+        .and_then(|()| {
+            std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| Error::io(format!("cannot sync {}", tmp.display()), e))
+        });
+    commit_tmp(written, &tmp, path)
 }
 
 /// Saves weights, optimizer state and metadata into `dir` (see the module docs for why this

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
-use candle_core::{Device, Tensor, D};
+use anyhow::{bail, Result};
+use candle_core::Device;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::checkpoint;
@@ -216,18 +216,31 @@ pub enum Command {
         #[arg(long)]
         plot: Option<PathBuf>,
     },
-    /// Classify image files of any size and aspect with a checkpoint.
+    /// Classify photos (PNG, JPEG, WebP; files or folders) with a checkpoint, any size and aspect.
     Predict {
+        /// Run folder (or any file in it, e.g. its checkpoint.json).
         #[arg(long)]
         checkpoint: PathBuf,
-        /// How a non-square image becomes square.
-        #[arg(long, value_enum, default_value = "resize")]
+        /// How a non-square photo becomes square: crop (shorter side to the model's size, centre
+        /// square; the default: best on notebook 06's non-square frames and what the lecture
+        /// recommends), resize (squash, as training did on square images), letterbox (pad).
+        #[arg(long, value_enum, default_value = "crop")]
         resize: ResizeMode,
         /// Invert grey levels (Fashion-MNIST is light clothing on black; photos are usually the reverse).
         #[arg(long)]
         invert: bool,
+        /// How many of the most probable classes to report per image.
+        #[arg(long, default_value_t = 3)]
+        top_k: usize,
+        /// table (one line per image), csv or json (one record per image and rank).
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// Also save a PNG of what resize, crop and letterbox feed the network for each image.
+        #[arg(long, value_name = "FILE.png")]
+        show_pipelines: Option<PathBuf>,
         #[arg(long, default_value = "cpu")]
         device: String,
+        /// Image files and folders (searched recursively for .png, .jpg, .jpeg, .webp).
         #[arg(required = true)]
         images: Vec<PathBuf>,
     },
@@ -304,15 +317,30 @@ pub fn run(cli: Cli) -> Result<()> {
                 resume: args.resume,
                 progress: !args.quiet,
             };
-            let summary = train::run(&opts)?;
+            let out_dir = opts.out.clone();
+            #[cfg(unix)]
+            stop_on_ctrl_c()?;
+            let summary = match train::run(&opts) {
+                Err(crate::Error::Interrupted { epoch, step, epochs_done }) => {
+                    eprintln!("\ninterrupted (Ctrl-C) in epoch {epoch} after {step} steps.");
+                    if epochs_done > 0 {
+                        eprintln!("The checkpoint of epoch {epochs_done} in {} is complete and kept.", out_dir.display());
+                    } else {
+                        eprintln!("No epoch was complete, so nothing was saved in {}.", out_dir.display());
+                    }
+                    eprintln!("Continue with:\n  {}", resume_command());
+                    return Err(crate::Error::Interrupted { epoch, step, epochs_done }.into());
+                }
+                other => other?,
+            };
             println!("{}", summary.history.final_lines());
             println!("run folder: {} (checkpoint, metrics.csv, curve.csv, curve.svg)", summary.out.display());
         }
         Command::Eval { checkpoint: path, limit, batch_size, device, data } => {
             let device = parse_device(&device)?;
             let (net, _, meta) = checkpoint::load_model(&path, &device)?;
-            let d = FashionMnist::load(&FashionMnist::source(data.data_dir))?;
-            let test = std::sync::Arc::new(match limit { Some(n) => d.test.take(n), None => d.test });
+            let test = FashionMnist::load_test(&FashionMnist::source(data.data_dir))?;
+            let test = std::sync::Arc::new(match limit { Some(n) => test.take(n), None => test });
             let cfg = crate::loader::LoaderConfig {
                 batch_size,
                 shuffle: false,
@@ -336,27 +364,8 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             print!("{}", crate::table::render(&["class", ">examples", ">accuracy"], &rows));
         }
-        Command::Predict { checkpoint: path, resize, invert, device, images } => {
-            let device = parse_device(&device)?;
-            let (net, _, meta) = checkpoint::load_model(&path, &device)?;
-            let size = meta.input[1];
-            let pipe = Pipeline { size, mode: resize, augment: Augment::default() };
-            let mut rng = rand::rng();
-            for p in &images {
-                let img = image::open(p)
-                    .with_context(|| format!("cannot read image {} (PNG or JPEG expected)", p.display()))?;
-                let mut g = img.into_luma8();
-                if invert {
-                    image::imageops::invert(&mut g);
-                }
-                let mut px = Vec::with_capacity(size * size);
-                pipe.apply_into(&g, &mut rng, &mut px);
-                let x = Tensor::from_vec(px, (1, 1, size, size), &device)?;
-                let probs = candle_nn::ops::softmax(&net.forward(&x, false)?, D::Minus1)?.squeeze(0)?;
-                let k = probs.argmax(0)?.to_scalar::<u32>()? as usize;
-                let pk = probs.get(k)?.to_scalar::<f32>()?;
-                println!("{}: {} ({:.1}%)", p.display(), CLASS_NAMES[k], 100.0 * pk);
-            }
+        Command::Predict { checkpoint: path, resize, invert, top_k, format, show_pipelines, device, images } => {
+            predict_cmd(&path, resize, invert, top_k, format, show_pipelines.as_deref(), &device, &images)?
         }
         Command::Shapes { model, format } => {
             let (net, _) = model.model.init(model.input, 0, &Device::Cpu)?;
@@ -430,5 +439,107 @@ fn data_cmd(cmd: DataCommand) -> Result<()> {
             println!("labels: {}", titles.join(", "));
         }
     }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn predict_cmd(
+    checkpoint: &std::path::Path,
+    resize: ResizeMode,
+    invert: bool,
+    top_k: usize,
+    format: Format,
+    show_pipelines: Option<&std::path::Path>,
+    device: &str,
+    inputs: &[PathBuf],
+) -> Result<()> {
+    use crate::predict::{collect_images, read_photo, Predictor};
+    if top_k == 0 || top_k > CLASS_NAMES.len() {
+        bail!("--top-k must be between 1 and {}, got {top_k}", CLASS_NAMES.len());
+    }
+    let device = parse_device(device)?;
+    let predictor = Predictor::load(checkpoint, resize, invert, &device)?;
+    let (files, mut failed) = collect_images(inputs);
+    for (_, e) in &failed {
+        eprintln!("error: {e}");
+    }
+    let mut results: Vec<(PathBuf, Vec<crate::predict::Guess>)> = vec![];
+    let mut shown = vec![];
+    for f in &files {
+        let photo = match read_photo(f) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed.push((f.clone(), e));
+                continue;
+            }
+        };
+        let top = predictor.classify(&photo, top_k)?;
+        if format == Format::Table {
+            let guesses: Vec<String> = top.iter().map(|g| format!("{} ({:.1}%)", g.class, 100.0 * g.probability)).collect();
+            println!("{}: {}", f.display(), guesses.join(", "));
+        }
+        if show_pipelines.is_some() {
+            shown.push(photo);
+        }
+        results.push((f.clone(), top));
+    }
+    match format {
+        Format::Table => {}
+        Format::Csv => {
+            let mut df = crate::predict::to_dataframe(&results)?;
+            print!("{}", crate::table::csv_string(&mut df)?);
+        }
+        Format::Json => {
+            let mut records: Vec<serde_json::Value> = results
+                .iter()
+                .map(|(f, top)| serde_json::json!({ "file": f.display().to_string(), "top": top }))
+                .collect();
+            records.extend(failed.iter().map(|(f, e)| serde_json::json!({ "file": f.display().to_string(), "error": e.to_string() })));
+            println!("{}", serde_json::to_string_pretty(&records)?);
+        }
+    }
+    if let Some(out) = show_pipelines {
+        if !shown.is_empty() {
+            checkpoint::write_atomic(out, &crate::predict::pipelines_png(&predictor, &shown)?)?;
+            eprintln!("wrote {} (each row: the image, then what resize, crop, letterbox feed the network)", out.display());
+        }
+    }
+    if !failed.is_empty() {
+        bail!("{} of {} inputs could not be classified (see the errors above)", failed.len(), results.len() + failed.len());
+    }
+    Ok(())
+}
+
+/// The command line of this process with `--resume` (added if missing), quoted for a shell.
+pub fn resume_command() -> String {
+    let mut args: Vec<String> = std::env::args().collect();
+    if !args.iter().any(|a| a == "--resume") {
+        args.push("--resume".into());
+    }
+    let quote = |a: &String| {
+        if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
+            a.clone()
+        } else {
+            format!("'{}'", a.replace('\'', r"'\''"))
+        }
+    };
+    args.iter().map(quote).collect::<Vec<_>>().join(" ")
+}
+
+/// The first Ctrl-C asks the training loop to stop at the next step boundary (the last complete
+/// checkpoint is kept); a second one ends the process at once (exit 130).
+#[cfg(unix)]
+fn stop_on_ctrl_c() -> Result<()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static PRESSED: AtomicBool = AtomicBool::new(false);
+    let action = || {
+        if PRESSED.swap(true, Ordering::SeqCst) {
+            signal_hook::low_level::exit(130);
+        }
+        train::request_stop();
+    };
+    // SAFETY: the action only touches atomics and calls `_exit` (async-signal-safe).
+    unsafe { signal_hook::low_level::register(signal_hook::consts::SIGINT, action) }?;
     Ok(())
 }

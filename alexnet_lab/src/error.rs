@@ -21,6 +21,10 @@ pub enum Error {
         num(*suggested)
     )]
     Diverged { epoch: usize, step: usize, loss: f64, last_finite: f64, lr: f64, suggested: f64 },
+    /// A stop was requested ([`crate::train::request_stop`], Ctrl-C in the CLI) during epoch
+    /// `epoch`, before its step `step + 1`; the checkpoint of the last complete epoch stays.
+    #[error("interrupted in epoch {epoch} after {step} steps; the checkpoint of the last complete epoch ({epochs_done}) is kept")]
+    Interrupted { epoch: usize, step: usize, epochs_done: usize },
     /// An allocation failed on the device.
     #[error(
         "out of memory on {device} at batch size {batch_size}: {detail}. Try a smaller batch, e.g. --batch-size {smaller}"

@@ -137,7 +137,7 @@ impl LayerSpec {
 enum Op {
     Conv(candle_nn::Conv2d),
     Linear(candle_nn::Linear),
-    Dropout(candle_nn::Dropout),
+    Dropout(f32),
     Other,
 }
 
@@ -161,7 +161,7 @@ impl Layer {
             LayerSpec::Linear { in_features, out_features } => {
                 Op::Linear(candle_nn::linear(in_features, out_features, vb)?)
             }
-            LayerSpec::Dropout { p } => Op::Dropout(candle_nn::Dropout::new(p as f32)),
+            LayerSpec::Dropout { p } => Op::Dropout(p as f32),
             _ => Op::Other,
         };
         Ok(Self { index, spec, op })
@@ -211,14 +211,43 @@ impl Layer {
     }
 }
 
+/// Inverted dropout with a seeded mask: each element is kept with probability `1 - p` and
+/// scaled by `1 / (1 - p)` (PyTorch's `nn.Dropout`, candle's `ops::dropout`). The mask comes
+/// from a generator seeded with `seed` (not from a thread-local one, as candle's does), so a
+/// training run with the same seed draws the same masks: runs are reproducible.
+pub fn dropout(xs: &Tensor, p: f32, seed: u64) -> Result<Tensor> {
+    use rand::{Rng, SeedableRng};
+    if !(0.0..1.0).contains(&p) {
+        candle_core::bail!("dropout probability has to be in [0, 1), got {p}")
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let scale = 1.0 / (1.0 - p);
+    let mask: Vec<f32> = (0..xs.elem_count()).map(|_| if rng.random::<f32>() >= p { scale } else { 0.0 }).collect();
+    let mask = Tensor::from_vec(mask, xs.shape(), xs.device())?.to_dtype(xs.dtype())?;
+    xs * mask
+}
+
+impl Layer {
+    /// [`ModuleT::forward_t`] with the seed for this call's dropout mask (used in train mode).
+    pub fn forward_seeded(&self, xs: &Tensor, train: bool, seed: u64) -> Result<Tensor> {
+        match (&self.op, train) {
+            (Op::Dropout(p), true) => dropout(xs, *p, crate::loader::mix(seed, self.index as u64, 0xD50)),
+            _ => self.forward_t(xs, train),
+        }
+    }
+}
+
 impl ModuleT for Layer {
+    /// In train mode a dropout layer draws its mask from a generator seeded with 0; the network
+    /// ([`crate::Sequential::forward`]) passes a new seed for every training step instead.
     fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
         match (&self.op, self.spec) {
             (Op::Conv(c), LayerSpec::Conv2d { stride, padding, .. }) => {
                 crate::conv::conv2d(xs, c.weight(), c.bias(), stride, padding)
             }
             (Op::Linear(l), _) => crate::linear::linear(xs, l.weight(), l.bias(), false),
-            (Op::Dropout(d), _) => d.forward_t(xs, train),
+            (Op::Dropout(p), _) if train => dropout(xs, *p, crate::loader::mix(0, self.index as u64, 0xD50)),
+            (Op::Dropout(_), _) => Ok(xs.clone()),
             (_, LayerSpec::MaxPool2d { kernel, stride }) => pool::max_pool2d(xs, kernel, stride),
             (_, LayerSpec::AvgPool2d { kernel, stride }) => xs.avg_pool2d_with_stride(kernel, stride),
             (_, LayerSpec::ReLU) => xs.relu(),

@@ -12,6 +12,7 @@
 //! - [`data`], [`transforms`], [`loader`]: Fashion-MNIST from the hub (or IDX files), resizing,
 //!   batches;
 //! - [`train`], [`optim`], [`checkpoint`]: d2l's `train_ch6`, SGD, crash-safe checkpoints;
+//! - [`predict`]: classify photos (PNG, JPEG, WebP, EXIF orientation) with a checkpoint;
 //! - [`memory`], [`aspect`]: the lecture's Q&A experiments (batch size vs memory, resize vs crop);
 //! - [`plot`], [`table`], [`notebook`]: what the notebooks show.
 //!
@@ -45,6 +46,7 @@ pub mod notebook;
 pub mod optim;
 pub mod plot;
 pub mod pool;
+pub mod predict;
 pub mod shapes;
 pub mod table;
 pub mod train;

@@ -9,6 +9,8 @@ fn main() -> ExitCode {
     let cli = alexnet_lab::cli::Cli::parse();
     match alexnet_lab::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // Ctrl-C: the CLI has said what was kept and how to continue; 130 as for SIGINT.
+        Err(e) if matches!(e.downcast_ref(), Some(alexnet_lab::Error::Interrupted { .. })) => ExitCode::from(130),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

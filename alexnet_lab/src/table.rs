@@ -28,6 +28,14 @@ pub fn human(n: f64) -> String {
     }
 }
 
+/// A DataFrame as CSV text (header line, then one line per row), through polars' writer.
+pub fn csv_string(df: &mut polars::prelude::DataFrame) -> crate::Result<String> {
+    use polars::prelude::*;
+    let mut buf = Vec::new();
+    CsvWriter::new(&mut buf).finish(df)?;
+    String::from_utf8(buf).map_err(|e| crate::Error::data(format!("CSV output is not UTF-8: {e}")))
+}
+
 /// Renders rows as an aligned text table; columns whose header starts with '>' are right-aligned.
 pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
     let right: Vec<bool> = headers.iter().map(|h| h.starts_with('>')).collect();

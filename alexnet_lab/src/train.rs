@@ -8,6 +8,7 @@
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -163,6 +164,10 @@ pub struct EpochMetrics {
     pub examples_per_sec: f64,
     /// The whole epoch including data preparation waits and evaluation.
     pub wall_seconds: f64,
+    /// The loss of every training step of the epoch, in order (the same seed and configuration
+    /// give the same numbers, bit for bit, on a CPU).
+    #[serde(default)]
+    pub step_losses: Vec<f64>,
 }
 
 /// A point of d2l's Animator: train points 5 times per epoch, test once per epoch.
@@ -308,6 +313,16 @@ fn bar(len: usize, show: bool, prefix: &'static str) -> ProgressBar {
     b
 }
 
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Asks a running [`fit`] to stop at the next step boundary (it then returns
+/// [`Error::Interrupted`]; the checkpoint of the last complete epoch stays as it is). The CLI
+/// calls this on Ctrl-C; a notebook or another thread may too. The request is consumed by the
+/// `fit` that sees it.
+pub fn request_stop() {
+    STOP.store(true, Ordering::SeqCst);
+}
+
 /// Runs the epochs `start_epoch..cfg.epochs` (0-based) of `train_ch6`, calling `on_epoch`
 /// after each (e.g. to save a checkpoint). `history` holds the epochs already done.
 #[allow(clippy::too_many_arguments)]
@@ -333,9 +348,17 @@ pub fn fit(
         let bar = bar(num_batches, progress, "train");
         bar.set_prefix(format!("{}/{}", epoch + 1, cfg.epochs));
         let (mut loss_sum, mut right, mut n, mut secs) = (0.0, 0.0, 0usize, 0.0);
+        let mut step_losses = Vec::with_capacity(num_batches);
         for (i, batch) in train.epoch(epoch, device).enumerate() {
+            if STOP.swap(false, Ordering::SeqCst) {
+                bar.abandon();
+                return Err(Error::Interrupted { epoch: epoch + 1, step: i, epochs_done: epoch });
+            }
             let b = batch?;
             let bs = b.indices.len();
+            // Dropout's masks depend only on (seed, epoch, step): the same seed gives the same
+            // run, and a resumed run continues exactly as an uninterrupted one.
+            net.set_dropout_seed(crate::loader::mix(cfg.seed, epoch as u64, i as u64));
             let t = Instant::now();
             let mut step = || -> Result<(f64, f64)> {
                 let logits = net.forward(&b.images, true)?;
@@ -362,6 +385,7 @@ pub fn fit(
                 });
             }
             last_finite = l;
+            step_losses.push(l);
             loss_sum += l * bs as f64;
             right += c;
             n += bs;
@@ -398,6 +422,7 @@ pub fn fit(
             train_seconds: secs,
             examples_per_sec: n as f64 / secs,
             wall_seconds: wall.elapsed().as_secs_f64(),
+            step_losses,
         });
         let Some(m) = history.epochs.last() else { continue };
         println!(
@@ -435,6 +460,7 @@ pub struct RunSummary {
 pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     let cfg = &opts.config;
     cfg.validate()?;
+    let _lock = lock_run_folder(&opts.out)?;
     let device = &opts.device;
     let data = FashionMnist::load(&opts.source)?;
     let train_split = Arc::new(match cfg.limit {
@@ -457,7 +483,14 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     let (net, varmap) = cfg.model.init(Some(input), cfg.seed, device)?;
     let mut opt = Sgd::new(named_vars(&varmap), cfg.lr, cfg.momentum, cfg.weight_decay)?;
     let mut history = History::default();
-    if opts.resume {
+    let existing = opts.resume && opts.out.join(checkpoint::META_FILE).exists();
+    if opts.resume && !existing {
+        println!(
+            "no checkpoint in {} yet: starting a new run (--resume continues one when there is)",
+            opts.out.display()
+        );
+    }
+    if existing {
         let (dir, meta) = checkpoint::read_meta(&opts.out)?;
         if meta.model != cfg.model || meta.input != input {
             return Err(Error::config(format!(
@@ -469,6 +502,23 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
                 cfg.model,
                 input
             )));
+        }
+        let changed = recipe_changes(&meta.config, cfg);
+        if !changed.is_empty() {
+            return Err(Error::config(format!(
+                "the run in {} was trained with another recipe ({}): resuming would mix two recipes. Use the \
+                 run's own settings (its checkpoint.json), or another --out for a new run",
+                dir.display(),
+                changed.join(", ")
+            )));
+        }
+        if meta.epoch >= cfg.epochs {
+            println!(
+                "the run in {} has already done {} of {} epochs: nothing to train (ask for more with --epochs)",
+                dir.display(),
+                meta.epoch,
+                cfg.epochs
+            );
         }
         checkpoint::load_weights(&dir, &meta, &varmap, device)?;
         let state = checkpoint::load_optimizer(&dir, &meta, device)?;
@@ -503,6 +553,42 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     Ok(RunSummary { history, out: opts.out.clone(), resumed_from })
 }
 
+/// The lock file that keeps two runs from writing into one folder.
+pub const LOCK_FILE: &str = ".lock";
+
+/// Takes the run folder's lock (an advisory `flock` on `DIR/.lock`, released when the returned
+/// file is dropped or the process ends, `kill -9` included), or says who holds it.
+pub fn lock_run_folder(dir: &Path) -> Result<std::fs::File> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    let path = dir.join(LOCK_FILE);
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(format!("cannot open the lock file {}", path.display()), e))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::config(format!(
+            "another training run is writing into {} (it holds {}): wait for it to finish, or use another --out",
+            dir.display(),
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(format!("cannot lock {}", path.display()), e)),
+    }
+}
+
+/// What differs between the recipe a run was trained with and `now` (the number of epochs may
+/// grow; everything else that shapes the training must stay), as `name was -> now` strings.
+pub fn recipe_changes(was: &TrainConfig, now: &TrainConfig) -> Vec<String> {
+    let mut out = vec![];
+    macro_rules! cmp {
+        ($($f:ident),*) => { $( if was.$f != now.$f { out.push(format!("{} {:?} -> {:?}", stringify!($f), was.$f, now.$f)); } )* };
+    }
+    cmp!(model, batch_size, lr, momentum, weight_decay, image_size, limit, test_limit, seed, resize, augment);
+    out
+}
+
 /// `(name, var)` pairs of a VarMap, sorted by name.
 pub fn named_vars(varmap: &VarMap) -> Vec<(String, candle_core::Var)> {
     let mut v: Vec<_> = varmap.data().lock().unwrap_or_else(|poisoned| poisoned.into_inner()).iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -520,8 +606,5 @@ pub fn write_run_files(dir: &Path, h: &History) -> Result<()> {
 }
 
 fn csv(df: &mut polars::prelude::DataFrame) -> Result<Vec<u8>> {
-    use polars::prelude::*;
-    let mut buf = Vec::new();
-    CsvWriter::new(&mut buf).finish(df)?;
-    Ok(buf)
+    Ok(crate::table::csv_string(df)?.into_bytes())
 }

@@ -1,14 +1,31 @@
-//! The hub source: `zalando-datasets/fashion_mnist` parquet files via `hf-hub`, read with polars.
+//! The hub source: `zalando-datasets/fashion_mnist` parquet files, cached the hub's way, read
+//! with polars.
 //!
-//! hf-hub is pinned to 0.5 with its sync `ureq` client on purpose: 1.0 dropped `ureq` for a
-//! tokio + reqwest stack that is several times heavier to build, and the lab only ever fetches
-//! two files. In 0.5 `Api::new()` ignores `HF_HOME`; `ApiBuilder::from_env()` (used here)
-//! honours it, so the cache is `$HF_HOME/hub` as for every other hub client.
+//! The cache is `hf-hub`'s (and Python `huggingface_hub`'s) layout under `$HF_HOME/hub`:
+//! `blobs/<etag>` holds the bytes, `snapshots/<commit>/<file>` is a relative symlink to the
+//! blob, `refs/main` names the commit. `hf-hub`'s [`Cache`] finds files in it; a cache made by
+//! any hub client works, offline too (`HF_HUB_OFFLINE=1`).
+//!
+//! The download itself is the lab's own (with `ureq`, the HTTP client `hf-hub` 0.5 uses),
+//! because `hf-hub` 0.5's sync `download` does three things wrong for a first-time user on a
+//! real network: it sets no timeout (a server that never answers hangs the lab forever), it
+//! renames whatever arrived into `blobs/` when a connection closes early (a partial file is
+//! then read as complete), and it never checks the bytes against the etag (the etag of an LFS
+//! file is its SHA-256). Here: connect / first byte / any silence while reading are bounded
+//! ([`Hub::timeout`]); the bytes go to `blobs/<etag>.incomplete` (`huggingface_hub`'s name),
+//! which a later run continues with an HTTP range request; only a file of the announced size
+//! whose SHA-256 equals the etag is renamed into `blobs/`; a corrupt one is deleted.
+//!
+//! hf-hub is pinned to 0.5 with its `ureq` client on purpose: 1.0 dropped `ureq` for a tokio +
+//! reqwest stack that is several times heavier to build.
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use hf_hub::{api::sync::ApiBuilder, Cache, Repo, RepoType};
+use hf_hub::{Cache, Repo, RepoType};
 use polars::prelude::*;
+use sha2::Digest;
 
 use super::{Split, PIXELS, SIDE};
 use crate::{Error, Result};
@@ -18,6 +35,8 @@ pub const HUB_REVISION: &str = "main";
 /// `[train, test]` paths inside the dataset repo.
 pub const HUB_FILES: [&str; 2] =
     ["fashion_mnist/train-00000-of-00001.parquet", "fashion_mnist/test-00000-of-00001.parquet"];
+/// The hub's address when `HF_ENDPOINT` does not name another.
+pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 
 fn repo() -> Repo {
     Repo::with_revision(HUB_REPO.into(), RepoType::Dataset, HUB_REVISION.into())
@@ -28,43 +47,324 @@ pub fn hub_cache_dir() -> PathBuf {
     Cache::from_env().path().clone()
 }
 
-fn offline() -> bool {
-    std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| !v.is_empty() && v != "0")
+/// Where the data comes from and how the lab talks to the hub.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hub {
+    /// The hub's address (`HF_ENDPOINT`, else [`DEFAULT_ENDPOINT`]).
+    pub endpoint: String,
+    /// The cache directory (`$HF_HOME/hub`).
+    pub cache: PathBuf,
+    /// Never download (`HF_HUB_OFFLINE=1`).
+    pub offline: bool,
+    /// Longest wait for a connection, for the first byte of an answer, and for the next bytes
+    /// of a download (`ALEXNET_LAB_HUB_TIMEOUT` in seconds, default 30).
+    pub timeout: Duration,
+    /// A progress bar while downloading (drawn only on a terminal).
+    pub progress: bool,
 }
 
-/// Local paths of `[train, test]`: from the cache when there, else downloaded (with progress).
-pub(super) fn fetch() -> Result<[PathBuf; 2]> {
-    let cache = Cache::from_env().repo(repo());
-    let missing = |what: &str| {
+/// What the hub says about a file before the download.
+#[derive(Debug, Clone, PartialEq)]
+struct Remote {
+    commit: String,
+    etag: String,
+    size: u64,
+    /// Where the bytes are (the file's URL, or where it redirects to).
+    url: String,
+}
+
+impl Hub {
+    /// The settings from the environment, as every hub client reads them.
+    pub fn from_env() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let timeout = var("ALEXNET_LAB_HUB_TIMEOUT").and_then(|v| v.parse::<f64>().ok()).filter(|t| *t > 0.0).unwrap_or(30.0);
+        Self {
+            endpoint: var("HF_ENDPOINT").unwrap_or_else(|| DEFAULT_ENDPOINT.into()),
+            cache: hub_cache_dir(),
+            offline: var("HF_HUB_OFFLINE").is_some_and(|v| v != "0"),
+            timeout: Duration::from_secs_f64(timeout),
+            progress: true,
+        }
+    }
+
+    /// The URL of a file of the dataset (`{endpoint}/datasets/{repo}/resolve/{revision}/{file}`,
+    /// as `hf-hub` builds it).
+    pub fn url(&self, file: &str) -> String {
+        let r = repo();
+        format!("{}/{}/resolve/{}/{file}", self.endpoint.trim_end_matches('/'), r.url(), r.url_revision())
+    }
+
+    /// The cached copy of `file`, if the cache has one for the revision.
+    pub fn cached(&self, file: &str) -> Option<PathBuf> {
+        Cache::new(self.cache.clone()).repo(repo()).get(file)
+    }
+
+    fn repo_dir(&self) -> PathBuf {
+        self.cache.join(repo().folder_name())
+    }
+
+    /// The local path of each file: from the cache when there, else downloaded into it.
+    pub fn fetch(&self, files: &[&str]) -> Result<Vec<PathBuf>> {
+        files
+            .iter()
+            .map(|f| match self.cached(f) {
+                Some(p) => Ok(p),
+                None if self.offline => Err(Error::data(self.not_cached("HF_HUB_OFFLINE is set"))),
+                None => self.download(f),
+            })
+            .collect()
+    }
+
+    fn not_cached(&self, why: &str) -> String {
         format!(
-            "Fashion-MNIST is not in the hub cache {} and {what}. Either let the lab download it \
+            "Fashion-MNIST is not in the hub cache {} and {why}. Either let the lab download it \
              once (network, unset HF_HUB_OFFLINE), point HF_HOME at a cache that holds \
              {HUB_REPO} (e.g. HF_HOME=../shared/data/hf), or use the IDX files with \
              --data-dir DIR (train-images-idx3-ubyte.gz etc.)",
-            hub_cache_dir().display()
+            self.cache.display()
         )
-    };
-    let mut out = Vec::with_capacity(2);
-    for f in HUB_FILES {
-        if let Some(p) = cache.get(f) {
-            out.push(p);
-            continue;
-        }
-        if offline() {
-            return Err(Error::data(missing("HF_HUB_OFFLINE is set")));
-        }
-        eprintln!("downloading {HUB_REPO}/{f} (once; cached in {})", hub_cache_dir().display());
-        let api = ApiBuilder::from_env()
-            .with_progress(true)
-            .build()
-            .map_err(|e| Error::data(format!("cannot set up the hub client: {e}")))?;
-        let p = api
-            .repo(repo())
-            .get(f)
-            .map_err(|e| Error::data(format!("{} (download of {f}: {e})", missing("the download failed"))))?;
-        out.push(p);
     }
-    Ok([out[0].clone(), out[1].clone()])
+
+    fn agent(&self) -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .timeout_connect(Some(self.timeout))
+            .timeout_recv_response(Some(self.timeout))
+            .timeout_per_read(Some(self.timeout))
+            .build()
+            .into()
+    }
+
+    /// A request failed before an answer: what happened, where, and what to do.
+    fn unreachable(&self, file: &str, url: &str, e: &ureq::Error) -> Error {
+        let what = match e {
+            ureq::Error::Timeout(_) => format!("{url} did not answer within {:.0} s", self.timeout.as_secs_f64()),
+            other => format!("cannot reach {url}: {other}"),
+        };
+        Error::data(format!(
+            "download of {file} from {} failed: {what}. Check the network (and HF_ENDPOINT), then run \
+             the same command again; or use a cache (HF_HOME) or the IDX files (--data-dir)",
+            self.endpoint
+        ))
+    }
+
+    /// Commit, etag, size and location of `file`, as `hf-hub` reads them: a ranged GET
+    /// (`bytes=0-0`), following redirects by hand; commit and etag (`X-Linked-Etag` before
+    /// `ETag`) from the first answer that has them, the size from the final `Content-Range`.
+    fn remote(&self, agent: &ureq::Agent, file: &str) -> Result<Remote> {
+        let (mut url, mut commit, mut etag, mut linked_size) = (self.url(file), None, None, None);
+        for _hop in 0..5 {
+            let r = agent.get(&url).header("Range", "bytes=0-0").call().map_err(|e| self.unreachable(file, &url, &e))?;
+            let header = |k: &str| r.headers().get(k).and_then(|v| v.to_str().ok()).map(|v| v.trim().trim_matches('"').to_string());
+            commit = commit.or_else(|| header("x-repo-commit"));
+            etag = etag.or_else(|| header("x-linked-etag").or_else(|| header("etag")));
+            linked_size = linked_size.or_else(|| header("x-linked-size").and_then(|s| s.parse::<u64>().ok()));
+            let status = r.status().as_u16();
+            if (300..400).contains(&status) {
+                let loc = header("location").ok_or_else(|| self.http_error(file, &url, status, "a redirect without a Location"))?;
+                url = if loc.starts_with('/') { format!("{}{loc}", origin(&url)) } else { loc };
+                continue;
+            }
+            if !(200..300).contains(&status) {
+                let why = match status {
+                    401 | 403 => "the hub refuses access (a gated or private repository needs HF_TOKEN)",
+                    404 => "the hub has no such file: check HF_ENDPOINT and that the dataset still has this file",
+                    500..=599 => "the server has a problem: try again later",
+                    _ => "an unexpected answer",
+                };
+                return Err(self.http_error(file, &url, status, why));
+            }
+            let size = header("content-range")
+                .and_then(|c| c.rsplit('/').next().and_then(|t| t.parse::<u64>().ok()))
+                .or(linked_size)
+                .or_else(|| if status == 200 { header("content-length").and_then(|s| s.parse().ok()) } else { None });
+            let missing = |h: &str| self.http_error(file, &url, status, &format!("the answer lacks the {h} header a hub sends"));
+            let commit = commit.ok_or_else(|| missing("X-Repo-Commit"))?;
+            let etag = etag.ok_or_else(|| missing("ETag"))?;
+            let size = size.ok_or_else(|| missing("Content-Range"))?;
+            for (name, v) in [("commit", &commit), ("etag", &etag)] {
+                if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                    return Err(Error::data(format!(
+                        "download of {file} from {}: the {name} `{v}` is not a plain name; refusing to use it as a file name",
+                        self.endpoint
+                    )));
+                }
+            }
+            return Ok(Remote { commit, etag, size, url });
+        }
+        Err(self.http_error(file, &url, 310, "more than 5 redirects (a redirect loop?)"))
+    }
+
+    fn http_error(&self, file: &str, url: &str, status: u16, why: &str) -> Error {
+        Error::data(format!(
+            "download of {file} from {} failed: HTTP {status} for {url}: {why}. Nothing was saved; \
+             or use a cache (HF_HOME) or the IDX files (--data-dir)",
+            self.endpoint
+        ))
+    }
+
+    /// Downloads `file` into the cache (see the module docs for what is checked) and returns
+    /// its snapshot path.
+    pub fn download(&self, file: &str) -> Result<PathBuf> {
+        let agent = self.agent();
+        let remote = self.remote(&agent, file)?;
+        let dir = self.repo_dir();
+        let blob = dir.join("blobs").join(&remote.etag);
+        let io = |what: String| move |e: std::io::Error| Error::io(what, e);
+        std::fs::create_dir_all(dir.join("blobs")).map_err(io(format!("cannot create {}", dir.join("blobs").display())))?;
+        if !blob.is_file() {
+            let part = dir.join("blobs").join(format!("{}.incomplete", remote.etag));
+            self.download_to(&agent, file, &remote, &part)?;
+            verify(&part, &remote).map_err(|why| {
+                let _ = std::fs::remove_file(&part);
+                Error::data(format!(
+                    "download of {file} from {} is corrupt: {why}. Nothing was kept: run the same command \
+                     again (if it happens again, something between you and the hub alters the file)",
+                    self.endpoint
+                ))
+            })?;
+            std::fs::rename(&part, &blob).map_err(io(format!("cannot rename {} to {}", part.display(), blob.display())))?;
+            crate::checkpoint::sync_dir(&dir.join("blobs"))?;
+        }
+        // snapshots/<commit>/<file> -> ../../blobs/<etag>, one more `..` per folder in `file`.
+        let pointer = dir.join("snapshots").join(&remote.commit).join(file);
+        let up = "../".repeat(Path::new(file).components().count() + 1);
+        let target = PathBuf::from(format!("{up}blobs/{}", remote.etag));
+        if let Some(parent) = pointer.parent() {
+            std::fs::create_dir_all(parent).map_err(io(format!("cannot create {}", parent.display())))?;
+        }
+        let _ = std::fs::remove_file(&pointer);
+        link(&target, &pointer).map_err(io(format!("cannot link {} to {}", pointer.display(), target.display())))?;
+        let refs = dir.join("refs");
+        std::fs::create_dir_all(&refs).map_err(io(format!("cannot create {}", refs.display())))?;
+        crate::checkpoint::write_atomic(&refs.join(HUB_REVISION), remote.commit.as_bytes())?;
+        Ok(pointer)
+    }
+
+    /// Appends the missing bytes of `file` to `part` (a range request from its length on).
+    fn download_to(&self, agent: &ureq::Agent, file: &str, remote: &Remote, part: &Path) -> Result<()> {
+        let io = |what: String| move |e: std::io::Error| Error::io(what, e);
+        let mut have = std::fs::metadata(part).map(|m| m.len()).unwrap_or(0);
+        if have > remote.size {
+            have = 0;
+        }
+        let mb = |b: u64| b as f64 / 1e6;
+        if have == remote.size {
+            return Ok(());
+        }
+        eprintln!(
+            "downloading {HUB_REPO}/{file} ({:.1} MB{}) from {} into {} (once; later runs read the cache)",
+            mb(remote.size),
+            if have > 0 { format!(", continuing at {:.1} MB", mb(have)) } else { String::new() },
+            self.endpoint,
+            self.cache.display()
+        );
+        let r = agent
+            .get(&remote.url)
+            .header("Range", &format!("bytes={have}-"))
+            .call()
+            .map_err(|e| self.unreachable(file, &remote.url, &e))?;
+        let status = r.status().as_u16();
+        // 206: the rest from `have` on; 200: the server ignores ranges and sends it all.
+        let append = match status {
+            206 => true,
+            200 => false,
+            _ => return Err(self.http_error(file, &remote.url, status, "the download was refused")),
+        };
+        let mut out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(append)
+            .write(true)
+            .truncate(!append)
+            .open(part)
+            .map_err(io(format!("cannot write {}", part.display())))?;
+        let start = if append { have } else { 0 };
+        let bar = if self.progress { indicatif::ProgressBar::new(remote.size) } else { indicatif::ProgressBar::hidden() };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg} [{bar:24}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message(file.rsplit('/').next().unwrap_or(file).to_string());
+        bar.set_position(start);
+        let (_, body) = r.into_parts();
+        let mut reader = body.into_reader();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut got = start;
+        let broke = |got: u64, why: String| {
+            Error::data(format!(
+                "download of {file} from {} broke off at {:.1} of {:.1} MB ({why}); the part is kept in {}: \
+                 run the same command again to continue",
+                self.endpoint,
+                mb(got),
+                mb(remote.size),
+                part.display()
+            ))
+        };
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = out.sync_all();
+                    bar.abandon();
+                    return Err(broke(got, e.to_string()));
+                }
+            };
+            out.write_all(buf.get(..n).unwrap_or_default()).map_err(io(format!("cannot write {}", part.display())))?;
+            got += n as u64;
+            bar.set_position(got);
+        }
+        out.sync_all().map_err(io(format!("cannot sync {}", part.display())))?;
+        bar.finish_and_clear();
+        if got < remote.size {
+            return Err(broke(got, "the connection closed early".into()));
+        }
+        Ok(())
+    }
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin(url: &str) -> &str {
+    let after = url.find("://").map_or(0, |i| i + 3);
+    url.get(after..).and_then(|rest| rest.find('/')).map_or(url, |i| url.get(..after + i).unwrap_or(url))
+}
+
+/// The size the hub announced, and the SHA-256 when the etag is one (LFS files; a git file's
+/// etag is a git hash and cannot be checked this way).
+fn verify(part: &Path, remote: &Remote) -> std::result::Result<(), String> {
+    let len = std::fs::metadata(part).map_err(|e| e.to_string())?.len();
+    if len != remote.size {
+        return Err(format!("{len} bytes arrived, the hub announced {}", remote.size));
+    }
+    if remote.etag.len() == 64 && remote.etag.chars().all(|c| c.is_ascii_hexdigit()) {
+        let mut f = std::fs::File::open(part).map_err(|e| e.to_string())?;
+        let mut h = sha2::Sha256::new();
+        std::io::copy(&mut f, &mut h).map_err(|e| e.to_string())?;
+        let got = format!("{:x}", h.finalize());
+        if !got.eq_ignore_ascii_case(&remote.etag) {
+            return Err(format!("its SHA-256 is {got}, the hub names it {}", remote.etag));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn link(target: &Path, at: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(target, at)
+}
+
+/// Where symlinks need privileges, the snapshot entry is a copy of the blob (as hf-hub does).
+#[cfg(not(unix))]
+fn link(target: &Path, at: &Path) -> std::io::Result<()> {
+    let blob = at.parent().map(|p| p.join(target)).unwrap_or_else(|| target.to_path_buf());
+    std::fs::copy(blob, at).map(|_| ())
+}
+
+/// Local paths of the given files: from the cache when there, else downloaded.
+pub(super) fn fetch(files: &[&str]) -> Result<Vec<PathBuf>> {
+    Hub::from_env().fetch(files)
 }
 
 /// Reads one hub parquet file (`image` = struct{bytes: PNG, path}, `label` = int64) and decodes

@@ -83,21 +83,35 @@ pub fn decode_labels(gz: &[u8], what: &str) -> Result<Vec<u8>> {
 
 /// Loads both splits from a directory holding the four IDX files.
 pub fn load_idx_dir(dir: &Path) -> Result<FashionMnist> {
-    let missing: Vec<&str> = IDX_FILES.iter().copied().filter(|f| !dir.join(f).is_file()).collect();
+    check_present(dir, &IDX_FILES, "four")?;
+    let [ti, tl, si, sl] = IDX_FILES;
+    Ok(FashionMnist { train: idx_split(dir, ti, tl)?, test: idx_split(dir, si, sl)? })
+}
+
+/// The test split only (the two `t10k-*` files).
+pub fn load_idx_test(dir: &Path) -> Result<Split> {
+    let [_, _, si, sl] = IDX_FILES;
+    check_present(dir, &[si, sl], "two test")?;
+    idx_split(dir, si, sl)
+}
+
+fn check_present(dir: &Path, files: &[&str], which: &str) -> Result<()> {
+    let missing: Vec<&str> = files.iter().copied().filter(|f| !dir.join(f).is_file()).collect();
     if !missing.is_empty() {
         return Err(Error::data(format!(
-            "{} lacks {} of the four Fashion-MNIST IDX files: {}; put all four there, or drop \
+            "{} lacks {} of the {which} Fashion-MNIST IDX files: {}; put all four there, or drop \
              --data-dir to use the hub",
             dir.display(),
             missing.len(),
             missing.join(", ")
         )));
     }
-    let split = |img: &str, lab: &str| -> Result<Split> {
-        let (ip, lp) = (dir.join(img), dir.join(lab));
-        let images = read_idx_images(&ip)?;
-        let labels = read_idx_labels(&lp)?;
-        Split::new(images, labels, &format!("{} + {}", ip.display(), lp.display()))
-    };
-    Ok(FashionMnist { train: split(IDX_FILES[0], IDX_FILES[1])?, test: split(IDX_FILES[2], IDX_FILES[3])? })
+    Ok(())
+}
+
+fn idx_split(dir: &Path, img: &str, lab: &str) -> Result<Split> {
+    let (ip, lp) = (dir.join(img), dir.join(lab));
+    let images = read_idx_images(&ip)?;
+    let labels = read_idx_labels(&lp)?;
+    Split::new(images, labels, &format!("{} + {}", ip.display(), lp.display()))
 }

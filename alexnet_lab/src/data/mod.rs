@@ -8,7 +8,7 @@ mod footer;
 mod hub;
 mod idx;
 
-pub use hub::{decode_png, hub_cache_dir, load_parquet, parquet_bytes_to_split, HUB_FILES, HUB_REPO, HUB_REVISION};
+pub use hub::{decode_png, hub_cache_dir, load_parquet, parquet_bytes_to_split, Hub, DEFAULT_ENDPOINT, HUB_FILES, HUB_REPO, HUB_REVISION};
 pub use idx::{decode_images, decode_labels, gunzip, load_idx_dir, parse_idx, read_idx_images, read_idx_labels, IDX_FILES};
 
 use std::path::PathBuf;
@@ -123,10 +123,27 @@ impl FashionMnist {
     pub fn load(source: &Source) -> Result<Self> {
         match source {
             Source::Hub => {
-                let [train, test] = hub::fetch()?;
-                Ok(Self { train: load_parquet(&train)?, test: load_parquet(&test)? })
+                let paths = hub::fetch(&HUB_FILES)?;
+                let (train, test) = match paths.as_slice() {
+                    [train, test] => (train, test),
+                    _ => return Err(Error::data("the hub fetch returned the wrong number of files")),
+                };
+                Ok(Self { train: load_parquet(train)?, test: load_parquet(test)? })
             }
             Source::IdxDir(dir) => load_idx_dir(dir),
+        }
+    }
+
+    /// Loads the test split only (what evaluation and prediction need; nothing of the training
+    /// split is read or downloaded).
+    pub fn load_test(source: &Source) -> Result<Split> {
+        match source {
+            Source::Hub => {
+                let paths = hub::fetch(&HUB_FILES[1..])?;
+                let test = paths.first().ok_or_else(|| Error::data("the hub fetch returned no file"))?;
+                load_parquet(test)
+            }
+            Source::IdxDir(dir) => idx::load_idx_test(dir),
         }
     }
 

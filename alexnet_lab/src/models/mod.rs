@@ -33,6 +33,10 @@ pub struct Sequential {
     name: String,
     input: [usize; 3],
     layers: Vec<Layer>,
+    /// Seed of the next train-mode forward pass's dropout masks; each such pass takes one and
+    /// moves it on, and [`Sequential::set_dropout_seed`] sets it (the training loop does, per
+    /// step, so a resumed run draws the same masks as an uninterrupted one).
+    dropout_seed: std::sync::atomic::AtomicU64,
 }
 
 impl Sequential {
@@ -45,7 +49,12 @@ impl Sequential {
             .enumerate()
             .map(|(i, s)| Layer::new(i, *s, &vb))
             .collect::<candle_core::Result<Vec<_>>>()?;
-        Ok(Self { name: name.into(), input, layers })
+        Ok(Self { name: name.into(), input, layers, dropout_seed: Default::default() })
+    }
+
+    /// Sets the seed of the next train-mode forward pass's dropout masks.
+    pub fn set_dropout_seed(&self, seed: u64) {
+        self.dropout_seed.store(seed, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn name(&self) -> &str {
@@ -102,6 +111,7 @@ impl Sequential {
     /// [`crate::linear::linear`]); the result is the same.
     pub fn forward(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
         self.check_input(xs)?;
+        let seed = if train { self.next_dropout_seed() } else { 0 };
         let mut x = xs.clone();
         let mut i = 0;
         while let Some(l) = self.layers.get(i) {
@@ -111,7 +121,7 @@ impl Sequential {
                     i += 2;
                 }
                 None => {
-                    x = l.forward_t(&x, train)?;
+                    x = l.forward_seeded(&x, train, seed)?;
                     i += 1;
                 }
             }
@@ -119,14 +129,20 @@ impl Sequential {
         Ok(x)
     }
 
+    fn next_dropout_seed(&self) -> u64 {
+        let s = self.dropout_seed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        crate::loader::mix(s, 0x5EED, 0)
+    }
+
     /// Runs `xs` through the layers one by one and returns every layer's output,
     /// the lecture's `for layer in net: X = layer(X)` loop.
     pub fn forward_layers(&self, xs: &Tensor, train: bool) -> Result<Vec<Tensor>> {
         self.check_input(xs)?;
+        let seed = if train { self.next_dropout_seed() } else { 0 };
         let mut x = xs.clone();
         let mut outs = Vec::with_capacity(self.layers.len());
         for l in &self.layers {
-            x = l.forward_t(&x, train)?;
+            x = l.forward_seeded(&x, train, seed)?;
             outs.push(x.clone());
         }
         Ok(outs)

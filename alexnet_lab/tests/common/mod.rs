@@ -2,6 +2,8 @@
 //! `.ci/run` does), else `../shared/data` beside the workspace.
 #![allow(dead_code)]
 
+pub mod hub_server;
+
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
