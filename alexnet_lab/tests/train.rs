@@ -115,9 +115,18 @@ fn nan_loss_stops_with_advice_and_keeps_the_last_checkpoint() {
     let cfg = TrainConfig { epochs: 1, limit: Some(64), test_limit: Some(32), ..TrainConfig::smoke() };
     train::run(&opts(cfg.clone(), &dir, false)).unwrap();
     let before = std::fs::read(dir.join(meta_weights(&dir))).unwrap();
+    // A new run into the same folder with a learning rate that explodes at once (resuming with
+    // another recipe is refused, see below).
     let wild = TrainConfig { epochs: 2, lr: 1e300, momentum: 0.0, ..cfg };
-    let e = train::run(&opts(wild, &dir, true)).unwrap_err();
-    assert!(matches!(e, Error::Diverged { epoch: 2, .. }), "{e}");
+    let e = train::run(&opts(wild, &dir, false)).unwrap_err();
+    // Fresh weights: the first step's loss is finite (ln 10), the update then explodes.
+    match &e {
+        Error::Diverged { epoch: 1, step: 2, last_finite, lr, suggested, .. } => {
+            assert!((last_finite - 10f64.ln()).abs() < 0.05, "{e}");
+            assert_eq!((*lr, *suggested), (1e300, 1e299));
+        }
+        other => panic!("expected divergence at epoch 1, step 2: {other}"),
+    }
     assert!(e.to_string().contains("learning rate"), "{e}");
     assert_eq!(std::fs::read(dir.join(meta_weights(&dir))).unwrap(), before);
     assert_eq!(checkpoint::read_meta(&dir).unwrap().1.epoch, 1);
@@ -204,4 +213,92 @@ fn saving_an_epoch_again_never_touches_the_committed_files() {
     assert_ne!(std::fs::read(dir.join(&second.weights)).unwrap(), bytes, "other seed, other weights");
     assert!(!dir.join(&first.weights).exists(), "the old file goes after the commit");
     checkpoint::load_model(&dir, &Device::Cpu).unwrap();
+}
+
+/// All the weights of a run folder's checkpoint as raw bits, by name.
+fn weight_bits(dir: &Path) -> Vec<(String, Vec<u32>)> {
+    let (d, meta) = checkpoint::read_meta(dir).unwrap();
+    let t = checkpoint::load_tensors(&d.join(&meta.weights), &Device::Cpu).unwrap();
+    let mut v: Vec<(String, Vec<u32>)> =
+        t.into_iter().map(|(k, t)| (k, t.flatten_all().unwrap().to_vec1::<f32>().unwrap().iter().map(|x| x.to_bits()).collect())).collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+fn step_losses(h: &train::History) -> Vec<u64> {
+    h.epochs.iter().flat_map(|e| e.step_losses.iter().map(|l| l.to_bits())).collect()
+}
+
+/// The same seed and configuration give the same run, bit for bit (dropout masks included),
+/// and a run stopped after epoch 1 and resumed ends exactly where an uninterrupted one does.
+#[test]
+fn runs_are_reproducible_and_resume_is_exact() {
+    let cfg = TrainConfig { epochs: 2, limit: Some(192), test_limit: Some(64), ..TrainConfig::smoke() };
+    let (a, b, c) = (tmpdir("repro-a"), tmpdir("repro-b"), tmpdir("repro-c"));
+    for d in [&a, &b, &c] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    let ha = train::run(&opts(cfg.clone(), &a, false)).unwrap().history;
+    let hb = train::run(&opts(cfg.clone(), &b, false)).unwrap().history;
+    assert_eq!(step_losses(&ha).len(), 2 * 6);
+    assert_eq!(step_losses(&ha), step_losses(&hb), "per-step losses");
+    assert_eq!(weight_bits(&a), weight_bits(&b), "final weights");
+    // Another seed is another run.
+    let d = tmpdir("repro-d");
+    let _ = std::fs::remove_dir_all(&d);
+    let hd = train::run(&opts(TrainConfig { seed: 1, ..cfg.clone() }, &d, false)).unwrap().history;
+    assert_ne!(step_losses(&ha), step_losses(&hd));
+
+    // Interrupted after epoch 1, resumed: the same weights, momentum and losses as run a.
+    train::run(&opts(TrainConfig { epochs: 1, ..cfg.clone() }, &c, false)).unwrap();
+    let hc = train::run(&opts(cfg.clone(), &c, true)).unwrap().history;
+    assert_eq!(step_losses(&hc), step_losses(&ha));
+    assert_eq!(weight_bits(&c), weight_bits(&a), "resumed weights");
+    let mom = |dir: &Path| {
+        let (d, meta) = checkpoint::read_meta(dir).unwrap();
+        let mut v: Vec<(String, Vec<f32>)> = checkpoint::load_optimizer(&d, &meta, &Device::Cpu)
+            .unwrap()
+            .into_iter()
+            .map(|(k, t)| (k, t.flatten_all().unwrap().to_vec1::<f32>().unwrap()))
+            .collect();
+        v.sort_by(|x, y| x.0.cmp(&y.0));
+        v
+    };
+    let (ma, mc) = (mom(&a), mom(&c));
+    assert!(!ma.is_empty() && ma.iter().any(|(_, v)| v.iter().any(|x| *x != 0.0)));
+    assert!(ma == mc, "momentum buffers after resume");
+}
+
+/// `--resume` as a job scheduler uses it: the same command line before and after a preemption.
+#[test]
+fn resume_without_a_checkpoint_starts_a_new_run_and_a_changed_recipe_is_refused() {
+    let dir = tmpdir("resume-fresh");
+    let _ = std::fs::remove_dir_all(&dir);
+    let cfg = TrainConfig { epochs: 1, limit: Some(64), test_limit: Some(32), ..TrainConfig::smoke() };
+    let s = train::run(&opts(cfg.clone(), &dir, true)).unwrap();
+    assert_eq!((s.resumed_from, s.history.epochs.len()), (0, 1));
+    for (changed, needle) in [
+        (TrainConfig { lr: 0.1, ..cfg.clone() }, "lr 0.01 -> 0.1"),
+        (TrainConfig { batch_size: 16, ..cfg.clone() }, "batch_size 32 -> 16"),
+        (TrainConfig { seed: 7, ..cfg.clone() }, "seed 0 -> 7"),
+    ] {
+        let e = train::run(&opts(changed, &dir, true)).unwrap_err().to_string();
+        assert!(e.contains(needle) && e.contains("another recipe"), "{e}");
+    }
+    // Asking for no more epochs than done: nothing to train, the checkpoint stays.
+    let before = meta_weights(&dir);
+    let s = train::run(&opts(cfg, &dir, true)).unwrap();
+    assert_eq!((s.resumed_from, s.history.epochs.len(), meta_weights(&dir)), (1, 1, before));
+}
+
+#[test]
+fn a_second_run_on_the_same_folder_is_refused_while_the_first_holds_it() {
+    let dir = tmpdir("lock");
+    let held = train::lock_run_folder(&dir).unwrap();
+    let cfg = TrainConfig { epochs: 1, limit: Some(32), test_limit: Some(32), ..TrainConfig::smoke() };
+    let e = train::run(&opts(cfg.clone(), &dir, false)).unwrap_err().to_string();
+    assert!(e.contains("another training run is writing into") && e.contains(".lock"), "{e}");
+    assert!(!dir.join("checkpoint.json").exists());
+    drop(held);
+    train::run(&opts(cfg, &dir, false)).unwrap();
 }
