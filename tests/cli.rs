@@ -350,8 +350,11 @@ fn predict_a_folder_of_mixed_photos() {
     let o = lab_env(&["predict", "--checkpoint", run, "--show-pipelines", pic.to_str().unwrap(), good.to_str().unwrap()], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let grid = image::open(&pic).unwrap();
-    // One row: the 60x30 photo shown at 1.5x the input size (101x50), then three 67x67 inputs.
-    assert_eq!((grid.width(), grid.height()), (4 * (101 + 4) + 4, 67 + 8));
+    // One row: the 60x30 photo shown at 1.5x the input size (101x50), then three 67x67 inputs,
+    // on a grey canvas with 6-pixel gaps.
+    assert_eq!((grid.width(), grid.height()), (4 * (101 + 6) + 6, 67 + 12));
+    let g = grid.to_luma8();
+    assert_eq!(g.get_pixel(0, 0).0[0], 128);
     let o = lab_env(&["predict", "--checkpoint", run, "--top-k", "11", good.to_str().unwrap()], &[]);
     assert!(!o.status.success() && stderr(&o).contains("--top-k must be between 1 and 10"), "{}", stderr(&o));
 }

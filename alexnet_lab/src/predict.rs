@@ -26,9 +26,10 @@ use crate::models::Sequential;
 use crate::transforms::{Augment, Pipeline, ResizeMode};
 use crate::{Error, Result};
 
-/// File name extensions taken from a folder (case-insensitive). Files named on the command line
-/// are read whatever their name.
-pub const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "webp"];
+/// File name extensions taken from a folder (case-insensitive): the formats read, and other
+/// image formats, which are then reported one by one ("convert it") instead of skipped in
+/// silence. Files named on the command line are read whatever their name.
+pub const IMAGE_EXTENSIONS: [&str; 11] = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff", "heic", "heif", "avif"];
 
 /// The largest photo decoded: 100 megapixels (a 12-megapixel phone photo is 4032x3024). Larger
 /// ones are refused from their header, before memory is spent on them.
@@ -82,7 +83,7 @@ pub fn read_photo(path: &Path) -> Result<GrayImage> {
     let (w, h) = decoder.dimensions();
     if w as u64 * h as u64 > MAX_PIXELS {
         return Err(Error::data(format!(
-            "{what} is {w}x{h} pixels ({:.0} megapixels), more than the {} this lab decodes: scale it down first",
+            "{what} is {w}x{h} pixels ({:.0} megapixels), more than the {} megapixels this lab decodes: scale it down first",
             w as f64 * h as f64 / 1e6,
             MAX_PIXELS / 1_000_000
         )));
@@ -95,7 +96,8 @@ pub fn read_photo(path: &Path) -> Result<GrayImage> {
 }
 
 /// The image files of `inputs`: a file is taken as it is; a folder is searched recursively for
-/// files with an [`IMAGE_EXTENSIONS`] name. Sorted by path, each once. Paths that do not exist
+/// files with an [`IMAGE_EXTENSIONS`] name (hidden files and folders, e.g. `.DS_Store` or
+/// `.ipynb_checkpoints`, left out). Sorted by path, each once. Paths that do not exist
 /// and folders that cannot be listed come back in the second list with their error, so one bad
 /// input does not stop the others.
 pub fn collect_images(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<(PathBuf, Error)>) {
@@ -107,7 +109,7 @@ pub fn collect_images(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<(PathBuf, Error)
             if files.len() == before {
                 problems.push((
                     input.clone(),
-                    Error::data(format!("{} holds no .png, .jpg, .jpeg or .webp file", input.display())),
+                    Error::data(format!("{} holds no image file (.png, .jpg, .jpeg, .webp)", input.display())),
                 ));
             }
         } else if input.exists() {
@@ -134,6 +136,9 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<(PathBuf, Error
             Ok(e) => e.path(),
             Err(e) => return problems.push((dir.to_path_buf(), Error::io(format!("cannot list {}", dir.display()), e))),
         };
+        if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
+            continue;
+        }
         if path.is_dir() {
             walk(&path, files, problems);
         } else if is_image_name(&path) {
@@ -226,7 +231,8 @@ pub fn top(probs: &[f32], k: usize) -> Vec<Guess> {
 }
 
 /// A picture of what each resize mode feeds the network: one row per photo, the photo itself
-/// (scaled to the row's height) then resize, crop and letterbox, as PNG.
+/// (its longer side 1.5x the input size) then resize, crop and letterbox, each centred in its
+/// cell on a grey canvas, as PNG.
 pub fn pipelines_png(predictor: &Predictor, photos: &[GrayImage]) -> Result<Vec<u8>> {
     let s = predictor.pipeline.size;
     let mut cells: Vec<GrayImage> = vec![];
@@ -239,9 +245,21 @@ pub fn pipelines_png(predictor: &Predictor, photos: &[GrayImage]) -> Result<Vec<
             cells.push(predictor.input_image_with(p, mode));
         }
     }
-    let imgs: Vec<(&[u8], usize, usize)> =
-        cells.iter().map(|c| (c.as_raw().as_slice(), c.width() as usize, c.height() as usize)).collect();
-    crate::plot::image_grid_png(&imgs, 4, 4)
+    // On a grey canvas, so that each black frame's edges show.
+    let pad = 6u32;
+    let (cw, ch) = cells.iter().fold((1, 1), |(a, b), c| (a.max(c.width()), b.max(c.height())));
+    let rows = photos.len().max(1) as u32;
+    let mut canvas = GrayImage::from_pixel(4 * (cw + pad) + pad, rows * (ch + pad) + pad, image::Luma([128]));
+    for (k, c) in cells.iter().enumerate() {
+        let (col, row) = (k as u32 % 4, k as u32 / 4);
+        let (x, y) = (pad + col * (cw + pad) + (cw - c.width()) / 2, pad + row * (ch + pad) + (ch - c.height()) / 2);
+        image::imageops::replace(&mut canvas, c, x as i64, y as i64);
+    }
+    let mut out = std::io::Cursor::new(Vec::new());
+    canvas
+        .write_to(&mut out, ImageFormat::Png)
+        .map_err(|e| Error::data(format!("cannot encode the pipelines picture as PNG: {e}")))?;
+    Ok(out.into_inner())
 }
 
 /// Predictions as a table: one row per file and rank (`file, rank, label, class, probability`).

@@ -178,13 +178,15 @@ fn folders_are_searched_recursively_for_image_files_sorted() {
     write(&dir, "a.jpg", &jpeg(&img, None));
     write(&dir, "sub/c.webp", &webp(&img));
     write(&dir, "sub/readme.txt", b"not an image");
+    write(&dir, "sub/.hidden.png", b"a macOS resource fork, say");
+    write(&dir, "sub/old.gif", b"GIF89a");
     write(&dir, "empty/.keep", b"");
     let (files, problems) = collect_images(&[dir.clone(), dir.join("a.jpg"), dir.join("missing.png"), dir.join("empty")]);
     let names: Vec<String> = files.iter().map(|p| p.strip_prefix(&dir).unwrap().display().to_string()).collect();
-    assert_eq!(names, ["a.jpg", "b.PNG", "sub/c.webp"]);
+    assert_eq!(names, ["a.jpg", "b.PNG", "sub/c.webp", "sub/old.gif"]);
     let problems: Vec<String> = problems.iter().map(|(_, e)| e.to_string()).collect();
     assert_eq!(problems.len(), 2, "{problems:?}");
-    assert!(problems[0].contains("missing.png") && problems[1].contains("holds no .png"), "{problems:?}");
+    assert!(problems[0].contains("missing.png") && problems[1].contains("holds no image file"), "{problems:?}");
 }
 
 #[test]

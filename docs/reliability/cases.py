@@ -8,7 +8,7 @@ The same cases are asserted by the tests (tests/cli.rs, alexnet_lab/tests/data_f
 alexnet_lab/tests/train.rs, ...); this script only records the messages for people to read.
 Uses HF_HOME / FASHION_MNIST_DIR like the tests (default ../shared/data).
 """
-import glob, gzip, os, shutil, struct, subprocess, sys, tempfile, zlib
+import glob, gzip, hashlib, http.server, os, resource, shutil, signal, socket, struct, subprocess, sys, tempfile, threading, time, zlib
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -85,8 +85,109 @@ CASES = [
     ("out of memory", "batch size over the CPU budget", ["memory", "--image-size", "96", "--batch-sizes", "8,4096", "--budget", "1G", "--steps", "1"], None),
     ("checkpoint", "no checkpoint in the folder", ["eval", "--checkpoint", os.path.join(TMP, "empty-run")], {}),
     ("checkpoint", "not an image", ["predict", "--checkpoint", os.path.join(TMP, "lenet"), os.path.join(ROOT, "Cargo.toml")], None),
+    ("checkpoint", "resume with another learning rate", ["train", "--model", "lenet", "--image-size", "28", "--epochs", "2", "--limit", "64", "--lr", "0.5", "--out", os.path.join(TMP, "lenet"), "--resume"], None),
+    ("download", "hub unreachable (nothing listens)", ["data", "info"], {"HF_HOME": os.path.join(TMP, "dl-refused"), "HF_ENDPOINT": "http://127.0.0.1:9"}),
+    ("download", "hub never answers", ["eval", "--checkpoint", os.path.join(TMP, "lenet")], "hub:silent"),
+    ("download", "HTTP 404", ["eval", "--checkpoint", os.path.join(TMP, "lenet")], "hub:404"),
+    ("download", "HTTP 500", ["eval", "--checkpoint", os.path.join(TMP, "lenet")], "hub:500"),
+    ("download", "connection dropped halfway", ["eval", "--checkpoint", os.path.join(TMP, "lenet")], "hub:drop"),
+    ("download", "corrupt bytes (same length)", ["eval", "--checkpoint", os.path.join(TMP, "lenet")], "hub:corrupt"),
+    ("photos", "a folder: a good PNG, a broken JPEG, a GIF, a 60000x60000 PNG header", ["predict", "--checkpoint", os.path.join(TMP, "lenet"), os.path.join(TMP, "photos")], None),
     ("checkpoint", "checkpoint of another input size", ["train", "--model", "lenet", "--image-size", "32", "--epochs", "2", "--limit", "64", "--out", os.path.join(TMP, "lenet"), "--resume"], None),
 ]
+
+
+def stub_hub(mode):
+    """A stand-in hub on 127.0.0.1 serving the real test parquet file the way the hub does
+    (X-Repo-Commit, ETag = SHA-256, Content-Range), with a fault; returns its endpoint."""
+    data = open(TEST_PARQUET, "rb").read()
+    sha = hashlib.sha256(data).hexdigest()
+    if mode == "silent":  # accepts connections, never answers
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(16)
+        threading.Thread(target=lambda: (time.sleep(120), s.close()), daemon=True).start()
+        return "http://127.0.0.1:%d" % s.getsockname()[1]
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            if mode in (404, 500):
+                self.send_response(mode)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            start = int(self.headers.get("Range", "bytes=0-").split("=")[1].split("-")[0] or 0)
+            end = 0 if self.headers.get("Range", "").endswith("-0") else len(data) - 1
+            body = data[start:end + 1]
+            if mode == "corrupt" and len(body) > 1:
+                body = body[:100] + bytes(b ^ 0x5A for b in body[100:164]) + body[164:]
+            self.send_response(206)
+            for k, v in [("X-Repo-Commit", "531be5e2ccc9dba0c201ad3ae567a4f3d16ecdd2"), ("ETag", '"%s"' % sha),
+                         ("Content-Range", "bytes %d-%d/%d" % (start, end, len(data))), ("Content-Length", str(len(body)))]:
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2] if mode == "drop" and len(body) > 1 else body)
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return "http://127.0.0.1:%d" % srv.server_address[1]
+
+
+def hub_env(mode):
+    return {"HF_HOME": os.path.join(TMP, "dl-%s" % mode), "HF_ENDPOINT": stub_hub(mode), "ALEXNET_LAB_HUB_TIMEOUT": "2"}
+
+
+def photos():
+    d = os.path.join(TMP, "photos")
+    os.makedirs(d)
+    shutil.copy(os.path.join(ROOT, "data/fixtures/resize/test0_96.png"), os.path.join(d, "ok.png"))
+    open(os.path.join(d, "broken.jpg"), "wb").write(b"\xff\xd8\xff\xe0 cut here")
+    open(os.path.join(d, "anim.gif"), "wb").write(b"GIF89a\x01\x00\x01\x00\x00\x00\x00;")
+    big = bytearray(png(1, 1))
+    big[16:24] = struct.pack(">II", 60000, 60000)
+    big[29:33] = struct.pack(">I", zlib.crc32(bytes(big[12:29])) & 0xFFFFFFFF)
+    open(os.path.join(d, "huge.png"), "wb").write(big)
+    return d
+
+
+SMOKE = ["train", "--profile", "smoke", "--limit", "64", "--test-limit", "32", "--data-dir", IDX]
+
+
+def process_cases(base):
+    """Faults that need a running process: a second run on a busy folder, Ctrl-C, a full disk."""
+    out = []
+    run = os.path.join(TMP, "busy")
+    first = subprocess.Popen([BIN] + SMOKE[:3] + ["--epochs", "3", "--limit", "2048", "--test-limit", "32", "--data-dir", IDX, "--out", run, "--quiet"],
+                             env=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while not os.path.exists(os.path.join(run, ".lock")):
+        time.sleep(0.05)
+    time.sleep(0.5)
+    second = ["train", "--profile", "smoke", "--out", "<tmp>/busy", "--resume"]
+    o = subprocess.run([BIN] + SMOKE + ["--out", run, "--resume", "--quiet"], env=base, capture_output=True, text=True)
+    out.append(("process", "a second run on the same --out while the first runs", second, o))
+    while not os.path.exists(os.path.join(run, "checkpoint.json")):
+        time.sleep(0.05)
+    first.send_signal(signal.SIGINT)
+    _, err = first.communicate()
+    p = subprocess.Popen([BIN] + SMOKE[:3] + ["--epochs", "3", "--limit", "2048", "--test-limit", "32", "--data-dir", IDX, "--out", run, "--resume", "--quiet"],
+                         env=base, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    so, se = p.communicate()
+    out.append(("process", "Ctrl-C during training", ["train", "--profile", "smoke", "--epochs", "3", "--limit", "2048", "--out", "<tmp>/busy", "--resume"],
+                subprocess.CompletedProcess(p.args, p.returncode, so, se)))
+
+    def limit_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8 << 20, 8 << 20))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    full = os.path.join(TMP, "full")
+    subprocess.run([BIN] + SMOKE + ["--epochs", "1", "--out", full, "--quiet"], env=base, check=True, capture_output=True)
+    o = subprocess.run([BIN] + SMOKE + ["--epochs", "2", "--out", full, "--resume", "--quiet"], env=base, capture_output=True, text=True, preexec_fn=limit_files)
+    out.append(("process", "disk full during a save (8 MB file-size limit)", ["train", "--profile", "smoke", "--epochs", "2", "--out", "<tmp>/full", "--resume"], o))
+    return out
 
 
 def main():
@@ -95,22 +196,31 @@ def main():
     subprocess.run([BIN, "train", "--model", "lenet", "--image-size", "28", "--epochs", "1", "--limit", "64", "--test-limit", "32",
                     "--out", os.path.join(TMP, "lenet"), "--quiet"], env={**os.environ, "HF_HOME": HF, "HF_HUB_OFFLINE": "1"},
                    check=True, capture_output=True)
-    base = {k: v for k, v in os.environ.items() if k not in ("HF_HOME", "HF_HUB_OFFLINE")}
+    photos()
+    base = {k: v for k, v in os.environ.items() if k not in ("HF_HOME", "HF_HUB_OFFLINE", "HF_ENDPOINT")}
     base.setdefault("HF_HOME", HF)
     lines = ["| kind | case | command | exit | what it printed |", "|---|---|---|---|---|"]
+    runs = []
     for kind, case, args, env in CASES:
         e = dict(base)
         if env is None:
             e.update({"HF_HOME": HF, "HF_HUB_OFFLINE": "1"})
+        elif isinstance(env, str):
+            e.update(hub_env(env.split(":")[1] if not env.split(":")[1].isdigit() else int(env.split(":")[1])))
         else:
             e.update(env)
         o = subprocess.run([BIN] + args + (["--quiet"] if args[0] == "train" else []), env=e, capture_output=True, text=True)
+        runs.append((kind, case, args, o))
+    runs += process_cases({**base, "HF_HOME": HF, "HF_HUB_OFFLINE": "1"})
+    for kind, case, args, o in runs:
         text = (o.stderr + o.stdout)
-        msg = [l for l in text.splitlines() if "error" in l.lower() or "out of memory" in l]
-        msg = msg[0] if msg else text.strip().splitlines()[-1]
+        msg = [l for l in text.splitlines() if "error" in l.lower() or "out of memory" in l or "interrupted" in l]
+        msg = " ".join(msg) if kind in ("photos", "process") else (msg[0] if msg else text.strip().splitlines()[-1])
+        if case == "Ctrl-C during training":
+            msg = " ".join(l.strip() for l in o.stderr.strip().splitlines())
         assert "panicked" not in text, (case, text)
         shown = " ".join(a if not a.startswith(TMP) else "<tmp>/" + os.path.basename(a) for a in args)
-        msg = msg.replace(TMP, "<tmp>").replace(HF, "$HF_HOME").replace(IDX, "$FASHION_MNIST_DIR").replace("|", "\\|")
+        msg = msg.replace(TMP, "<tmp>").replace(HF, "$HF_HOME").replace(IDX, "$FASHION_MNIST_DIR").replace(BIN, "alexnet-lab").replace("|", "\\|")
         lines.append(f"| {kind} | {case} | `alexnet-lab {shown}` | {o.returncode} | {msg} |")
         print(f"{o.returncode:>3} {case}", file=sys.stderr)
     out = os.path.join(ROOT, "docs/reliability/cases.md")
