@@ -26,8 +26,12 @@ fn idx_dir() -> PathBuf {
 /// The smoke profile's AlexNet (67x67, ~21.6M parameters, so a checkpoint is ~170 MB of
 /// weights + momentum and a save takes long enough for kills to land inside it) on a slice.
 fn train(out: &Path, resume: bool) -> Command {
+    train_epochs(out, resume, EPOCHS)
+}
+
+fn train_epochs(out: &Path, resume: bool, epochs: usize) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_alexnet-lab"));
-    c.args(["train", "--profile", "smoke", "--epochs", &EPOCHS.to_string(), "--limit", "64", "--test-limit", "32"])
+    c.args(["train", "--profile", "smoke", "--epochs", &epochs.to_string(), "--limit", "64", "--test-limit", "32"])
         .args(["--batch-size", "32", "--device", "cpu", "--quiet", "--data-dir"])
         .arg(idx_dir())
         .arg("--out")
@@ -47,6 +51,12 @@ fn check_folder(out: &Path) -> Option<Vec<EpochMetrics>> {
         return None;
     }
     let (_, meta) = checkpoint::read_meta(out).expect("checkpoint.json always parses");
+    // The tensor files on disk are the ones this JSON committed (their SHA-256 recorded at the
+    // save), not a later epoch's written under the same name.
+    let sha = meta.weights_sha256.as_deref().expect("checkpoint.json records the weights' SHA-256");
+    assert_eq!(checkpoint::file_sha256(&out.join(&meta.weights)).unwrap(), sha, "weights file of epoch {}", meta.epoch);
+    let opt_sha = meta.optimizer_sha256.as_deref().expect("checkpoint.json records the optimizer's SHA-256");
+    assert_eq!(checkpoint::file_sha256(&out.join(meta.optimizer.as_deref().unwrap())).unwrap(), opt_sha);
     let epochs: Vec<usize> = meta.history.epochs.iter().map(|e| e.epoch).collect();
     assert_eq!(epochs, (1..=meta.epoch).collect::<Vec<_>>(), "the checkpoint names complete epochs 1..=n");
     let (net, varmap, _) = checkpoint::load_model(out, &Device::Cpu).expect("the committed checkpoint loads");
@@ -67,10 +77,23 @@ fn check_folder(out: &Path) -> Option<Vec<EpochMetrics>> {
     Some(meta.history.epochs)
 }
 
-/// Starts a run and kills it `delay` after it printed its `nth` epoch line (`epoch k/6: ...`,
-/// printed just before that epoch's checkpoint is saved), so kills land anywhere from inside a
-/// save to the middle of the next epoch. Returns its stdout, or `None` if it finished first.
-fn run_and_kill(out: &Path, resume: bool, nth: usize, delay: Duration) -> Option<String> {
+/// When a kill comes.
+#[derive(Debug, Clone, Copy)]
+enum When {
+    /// `ms` after the start (loading data, building the model, or the first steps).
+    StartUp(u64),
+    /// `ms` after a temporary tensor file of the `n`-th save of this run appears in the run
+    /// folder: inside that save, before its commit (a save of ~170 MB takes far longer than the
+    /// delays drawn).
+    InSave(usize, u64),
+    /// `ms` after the `n`-th epoch line of this run (in the save, or in the next epoch).
+    AfterEpochLine(usize, u64),
+}
+
+/// Starts a run and SIGKILLs it at `when`. Returns its stdout, or `None` if it finished first.
+/// A run that exits by itself with an error fails the test: only a kill may stop it.
+fn run_and_kill(out: &Path, resume: bool, when: When) -> Option<String> {
+    use std::os::unix::process::ExitStatusExt;
     let mut child = train(out, resume).spawn().expect("start alexnet-lab train");
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -83,68 +106,118 @@ fn run_and_kill(out: &Path, resume: bool, nth: usize, delay: Duration) -> Option
         }
         all
     });
-    let mut seen = 0;
-    while seen < nth {
-        match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(true) => seen += 1,
-            Ok(false) => {}
-            Err(_) => break, // the run ended (or hung: killed below either way)
+    let t0 = std::time::Instant::now();
+    // A temporary tensor file written since `since` (not a leftover of an earlier kill).
+    let tmp_file = |since: std::time::SystemTime| {
+        std::fs::read_dir(out).into_iter().flatten().flatten().any(|e| {
+            e.file_name().to_string_lossy().ends_with(".safetensors.tmp")
+                && e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t >= since)
+        })
+    };
+    // The epoch line is printed just before that epoch's save.
+    let epoch_lines = |n: usize| {
+        let mut seen = 0;
+        while seen < n {
+            match rx.recv_timeout(Duration::from_secs(120)) {
+                Ok(true) => seen += 1,
+                Ok(false) => {}
+                Err(_) => break,
+            }
+        }
+    };
+    match when {
+        When::StartUp(ms) => std::thread::sleep(Duration::from_millis(ms)),
+        When::InSave(n, ms) => {
+            epoch_lines(n);
+            let since = std::time::SystemTime::now() - Duration::from_millis(50);
+            while !tmp_file(since) && child.try_wait().unwrap().is_none() && t0.elapsed() < Duration::from_secs(120) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            std::thread::sleep(Duration::from_millis(ms));
+        }
+        When::AfterEpochLine(n, ms) => {
+            epoch_lines(n);
+            std::thread::sleep(Duration::from_millis(ms));
         }
     }
-    std::thread::sleep(delay);
-    let finished = child.try_wait().unwrap().is_some_and(|s| s.success());
+    let finished = child.try_wait().unwrap();
     child.kill().ok(); // SIGKILL on Unix
-    child.wait().unwrap();
+    let status = child.wait().unwrap();
     let text = reader.join().unwrap();
-    (!finished).then_some(text)
+    match finished {
+        Some(s) if s.success() => None,
+        Some(s) => panic!("the run stopped by itself with {s} before the kill:\n{text}"),
+        None => {
+            assert_eq!(status.signal(), Some(libc::SIGKILL), "{status}");
+            Some(text)
+        }
+    }
 }
 
 #[test]
 fn kill_9_at_random_points_never_loses_a_complete_epoch() {
     let out = std::env::temp_dir().join(format!("alexnet-lab-kill-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    // A fixed LCG: random-looking but reproducible kill points.
-    let mut state = 0x2545_f491_4f6c_dd1du64;
+    // A new kill plan every run; ALEXNET_LAB_KILL_SEED=<seed> repeats one.
+    let seed = std::env::var("ALEXNET_LAB_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
+    });
+    eprintln!("kill plan seed {seed} (ALEXNET_LAB_KILL_SEED={seed} repeats it)");
+    let mut state = seed;
     let mut next = |n: u64| {
         state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (state >> 33) % n
     };
     let mut kept: Vec<EpochMetrics> = vec![];
     let (mut kills, mut mid_write) = (0, 0);
-    for attempt in 0..8 {
+    for attempt in 0..10 {
         let resume = out.join(checkpoint::META_FILE).exists();
         let before = kept.len();
-        // Kill during the start-up now and then, otherwise after the 1st or 2nd epoch of this run.
-        let nth = if next(5) == 0 { 0 } else { 1 + next(2) as usize };
-        // Half of the kills within 400 ms of the epoch line: inside the save (~170 MB) or right after.
-        let delay = Duration::from_millis(if next(2) == 0 { next(400) } else { next(1200) });
-        let Some(stdout) = run_and_kill(&out, resume, nth, delay) else { break };
+        // The first two inside a save (the second save of the run, then the first of the
+        // resumed one); then one in six during start-up, half inside a save, the rest after an
+        // epoch line.
+        let when = match (attempt, next(6)) {
+            (0, _) => When::InSave(2, next(40)),
+            (1, _) => When::InSave(1, next(40)),
+            (_, 0) => When::StartUp(next(1500)),
+            (_, 1..=3) => When::InSave(1 + next(2) as usize, next(40)),
+            _ => When::AfterEpochLine(1 + next(2) as usize, next(1200)),
+        };
+        let started = std::time::SystemTime::now();
+        let Some(stdout) = run_and_kill(&out, resume, when) else { break };
         kills += 1;
-        if resume && stdout.contains("resuming") {
+        // Every resume that got as far as reading the checkpoint says where it continues.
+        if resume && stdout.contains("training ") {
             assert!(stdout.contains(&format!("after epoch {before}\n")), "attempt {attempt}: resumed wrongly:\n{stdout}");
         }
         let committed = check_folder(&out);
         // Killed inside a save: a temporary file, or tensor files of an epoch the JSON does not name yet.
         let done = committed.as_ref().map_or(0, |e| e.len());
-        let names: Vec<String> = std::fs::read_dir(&out).map_or(vec![], |d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect());
+        // Only files this run wrote count (a killed save's leftovers stay until the next commit).
+        let names: Vec<String> = std::fs::read_dir(&out).map_or(vec![], |d| {
+            d.flatten()
+                .filter(|e| e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t >= started))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        });
         let uncommitted = |n: &String| {
             n.ends_with(".tmp") || n.split("epoch-").nth(1).and_then(|r| r.get(..4)).and_then(|e| e.parse::<usize>().ok()).is_some_and(|e| e > done)
         };
-        if names.iter().any(uncommitted) {
-            mid_write += 1;
-        }
+        let inside = names.iter().any(uncommitted);
+        mid_write += inside as usize;
         if let Some(epochs) = committed {
             assert!(epochs.len() >= before, "attempt {attempt}: the checkpoint went back from epoch {before} to {}", epochs.len());
             assert_eq!(&epochs[..before], &kept[..], "attempt {attempt}: earlier epochs were rewritten");
             kept = epochs;
         }
-        eprintln!("kill {kills} ({delay:?} after epoch line {nth} of this run): checkpoint at epoch {}", kept.len());
+        eprintln!("kill {kills} ({when:?}){}: checkpoint at epoch {}", if inside { ", inside a save" } else { "" }, kept.len());
         if kept.len() >= EPOCHS - 1 {
             break;
         }
     }
-    assert!(kills >= 3, "only {kills} kills landed: the runs finish too fast for this test");
-    assert!(!kept.is_empty(), "no kill came after a committed epoch");
+    assert!(kills >= 4, "only {kills} kills landed: the runs finish too fast for this test (seed {seed})");
+    assert!(mid_write >= 2, "only {mid_write} of {kills} kills landed inside a save (seed {seed})");
+    assert!(!kept.is_empty(), "no kill came after a committed epoch (seed {seed})");
     eprintln!("{kills} kills, {mid_write} of them inside a save (before its commit)");
 
     // The last run resumes from what is there and completes.
@@ -159,5 +232,23 @@ fn kill_9_at_random_points_never_loses_a_complete_epoch() {
     assert_eq!(epochs.len(), EPOCHS);
     assert_eq!(&epochs[..before], &kept[..], "epochs done before the kills are kept as they were");
     assert_eq!(alexnet_lab::table::read_csv(out.join("metrics.csv")).unwrap().height(), EPOCHS);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// A crash in the middle of writing `checkpoint.json` (the failpoint writes half of it, then
+/// aborts): the JSON on disk still names the previous complete epoch, because it is written to a
+/// temporary name and renamed. Writing it in place would leave half a JSON here.
+#[test]
+fn a_crash_halfway_through_the_checkpoint_json_keeps_the_previous_one() {
+    use std::os::unix::process::ExitStatusExt;
+    let out = std::env::temp_dir().join(format!("alexnet-lab-json-crash-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let o = train_epochs(&out, false, 1).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let before = std::fs::read(out.join(checkpoint::META_FILE)).unwrap();
+    let o = train_epochs(&out, true, 2).env("ALEXNET_LAB_FAILPOINT", "write_atomic:checkpoint.json").output().unwrap();
+    assert_eq!(o.status.signal(), Some(libc::SIGABRT), "the failpoint did not fire: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(std::fs::read(out.join(checkpoint::META_FILE)).unwrap() == before, "checkpoint.json changed");
+    assert_eq!(check_folder(&out).unwrap().len(), 1);
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -54,6 +54,13 @@ pub struct CheckpointMeta {
     /// The optimizer state (momentum buffers), when the optimizer has any.
     #[serde(default)]
     pub optimizer: Option<String>,
+    /// SHA-256 of the weights file as saved (checked when it is loaded; absent in checkpoints
+    /// written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_sha256: Option<String>,
+    /// SHA-256 of the optimizer file as saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimizer_sha256: Option<String>,
 }
 
 impl CheckpointMeta {
@@ -62,7 +69,19 @@ impl CheckpointMeta {
         let epoch = history.epochs.len();
         let (weights, optimizer) = epoch_files(epoch);
         let device = history.device.clone();
-        Self { format: FORMAT, model, input, epoch, config, history, device, weights, optimizer: with_optimizer.then_some(optimizer) }
+        Self {
+            format: FORMAT,
+            model,
+            input,
+            epoch,
+            config,
+            history,
+            device,
+            weights,
+            optimizer: with_optimizer.then_some(optimizer),
+            weights_sha256: None,
+            optimizer_sha256: None,
+        }
     }
 }
 
@@ -74,10 +93,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let ctx = |what: &str| format!("cannot {what} {}", tmp.display());
     let written = (|| {
         let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(ctx("create"), e))?;
+        failpoint_half_write(&mut f, path, bytes);
         f.write_all(bytes).map_err(|e| Error::io(ctx("write"), e))?;
         f.sync_all().map_err(|e| Error::io(ctx("sync"), e))
     })();
     commit_tmp(written, &tmp, path)
+}
+
+/// A crash test's failpoint: with `ALEXNET_LAB_FAILPOINT=write_atomic:<file name>`, writing that
+/// file stops after half of its bytes and the process aborts (as a power cut or `kill -9`
+/// would leave it). Used by `tests/kill_resume.rs`; inert otherwise.
+fn failpoint_half_write(f: &mut std::fs::File, path: &Path, bytes: &[u8]) {
+    let Ok(fp) = std::env::var("ALEXNET_LAB_FAILPOINT") else { return };
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    if fp.strip_prefix("write_atomic:") == Some(name) {
+        let _ = f.write_all(bytes.get(..bytes.len() / 2).unwrap_or_default());
+        let _ = f.sync_all();
+        std::process::abort();
+    }
 }
 
 /// Renames a written temporary file into place and syncs the folder, or removes it when the
@@ -129,7 +162,6 @@ pub fn save(dir: &Path, varmap: &VarMap, optimizer: &HashMap<String, Tensor>, me
     let mut meta = meta.clone();
     meta.weights = unused_name(dir, &meta.weights);
     meta.optimizer = meta.optimizer.map(|o| unused_name(dir, &o));
-    let meta = &meta;
     let tensors: HashMap<String, Tensor> = varmap
         .data()
         .lock()
@@ -138,19 +170,21 @@ pub fn save(dir: &Path, varmap: &VarMap, optimizer: &HashMap<String, Tensor>, me
         .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
         .collect();
     save_tensors(&tensors, &dir.join(&meta.weights))?;
-    match &meta.optimizer {
+    meta.weights_sha256 = Some(file_sha256(&dir.join(&meta.weights))?);
+    match meta.optimizer.clone() {
         Some(name) => {
-            check_file_name(name)?;
-            save_tensors(optimizer, &dir.join(name))?
+            check_file_name(&name)?;
+            save_tensors(optimizer, &dir.join(&name))?;
+            meta.optimizer_sha256 = Some(file_sha256(&dir.join(&name))?);
         }
         None if !optimizer.is_empty() => {
             return Err(Error::config("the checkpoint description names no optimizer file but there is optimizer state"))
         }
         None => {}
     }
-    let json = serde_json::to_vec_pretty(meta).map_err(|e| Error::data(e.to_string()))?;
+    let json = serde_json::to_vec_pretty(&meta).map_err(|e| Error::data(e.to_string()))?;
     write_atomic(&dir.join(META_FILE), &json)?;
-    remove_stale(dir, meta);
+    remove_stale(dir, &meta);
     Ok(())
 }
 
@@ -221,6 +255,34 @@ pub fn parse_meta(json: &[u8], what: &str) -> Result<CheckpointMeta> {
     Ok(meta)
 }
 
+/// SHA-256 of a file, as lowercase hex.
+pub fn file_sha256(path: &Path) -> Result<String> {
+    use sha2::Digest;
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut f, &mut h).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    Ok(format!("{:x}", h.finalize()))
+}
+
+/// Checks bytes against the SHA-256 a checkpoint description recorded for them (if any).
+fn check_sha256(bytes_sha: &str, expected: Option<&str>, what: &str) -> Result<()> {
+    match expected {
+        Some(e) if !e.eq_ignore_ascii_case(bytes_sha) => Err(Error::data(format!(
+            "{what} does not match {META_FILE}: its SHA-256 is {bytes_sha}, the checkpoint recorded {e}; \
+             the file was changed or damaged after the save (or belongs to another checkpoint)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Loads a tensor file a checkpoint names, checking it against the recorded SHA-256.
+fn load_checked(path: &Path, expected: Option<&str>, device: &Device) -> Result<HashMap<String, Tensor>> {
+    if expected.is_some() {
+        check_sha256(&file_sha256(path)?, expected, &path.display().to_string())?;
+    }
+    load_tensors(path, device)
+}
+
 /// Loads tensors from a safetensors file with a clear error.
 pub fn load_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>> {
     candle_core::safetensors::load(path, device)
@@ -230,7 +292,7 @@ pub fn load_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tens
 /// Loads the optimizer state a checkpoint names (empty when it names none).
 pub fn load_optimizer(dir: &Path, meta: &CheckpointMeta, device: &Device) -> Result<HashMap<String, Tensor>> {
     match (&meta.optimizer, meta.format) {
-        (Some(name), _) => load_tensors(&dir.join(name), device),
+        (Some(name), _) => load_checked(&dir.join(name), meta.optimizer_sha256.as_deref(), device),
         // Format 1 kept the momentum buffers in a fixed file, when there were any.
         (None, 1) if dir.join("optimizer.safetensors").is_file() => load_tensors(&dir.join("optimizer.safetensors"), device),
         (None, _) => Ok(HashMap::new()),
@@ -240,7 +302,7 @@ pub fn load_optimizer(dir: &Path, meta: &CheckpointMeta, device: &Device) -> Res
 /// Loads the weights a checkpoint names into an existing `varmap`, checking every name and shape.
 pub fn load_weights(dir: &Path, meta: &CheckpointMeta, varmap: &VarMap, device: &Device) -> Result<()> {
     let path = dir.join(&meta.weights);
-    let tensors = load_tensors(&path, device)?;
+    let tensors = load_checked(&path, meta.weights_sha256.as_deref(), device)?;
     let data = varmap.data().lock().map_err(|_| Error::config("parameter store lock poisoned"))?;
     for (name, var) in data.iter() {
         let t = tensors.get(name).ok_or_else(|| {
@@ -263,14 +325,16 @@ pub fn load_weights(dir: &Path, meta: &CheckpointMeta, varmap: &VarMap, device: 
 pub fn load_model(path: &Path, device: &Device) -> Result<(Sequential, VarMap, CheckpointMeta)> {
     let (dir, meta) = read_meta(path)?;
     let weights = dir.join(&meta.weights);
-    let tensors = load_tensors(&weights, device)?;
+    let tensors = load_checked(&weights, meta.weights_sha256.as_deref(), device)?;
     let (net, varmap) = model_from_tensors(&meta, tensors, &weights.display().to_string(), device)?;
     Ok((net, varmap, meta))
 }
 
 /// [`load_model`] from the bytes of a `checkpoint.json` and of its weights file.
 pub fn load_model_from_bytes(meta_json: &[u8], weights: &[u8], device: &Device) -> Result<(Sequential, VarMap, CheckpointMeta)> {
+    use sha2::Digest;
     let meta = parse_meta(meta_json, META_FILE)?;
+    check_sha256(&format!("{:x}", sha2::Sha256::digest(weights)), meta.weights_sha256.as_deref(), &meta.weights)?;
     let tensors = candle_core::safetensors::load_buffer(weights, device)
         .map_err(|e| Error::data(format!("{} is not a loadable safetensors file: {e}", meta.weights)))?;
     let (net, varmap) = model_from_tensors(&meta, tensors, &meta.weights, device)?;
