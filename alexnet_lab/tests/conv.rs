@@ -2,7 +2,7 @@
 //! against finite differences.
 
 use alexnet_lab::candle::{DType, Device, Tensor, Var};
-use alexnet_lab::conv::conv2d;
+use alexnet_lab::conv::{conv2d, conv2d_relu};
 
 mod common;
 use common::{assert_same_grads, det, max_rel};
@@ -120,5 +120,50 @@ fn degenerate_shapes_are_errors_not_panics() {
     for (x, w, pad, expected) in cases {
         let e = conv2d(&z(x), &z(w), None, 1, pad).unwrap_err().to_string();
         assert!(e.contains(expected), "{x:?} * {w:?}: {e}");
+    }
+}
+
+/// The bias gradient, the fused ReLU's gradient and a non-square image, against finite
+/// differences (f64): `sum(r * relu(conv(x, w) + b))` by x, w and b.
+#[test]
+fn bias_fused_relu_and_non_square_input_match_finite_differences() {
+    let (n, c, h, wd, o, k, s, p) = (2, 2, 6, 9, 3, 3, 2, 1);
+    let (oh, ow) = ((h + 2 * p - k) / s + 1, (wd + 2 * p - k) / s + 1);
+    let x0 = det(&[n, c, h, wd], 11, DType::F64);
+    let w0 = det(&[o, c, k, k], 12, DType::F64);
+    let b0 = det(&[o], 13, DType::F64);
+    let r = det(&[n, o, oh, ow], 14, DType::F64);
+    // Finite differences are only valid away from ReLU's kink: no pre-activation near 0, and
+    // some on each side of it (so the ReLU does cut).
+    let pre: Vec<f64> = conv2d(&x0, &w0, Some(&b0), s, p).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+    assert_eq!(pre.len(), n * o * oh * ow);
+    assert!(pre.iter().all(|z| z.abs() > 1e-4) && pre.iter().any(|z| *z < 0.0) && pre.iter().any(|z| *z > 0.0));
+    let (x, w, b) = (Var::from_tensor(&x0).unwrap(), Var::from_tensor(&w0).unwrap(), Var::from_tensor(&b0).unwrap());
+    let y = conv2d_relu(x.as_tensor(), w.as_tensor(), Some(b.as_tensor()), s, p).unwrap();
+    assert_eq!(y.dims(), [n, o, oh, ow]);
+    let g = y.mul(&r).unwrap().sum_all().unwrap().backward().unwrap();
+    let f = |xv: &Tensor, wv: &Tensor, bv: &Tensor| -> f64 {
+        conv2d_relu(xv, wv, Some(bv), s, p).unwrap().mul(&r).unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap()
+    };
+    let eps = 1e-6;
+    for (which, base) in [(0, &x0), (1, &w0), (2, &b0)] {
+        let grad = g.get([x.as_tensor(), w.as_tensor(), b.as_tensor()][which]).unwrap();
+        let v: Vec<f64> = base.flatten_all().unwrap().to_vec1().unwrap();
+        let gv: Vec<f64> = grad.flatten_all().unwrap().to_vec1().unwrap();
+        assert_eq!(gv.len(), v.len());
+        for i in 0..v.len() {
+            let bump = |d: f64| {
+                let mut u = v.clone();
+                u[i] += d;
+                Tensor::from_vec(u, base.dims(), &Device::Cpu).unwrap()
+            };
+            let at = |d: f64| match which {
+                0 => f(&bump(d), &w0, &b0),
+                1 => f(&x0, &bump(d), &b0),
+                _ => f(&x0, &w0, &bump(d)),
+            };
+            let num = (at(eps) - at(-eps)) / (2.0 * eps);
+            assert!((num - gv[i]).abs() <= 1e-6 * num.abs().max(1.0), "{which}/{i}: {num} vs {}", gv[i]);
+        }
     }
 }

@@ -132,3 +132,40 @@ fn generic_version_matches_the_cpu_op() {
         assert!(worst < 1e-5, "{shape:?}: gradients differ by {worst}");
     }
 }
+
+/// Tied maxima: as PyTorch defines it, each window sends its gradient to the first maximum in
+/// row-major order (`val > maxval`), and overlapping windows that pick the same element add up.
+#[test]
+fn tied_maxima_send_the_gradient_to_the_first_one_in_each_window() {
+    use alexnet_lab::candle::Var;
+    // All equal: every 3x3 window (stride 2) of a 5x5 plane picks its top-left element.
+    let x = Var::from_tensor(&Tensor::ones((1, 1, 5, 5), DType::F32, &Device::Cpu).unwrap()).unwrap();
+    let y = alexnet_lab::pool::max_pool2d(x.as_tensor(), 3, 2).unwrap();
+    assert_eq!(y.dims(), [1, 1, 2, 2]);
+    let g = y.sum_all().unwrap().backward().unwrap();
+    let gx: Vec<f32> = g.get(x.as_tensor()).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+    let mut want = vec![0f32; 25];
+    for (r, c) in [(0, 0), (0, 2), (2, 0), (2, 2)] {
+        want[r * 5 + c] = 1.0;
+    }
+    assert_eq!(gx, want);
+    // Two maxima of 9 in the first window, at (0, 1) and (1, 0): the first in row-major order
+    // wins; (1, 2) is also the second window's first 9 (shared with the first window's row).
+    #[rustfmt::skip]
+    let v = [0., 9., 0., 0., 0.,
+             9., 0., 9., 0., 0.,
+             0., 0., 0., 0., 0.,
+             0., 0., 0., 0., 0.,
+             0., 0., 0., 0., 0f32];
+    let x = Var::from_tensor(&Tensor::from_vec(v.to_vec(), (1, 1, 5, 5), &Device::Cpu).unwrap()).unwrap();
+    let y = alexnet_lab::pool::max_pool2d(x.as_tensor(), 3, 2).unwrap();
+    let up = Tensor::from_vec(vec![1f32, 10., 100., 1000.], (1, 1, 2, 2), &Device::Cpu).unwrap();
+    let g = y.mul(&up).unwrap().sum_all().unwrap().backward().unwrap();
+    let gx: Vec<f32> = g.get(x.as_tensor()).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+    let mut want = vec![0f32; 25];
+    want[1] = 1.0; // window (0,0): first 9 at (0,1)
+    want[7] += 10.0; // window (0,2): the 9 at (1,2)
+    want[10] += 100.0; // window (2,0): all zeros, the first is (2,0)
+    want[12] += 1000.0; // window (2,2): all zeros, the first is (2,2)
+    assert_eq!(gx, want);
+}

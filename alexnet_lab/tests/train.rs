@@ -159,7 +159,11 @@ fn missing_checkpoint_is_a_clear_error() {
 #[test]
 fn device_out_of_memory_is_reported_with_the_batch_size() {
     // What candle's CUDA backend says when an allocation or cuBLAS set-up fails.
-    for msg in ["DriverError(CUDA_ERROR_OUT_OF_MEMORY, \"out of memory\")", "cublas error: CUBLAS_STATUS_NOT_INITIALIZED"] {
+    for msg in [
+        "DriverError(CUDA_ERROR_OUT_OF_MEMORY, \"out of memory\")",
+        "cublas error: CUBLAS_STATUS_NOT_INITIALIZED",
+        "cublas error: CUBLAS_STATUS_ALLOC_FAILED",
+    ] {
         let e = Error::from_device(alexnet_lab::candle::Error::Msg(msg.into()), "cuda:0", 512);
         let s = e.to_string();
         assert!(matches!(e, Error::OutOfMemory { batch_size: 512, smaller: 256, .. }), "{s}");
@@ -301,4 +305,40 @@ fn a_second_run_on_the_same_folder_is_refused_while_the_first_holds_it() {
     assert!(!dir.join("checkpoint.json").exists());
     drop(held);
     train::run(&opts(cfg, &dir, false)).unwrap();
+}
+
+/// The general (non-fused) SGD path, taken for f64 parameters (and on GPUs), follows the same
+/// formula and agrees with the fused f32 path.
+#[test]
+fn sgd_general_path_matches_pytorchs_formula_and_the_fused_one() {
+    use alexnet_lab::candle::{DType, Var};
+    for (momentum, wd) in [(0.9, 0.0005), (0.0, 0.01)] {
+        let p0: Vec<f64> = (0..1000).map(|i| ((i * 7919 % 1000) as f64 - 500.0) / 700.0).collect();
+        let c: Vec<f64> = (0..1000).map(|i| ((i * 104_729 % 997) as f64 - 498.0) / 300.0).collect();
+        let run = |dtype: DType| -> Vec<f64> {
+            let var = Var::from_tensor(&Tensor::new(p0.as_slice(), &Device::Cpu).unwrap().to_dtype(dtype).unwrap()).unwrap();
+            let ct = Tensor::new(c.as_slice(), &Device::Cpu).unwrap().to_dtype(dtype).unwrap();
+            let mut opt = Sgd::new(vec![("w".into(), var.clone())], 0.05, momentum, wd).unwrap();
+            for _ in 0..3 {
+                let pt = var.as_tensor();
+                let loss = ((pt * &ct).unwrap().sum_all().unwrap() + (pt.sqr().unwrap().sum_all().unwrap() * 0.5).unwrap()).unwrap();
+                opt.step(&loss.backward().unwrap()).unwrap();
+            }
+            var.as_tensor().to_dtype(DType::F64).unwrap().to_vec1().unwrap()
+        };
+        let (mut p, mut v) = (p0.clone(), vec![0f64; p0.len()]);
+        for step in 0..3 {
+            for i in 0..p.len() {
+                let g = c[i] + p[i] + wd * p[i];
+                v[i] = if momentum > 0.0 && step > 0 { momentum * v[i] + g } else { g };
+                p[i] -= 0.05 * v[i];
+            }
+        }
+        let general = run(DType::F64);
+        let worst = general.iter().zip(&p).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(worst < 1e-12, "f64 (general path), momentum {momentum}, wd {wd}: off by {worst}");
+        let fused = run(DType::F32);
+        let worst = fused.iter().zip(&general).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(worst < 1e-5, "f32 fused vs f64 general: off by {worst}");
+    }
 }
