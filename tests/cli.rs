@@ -2,9 +2,24 @@
 
 use std::process::{Command, Output};
 
+/// Runs the binary; whatever it is asked, it never panics.
 fn lab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_alexnet-lab")).args(args).output().expect("run alexnet-lab")
+    no_panic(Command::new(env!("CARGO_BIN_EXE_alexnet-lab")).args(args).output().expect("run alexnet-lab"), args)
 }
+
+fn no_panic(o: Output, args: &[&str]) -> Output {
+    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(!all.contains("panicked") && !all.contains("RUST_BACKTRACE"), "{args:?} panicked:\n{all}");
+    o
+}
+
+/// What a build without the `cuda` feature says when asked for a GPU (with the feature, the
+/// tests expect the GPU's own error instead, which names the device).
+const CPU_BUILD_CUDA: &str = if cfg!(feature = "cuda") {
+    "cuda:"
+} else {
+    "was built without the `cuda` feature; rebuild with `cargo build --release --features cuda`"
+};
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -103,7 +118,7 @@ fn lab_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     for (k, v) in env {
         c.env(k, v);
     }
-    c.output().expect("run alexnet-lab")
+    no_panic(c.output().expect("run alexnet-lab"), args)
 }
 
 #[test]
@@ -117,6 +132,12 @@ fn data_info_and_show_from_both_sources() {
     let idx = shared("fashion-mnist");
     let o = lab_env(&["data", "info", "--data-dir", idx.to_str().unwrap()], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains(&format!("Fashion-MNIST from IDX files in {}", idx.display())), "{out}");
+    assert!(out.contains("train: 60000 images, test: 10000 images, 28x28 greyscale"), "{out}");
+    // Balanced classes: 6,000 training and 1,000 test images of each.
+    let balanced = out.lines().filter(|l| l.split_whitespace().rev().take(2).eq(["1000", "6000"])).count();
+    assert_eq!(balanced, 10, "{out}");
     let dir = std::env::temp_dir().join(format!("alexnet-lab-cli-show-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for ext in ["svg", "png"] {
@@ -174,7 +195,7 @@ fn train_eval_predict_from_the_terminal() {
     let o = lab_env(&["train", "--device", "tpu:0", "--out", run], &env);
     assert!(!o.status.success() && stderr(&o).contains("unknown device 'tpu:0'"), "{}", stderr(&o));
     let o = lab_env(&["train", "--device", "cuda:0", "--out", run], &env);
-    assert!(!o.status.success() && stderr(&o).contains("cuda"), "{}", stderr(&o));
+    assert!(!o.status.success() && stderr(&o).contains(CPU_BUILD_CUDA), "{}", stderr(&o));
     let o = lab_env(&["eval", "--checkpoint", "/nonexistent/run"], &env);
     assert!(!o.status.success() && stderr(&o).contains("no checkpoint in"), "{}", stderr(&o));
     for o in [&o] {
@@ -258,7 +279,7 @@ fn bad_training_configuration_through_the_cli() {
         (vec!["--lr", "-0.1"], "learning rate must be a positive number"),
         (vec!["--lr", "NaN"], "learning rate must be a positive number"),
         (vec!["--epochs", "0"], "epochs must be at least 1"),
-        (vec!["--device", "cuda:7"], "cuda"),
+        (vec!["--device", "cuda:7"], CPU_BUILD_CUDA),
     ] {
         let mut all = vec!["train", "--profile", "smoke", "--out", "/nonexistent/never-written"];
         all.extend(&args);
@@ -357,4 +378,52 @@ fn predict_a_folder_of_mixed_photos() {
     assert_eq!(g.get_pixel(0, 0).0[0], 128);
     let o = lab_env(&["predict", "--checkpoint", run, "--top-k", "11", good.to_str().unwrap()], &[]);
     assert!(!o.status.success() && stderr(&o).contains("--top-k must be between 1 and 10"), "{}", stderr(&o));
+}
+
+/// `predict` with d2l's trained LeNet (`data/fixtures/lenet-d2l`, test accuracy 0.804) on real
+/// test images saved as a photo would be: a trouser as PNG, a pullover as a JPEG stored sideways
+/// with an EXIF orientation that turns it upright. Both are classified right, with the same
+/// probabilities `eval`'s path gives the original images (within JPEG's loss).
+#[test]
+fn predict_classifies_real_test_images_with_the_trained_lenet() {
+    use image::{ExtendedColorType, ImageEncoder};
+    let test = alexnet_lab::data::FashionMnist::load_test(&alexnet_lab::data::Source::IdxDir(shared("fashion-mnist"))).unwrap();
+    assert_eq!((test.labels[1], test.labels[2]), (2, 1), "test images 1 and 2 are a pullover and a trouser");
+    let dir = std::env::temp_dir().join(format!("alexnet-lab-cli-lenet-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let gray = |i: usize| image::GrayImage::from_raw(28, 28, test.image(i).to_vec()).unwrap();
+    gray(2).save(dir.join("trouser.png")).unwrap();
+    // Stored turned 90 degrees counter-clockwise; orientation 6 tells viewers to turn it back.
+    let sideways = image::imageops::rotate270(&gray(1));
+    let exif = b"II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0\x06\0\0\0\0\0\0\0".to_vec();
+    let mut jpg = vec![];
+    let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpg, 95);
+    enc.set_exif_metadata(exif).unwrap();
+    enc.write_image(sideways.as_raw(), 28, 28, ExtendedColorType::L8).unwrap();
+    std::fs::write(dir.join("pullover-phone.jpg"), jpg).unwrap();
+
+    let fixture = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/fixtures/lenet-d2l");
+    let o = lab_env(&["predict", "--checkpoint", fixture.to_str().unwrap(), "--top-k", "1", "--format", "json", dir.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let top: Vec<(String, String, f64)> = j
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let f = std::path::Path::new(r["file"].as_str().unwrap()).file_name().unwrap().to_string_lossy().into_owned();
+            (f, r["top"][0]["class"].as_str().unwrap().to_string(), r["top"][0]["probability"].as_f64().unwrap())
+        })
+        .collect();
+    assert_eq!(top[0].0, "pullover-phone.jpg");
+    assert_eq!((top[0].1.as_str(), top[1].1.as_str()), ("pullover", "trouser"), "{top:?}");
+    // The evaluation path on the originals: same classes, about the same confidence.
+    let (net, _, _) = alexnet_lab::checkpoint::load_model(&fixture, &alexnet_lab::candle::Device::Cpu).unwrap();
+    for (i, (_, _, p)) in [(1usize, &top[0]), (2, &top[1])] {
+        let x = alexnet_lab::transforms::Pipeline::resize(28).example_tensor(test.image(i), &alexnet_lab::candle::Device::Cpu).unwrap();
+        let probs = alexnet_lab::candle_nn::ops::softmax(&net.forward(&x, false).unwrap(), 1).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let q = probs[test.labels[i] as usize] as f64;
+        assert!((q - p).abs() < 0.05, "image {i}: predict {p:.3}, eval path {q:.3}");
+    }
 }

@@ -113,6 +113,18 @@ fn failpoint_half_write(f: &mut std::fs::File, path: &Path, bytes: &[u8]) {
     }
 }
 
+/// The safetensors writer creates its files readable by the owner only (0600); a run folder's
+/// files are all 0644 like the metrics and the curve, so a shared run can be read by others.
+fn readable_by_all(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| Error::io(format!("cannot set the permissions of {}", path.display()), e))?;
+    }
+    Ok(())
+}
+
 /// Renames a written temporary file into place and syncs the folder, or removes it when the
 /// write failed.
 fn commit_tmp(written: Result<()>, tmp: &Path, path: &Path) -> Result<()> {
@@ -145,6 +157,7 @@ fn save_tensors(tensors: &HashMap<String, Tensor>, path: &Path) -> Result<()> {
     let tmp = tmp_path(path);
     let written = candle_core::safetensors::save(tensors, &tmp)
         .map_err(|e| Error::data(format!("cannot write {}: {e}", tmp.display())))
+        .and_then(|()| readable_by_all(&tmp))
         .and_then(|()| {
             std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| Error::io(format!("cannot sync {}", tmp.display()), e))
         });

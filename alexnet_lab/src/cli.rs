@@ -81,7 +81,8 @@ pub enum SplitName {
 
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
-    /// Preset: d2l (the lecture's GPU run), cpu (minutes on a CPU), smoke (seconds).
+    /// Preset: d2l (the lecture's GPU run), cpu (minutes on a CPU), quick, smoke (seconds),
+    /// lenet (d2l's LeNet run).
     /// Default: d2l when the device is a GPU, cpu otherwise.
     #[arg(long, value_enum)]
     pub profile: Option<Profile>,
@@ -142,6 +143,10 @@ impl TrainArgs {
             ($($f:ident),*) => { $( if let Some(v) = self.$f { c.$f = v; } )* };
         }
         set!(model, epochs, batch_size, lr, momentum, weight_decay, image_size, seed, resize);
+        // LeNet in an AlexNet profile trains on its own 28x28 unless --image-size says otherwise.
+        if self.image_size.is_none() && c.model == crate::ModelKind::LeNet && TrainConfig::for_profile(profile).model != c.model {
+            c.image_size = c.model.default_input()[1];
+        }
         if self.limit.is_some() {
             c.limit = self.limit;
         }

@@ -14,8 +14,15 @@ use common::*;
 fn files(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let fuzz = workspace().join("fuzz");
     let mut out = vec![];
+    // Every target has a seed corpus; parquet also has the inputs of the crashes fixed so far.
     for sub in ["corpus", "regressions"] {
-        let Ok(dir) = std::fs::read_dir(fuzz.join(sub).join(target)) else { continue };
+        let d = fuzz.join(sub).join(target);
+        let must = sub == "corpus" || target == "parquet";
+        let dir = match std::fs::read_dir(&d) {
+            Ok(dir) => dir,
+            Err(e) if must => panic!("{} is missing ({e}): the fuzz inputs this test replays", d.display()),
+            Err(_) => continue,
+        };
         for e in dir {
             let p = e.unwrap().path();
             out.push((p.clone(), std::fs::read(&p).unwrap()));

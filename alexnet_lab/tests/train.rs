@@ -55,8 +55,11 @@ fn smoke_run_leaves_a_run_folder() {
     assert_eq!((meta.weights.as_str(), meta.optimizer.as_deref()), ("weights-epoch-0002.safetensors", Some("optimizer-epoch-0002.safetensors")));
     let names: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert!(!names.iter().any(|n| n.contains("epoch-0001") || n.ends_with(".tmp")), "epoch 1's files are gone: {names:?}");
-    for f in [meta.weights.as_str(), "checkpoint.json", "metrics.csv", "curve.csv", "curve.svg"] {
+    for f in [meta.weights.as_str(), meta.optimizer.as_deref().unwrap(), "checkpoint.json", "metrics.csv", "curve.csv", "curve.svg"] {
         assert!(dir.join(f).is_file(), "{f} missing");
+        // Readable by others like every file of the folder (the safetensors writer makes 0600).
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(dir.join(f)).unwrap().permissions().mode() & 0o777, 0o644, "{f}");
     }
     // d2l's Animator: a train point every num_batches // 5 steps and at the epoch's end (16 batches:
     // steps 3, 6, 9, 12, 15, 16), one test point per epoch.
@@ -341,4 +344,21 @@ fn sgd_general_path_matches_pytorchs_formula_and_the_fused_one() {
         let worst = fused.iter().zip(&general).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
         assert!(worst < 1e-5, "f32 fused vs f64 general: off by {worst}");
     }
+}
+
+/// The committed LeNet (`data/fixtures/lenet-d2l`, trained by the `lenet` profile) evaluated
+/// again on all 10,000 test images gives exactly the test accuracy its run recorded: data,
+/// model, checkpoint loading and evaluation agree with the training run.
+#[test]
+fn the_committed_lenet_reproduces_its_recorded_test_accuracy() {
+    let data = hub_data();
+    let dir = workspace().join("data/fixtures/lenet-d2l");
+    let (net, _, meta) = checkpoint::load_model(&dir, &Device::Cpu).unwrap();
+    assert_eq!((meta.config.profile, meta.epoch), (Profile::Lenet, 10));
+    let recorded = meta.history.epochs.last().unwrap().test_acc;
+    let lc = LoaderConfig { batch_size: 256, shuffle: false, seed: 0, pipeline: meta.config.pipeline(false), prefetch: 2 };
+    let loader = DataLoader::new(std::sync::Arc::new(data.test.clone()), lc).unwrap();
+    let ev = train::evaluate(&net, &loader, &Device::Cpu, false).unwrap();
+    assert_eq!((ev.examples, ev.accuracy), (10_000, recorded));
+    assert!(recorded > 0.77, "d2l's LeNet reaches 0.779; this one {recorded}");
 }
