@@ -144,9 +144,8 @@ pub struct SweepConfig {
 
 /// What the budget check adds to a prediction for what the prediction leaves out (convolution
 /// buffers, dropout masks, allocator slack): measured peaks of AlexNet training steps on a CPU
-/// were up to 1.44x the prediction at large batches with the lab's first convolution; with the
-/// fused ops they are 1.35x at batch 8 and 0.80-0.85x from batch 128 (notebook 06), so the
-/// check counts 1.5x.
+/// are 1.35x the prediction at batch 8 and 0.80-0.85x from batch 128 (notebook 06's committed
+/// sweep), so the check counts 1.5x.
 pub const SAFETY_FACTOR: f64 = 1.5;
 
 /// The check a CPU step passes before it runs: its predicted memory, times [`SAFETY_FACTOR`],
