@@ -30,8 +30,12 @@ fn train(out: &Path, resume: bool) -> Command {
 }
 
 fn train_epochs(out: &Path, resume: bool, epochs: usize) -> Command {
+    train_limit(out, resume, epochs, 64)
+}
+
+fn train_limit(out: &Path, resume: bool, epochs: usize, limit: usize) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_alexnet-lab"));
-    c.args(["train", "--profile", "smoke", "--epochs", &epochs.to_string(), "--limit", "64", "--test-limit", "32"])
+    c.args(["train", "--profile", "smoke", "--epochs", &epochs.to_string(), "--limit", &limit.to_string(), "--test-limit", "32"])
         .args(["--batch-size", "32", "--device", "cpu", "--quiet", "--data-dir"])
         .arg(idx_dir())
         .arg("--out")
@@ -251,4 +255,38 @@ fn a_crash_halfway_through_the_checkpoint_json_keeps_the_previous_one() {
     assert!(std::fs::read(out.join(checkpoint::META_FILE)).unwrap() == before, "checkpoint.json changed");
     assert_eq!(check_folder(&out).unwrap().len(), 1);
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// The gold standard: a run killed in the middle of epoch 2 and resumed ends with exactly the
+/// weights, momentum and per-step losses of the same run uninterrupted (checkpoint.json records
+/// the SHA-256 of both tensor files).
+#[test]
+fn a_run_killed_mid_epoch_and_resumed_ends_bit_identical_to_an_uninterrupted_one() {
+    let base = std::env::temp_dir().join(format!("alexnet-lab-exact-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let (whole, cut) = (base.join("whole"), base.join("cut"));
+    let run = |out: &Path, resume: bool| train_limit(out, resume, 3, 320);
+    let o = run(&whole, false).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Kill 1-400 ms into epoch 2 (after epoch 1's checkpoint is committed).
+    let mut child = run(&cut, false).spawn().unwrap();
+    let t0 = std::time::Instant::now();
+    while checkpoint::read_meta(&cut).map_or(true, |(_, m)| m.epoch < 1) {
+        assert!(t0.elapsed() < Duration::from_secs(120) && child.try_wait().unwrap().is_none(), "no epoch 1");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_millis(1 + std::process::id() as u64 % 400));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let at = checkpoint::read_meta(&cut).unwrap().1.epoch;
+    assert!(at < 3, "the run finished before the kill");
+    let o = run(&cut, true).output().unwrap();
+    assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains(&format!("after epoch {at}")));
+    let (a, b) = (checkpoint::read_meta(&whole).unwrap().1, checkpoint::read_meta(&cut).unwrap().1);
+    assert_eq!((a.epoch, b.epoch), (3, 3));
+    assert_eq!(a.weights_sha256, b.weights_sha256, "weights");
+    assert_eq!(a.optimizer_sha256, b.optimizer_sha256, "momentum");
+    let losses = |m: &checkpoint::CheckpointMeta| m.history.epochs.iter().flat_map(|e| e.step_losses.clone()).collect::<Vec<f64>>();
+    assert_eq!(losses(&a), losses(&b));
+    let _ = std::fs::remove_dir_all(&base);
 }
