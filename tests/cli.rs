@@ -198,9 +198,6 @@ fn train_eval_predict_from_the_terminal() {
     assert!(!o.status.success() && stderr(&o).contains(CPU_BUILD_CUDA), "{}", stderr(&o));
     let o = lab_env(&["eval", "--checkpoint", "/nonexistent/run"], &env);
     assert!(!o.status.success() && stderr(&o).contains("no checkpoint in"), "{}", stderr(&o));
-    for o in [&o] {
-        assert!(!stderr(o).contains("panicked"));
-    }
 }
 
 /// A hub cache (`$HF_HOME/hub/...`) whose Fashion-MNIST train file is `train` (the real test file

@@ -10,6 +10,11 @@ command -v cargo >/dev/null || { echo "error: cargo not found: install Rust from
 # One build for tests and the main job: both use the release profile.
 cargo test --release --workspace
 
+# The lints the library promises (`lib.rs`: no unwrap/expect/panic, plus clippy's defaults) and
+# the fuzz targets (a workspace of their own) still compiling; check builds share target/.
+cargo clippy --all-targets -- -D warnings
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}" cargo check --manifest-path fuzz/Cargo.toml --all-targets
+
 # The notebooks, executed headlessly (installs evcxr_jupyter and nbconvert when missing).
 if [ "${SKIP_NOTEBOOKS:-0}" != 1 ]; then
   bash notebooks/run_all.sh

@@ -356,8 +356,13 @@ pub fn run(cli: Cli) -> Result<()> {
             let loader = crate::loader::DataLoader::new(test, cfg)?;
             let ev = train::evaluate(&net, &loader, &device, true)?;
             println!(
-                "test acc {:.3} ({} examples, loss {:.3}) after {} epochs, on {}",
-                ev.accuracy, ev.examples, ev.loss, meta.epoch, device_name(&device)
+                "test acc {:.3} ({} examples, loss {:.3}) after {} epoch{}, on {}",
+                ev.accuracy,
+                ev.examples,
+                ev.loss,
+                meta.epoch,
+                if meta.epoch == 1 { "" } else { "s" },
+                device_name(&device)
             );
             let mut rows = vec![];
             for (k, name) in CLASS_NAMES.iter().enumerate() {

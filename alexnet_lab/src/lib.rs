@@ -72,7 +72,7 @@ pub fn parse_chw(s: &str) -> Result<[usize; 3]> {
         .trim()
         .trim_start_matches('[')
         .trim_end_matches(']')
-        .split(|c: char| c == 'x' || c == 'X' || c == ',' || c == '×')
+        .split(['x', 'X', ',', '×'])
         .map(str::trim)
         .collect();
     let dims: Vec<usize> = parts.iter().map(|p| p.parse::<usize>().map_err(|_| bad())).collect::<Result<_>>()?;

@@ -26,7 +26,8 @@ pub fn curve_svg(h: &History, title: &str) -> Result<String> {
             .build_cartesian_2d(0f64..epochs, 0f64..ymax)
             .map_err(perr)?;
         chart.configure_mesh().x_desc("epoch").light_line_style(WHITE.mix(0.0)).draw().map_err(perr)?;
-        let series: [(&str, RGBColor, fn(&crate::train::CurvePoint) -> Option<f64>); 3] = [
+        type Getter = fn(&crate::train::CurvePoint) -> Option<f64>;
+        let series: [(&str, RGBColor, Getter); 3] = [
             ("train loss", RGBColor(31, 119, 180), |p| p.train_loss),
             ("train acc", RGBColor(214, 39, 40), |p| p.train_acc),
             ("test acc", RGBColor(44, 160, 44), |p| p.test_acc),
@@ -122,7 +123,9 @@ pub fn lines_svg(title: &str, x_desc: &str, y_desc: &str, series: &[Series], log
     let pts = series.iter().flat_map(|s| s.points.iter());
     let (x0, x1) = pts.clone().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
     let (y0, y1) = pts.fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
-    if !(x0 < x1) || !(y0 <= y1) {
+    // Also false for NaN bounds (no points).
+    let ordered = x0 < x1 && y0 <= y1;
+    if !ordered {
         return Err(Error::data("lines_svg: no points to plot"));
     }
     let pad = (x1 - x0) * 0.03;

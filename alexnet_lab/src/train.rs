@@ -315,7 +315,8 @@ fn bar(len: usize, show: bool, prefix: &'static str) -> ProgressBar {
     }
     let b = ProgressBar::new(len as u64);
     b.set_style(
-        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {elapsed_precise}<{eta_precise} {msg}")
+        // At most 80 columns: "  1/10 [====>     ] 235/469 00:01:02<00:01:01 loss 0.512 acc 0.812 113 ex/s".
+        ProgressStyle::with_template("{prefix:>6} [{bar:12}] {pos}/{len} {elapsed_precise}<{eta_precise} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
@@ -401,7 +402,7 @@ pub fn fit(
             n += bs;
             bar.inc(1);
             bar.set_message(format!(
-                "loss {:.3}, train acc {:.3}, {:.1} ex/s",
+                "loss {:.3} acc {:.3} {:.0} ex/s",
                 loss_sum / n as f64,
                 right / n as f64,
                 n as f64 / secs
@@ -541,7 +542,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     let resumed_from = history.epochs.len();
     std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(format!("cannot create {}", opts.out.display()), e))?;
     println!(
-        "training {:?} on {} ({} train / {} test examples, {}x{}, batch {}, lr {}, {} epochs) on {}",
+        "training {:?} on {} ({} train / {} test examples, {}x{}, batch {}, lr {}, {} epoch{}) on {}",
         cfg.model,
         opts.source,
         train_loader.len(),
@@ -551,6 +552,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         cfg.batch_size,
         crate::error::num(cfg.lr),
         cfg.epochs,
+        if cfg.epochs == 1 { "" } else { "s" },
         device_name(device)
     );
     let out = opts.out.clone();

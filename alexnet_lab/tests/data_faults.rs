@@ -39,7 +39,8 @@ fn parquet_faults() {
     let s = load_parquet(&ok).unwrap();
     assert_eq!(s.labels, [3, 9]);
 
-    let cases: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
+    type Corrupt = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, Corrupt, &str)> = vec![
         ("not.parquet", Box::new(|p: &Path| std::fs::write(p, b"this is not parquet").unwrap()), "is not a readable parquet file"),
         (
             "truncated.parquet",

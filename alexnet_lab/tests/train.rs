@@ -78,7 +78,7 @@ fn checkpoint_round_trip_gives_identical_logits_and_eval_is_deterministic() {
     let cfg = TrainConfig { epochs: 1, limit: Some(128), test_limit: Some(64), ..TrainConfig::smoke() };
     train::run(&opts(cfg.clone(), &dir, false)).unwrap();
     let (a, _, meta) = checkpoint::load_model(&dir, &Device::Cpu).unwrap();
-    let (b, _, _) = checkpoint::load_model(&dir.join(&meta_weights(&dir)), &Device::Cpu).unwrap();
+    let (b, _, _) = checkpoint::load_model(&dir.join(meta_weights(&dir)), &Device::Cpu).unwrap();
     assert_eq!(meta.epoch, 1);
     assert_eq!(meta.config, cfg);
     let x = Tensor::rand(0f32, 1f32, (4, 1, 67, 67), &Device::Cpu).unwrap();
