@@ -245,7 +245,8 @@ pub enum Command {
         show_pipelines: Option<PathBuf>,
         #[arg(long, default_value = "cpu")]
         device: String,
-        /// Image files and folders (searched recursively for .png, .jpg, .jpeg, .webp).
+        /// Image files and folders (searched recursively for image files: .png, .jpg, .jpeg,
+        /// .webp are read; other image formats found there are reported).
         #[arg(required = true)]
         images: Vec<PathBuf>,
     },

@@ -97,7 +97,7 @@ pub fn read_photo(path: &Path) -> Result<GrayImage> {
 
 /// The image files of `inputs`: a file is taken as it is; a folder is searched recursively for
 /// files with an [`IMAGE_EXTENSIONS`] name (hidden files and folders, e.g. `.DS_Store` or
-/// `.ipynb_checkpoints`, left out). Sorted by path, each once. Paths that do not exist
+/// `.ipynb_checkpoints`, and symlinks to folders left out). Sorted by path, each once. Paths that do not exist
 /// and folders that cannot be listed come back in the second list with their error, so one bad
 /// input does not stop the others.
 pub fn collect_images(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<(PathBuf, Error)>) {
@@ -132,14 +132,16 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<(PathBuf, Error
         Err(e) => return problems.push((dir.to_path_buf(), Error::io(format!("cannot list {}", dir.display()), e))),
     };
     for entry in entries {
-        let path = match entry {
-            Ok(e) => e.path(),
+        let (path, real_dir) = match entry {
+            // `file_type` does not follow symlinks: a link to a folder (maybe to a parent, a loop)
+            // is not entered.
+            Ok(e) => (e.path(), e.file_type().is_ok_and(|t| t.is_dir())),
             Err(e) => return problems.push((dir.to_path_buf(), Error::io(format!("cannot list {}", dir.display()), e))),
         };
         if path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
             continue;
         }
-        if path.is_dir() {
+        if real_dir {
             walk(&path, files, problems);
         } else if is_image_name(&path) {
             files.push(path);

@@ -181,6 +181,9 @@ fn folders_are_searched_recursively_for_image_files_sorted() {
     write(&dir, "sub/.hidden.png", b"a macOS resource fork, say");
     write(&dir, "sub/old.gif", b"GIF89a");
     write(&dir, "empty/.keep", b"");
+    // A symlink back to the folder itself: not followed (it would never end).
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&dir, dir.join("sub/loop")).unwrap();
     let (files, problems) = collect_images(&[dir.clone(), dir.join("a.jpg"), dir.join("missing.png"), dir.join("empty")]);
     let names: Vec<String> = files.iter().map(|p| p.strip_prefix(&dir).unwrap().display().to_string()).collect();
     assert_eq!(names, ["a.jpg", "b.PNG", "sub/c.webp", "sub/old.gif"]);

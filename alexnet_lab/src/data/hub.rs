@@ -168,7 +168,7 @@ impl Hub {
             }
             if !(200..300).contains(&status) {
                 let why = match status {
-                    401 | 403 => "the hub refuses access (a gated or private repository needs HF_TOKEN)",
+                    401 | 403 => "the hub refuses access to this file",
                     404 => "the hub has no such file: check HF_ENDPOINT and that the dataset still has this file",
                     500..=599 => "the server has a problem: try again later",
                     _ => "an unexpected answer",
