@@ -193,13 +193,17 @@ impl Hub {
             }
             return Ok(Remote { commit, etag, size, url });
         }
-        Err(self.http_error(file, &url, 310, "more than 5 redirects (a redirect loop?)"))
+        Err(Error::data(format!(
+            "download of {file} from {} failed: more than 5 redirects, the last to {url} (a redirect loop?). \
+             Nothing was saved; check HF_ENDPOINT, or use a cache (HF_HOME) or the IDX files (--data-dir)",
+            self.endpoint
+        )))
     }
 
     fn http_error(&self, file: &str, url: &str, status: u16, why: &str) -> Error {
         Error::data(format!(
             "download of {file} from {} failed: HTTP {status} for {url}: {why}. Nothing was saved; \
-             or use a cache (HF_HOME) or the IDX files (--data-dir)",
+             run the command again later, or use a cache (HF_HOME) or the IDX files (--data-dir)",
             self.endpoint
         ))
     }
