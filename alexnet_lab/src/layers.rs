@@ -248,7 +248,7 @@ impl ModuleT for Layer {
             (Op::Linear(l), _) => crate::linear::linear(xs, l.weight(), l.bias(), false),
             (Op::Dropout(p), _) if train => dropout(xs, *p, crate::loader::mix(0, self.index as u64, 0xD50)),
             (Op::Dropout(_), _) => Ok(xs.clone()),
-            (_, LayerSpec::MaxPool2d { kernel, stride }) => pool::max_pool2d(xs, kernel, stride),
+            (_, LayerSpec::MaxPool2d { kernel, stride }) => pool::max_pool2d_t(xs, kernel, stride, train),
             (_, LayerSpec::AvgPool2d { kernel, stride }) => xs.avg_pool2d_with_stride(kernel, stride),
             (_, LayerSpec::ReLU) => xs.relu(),
             (_, LayerSpec::Sigmoid) => candle_nn::ops::sigmoid(xs),

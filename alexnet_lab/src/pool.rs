@@ -42,6 +42,9 @@ impl PoolGeom {
                  use a larger image size"
             );
         }
+        if h.checked_mul(w).is_none_or(|p| p > u32::MAX as usize) {
+            candle_core::bail!("max_pool2d: a {h}x{w} plane is too large (over 2^32 elements)");
+        }
         Ok(Self { n, c, h, w, kernel, stride })
     }
 }
@@ -70,21 +73,45 @@ fn window_argmax<T: WithDType>(plane: &[T], g: &PoolGeom, oy: usize, ox: usize) 
 struct MaxPoolFwd {
     kernel: usize,
     stride: usize,
+    /// Each output's arg-max (index within its input plane), kept from the forward pass so the
+    /// backward does not scan the windows again (4 bytes per output: a quarter of the input's
+    /// count at stride 2). The op lives in the graph node of its output, so this is dropped
+    /// with the graph.
+    argmax: std::sync::Mutex<Option<Vec<u32>>>,
+    /// Whether to keep it (not for evaluation, where no backward follows).
+    keep_argmax: bool,
 }
 
 impl MaxPoolFwd {
     fn fwd<T: WithDType + Send + Sync>(&self, x: &[T], g: &PoolGeom) -> Vec<T> {
         let (oh, ow) = g.out_hw();
         let mut out = vec![T::zero(); g.n * g.c * oh * ow];
-        out.par_chunks_mut(oh * ow)
-            .zip(x.par_chunks(g.h * g.w))
-            .for_each(|(o, plane)| {
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        o[oy * ow + ox] = plane[window_argmax(plane, g, oy, ox)];
+        let mut idx = vec![0u32; if self.keep_argmax { out.len() } else { 0 }];
+        let plane_of = |o: &mut [T], plane: &[T], mut ix: Option<&mut [u32]>| {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let i = window_argmax(plane, g, oy, ox);
+                    o[oy * ow + ox] = plane[i];
+                    if let Some(ix) = ix.as_deref_mut() {
+                        ix[oy * ow + ox] = i as u32;
                     }
                 }
-            });
+            }
+        };
+        if self.keep_argmax {
+            out.par_chunks_mut(oh * ow)
+                .zip(idx.par_chunks_mut(oh * ow))
+                .zip(x.par_chunks(g.h * g.w))
+                .for_each(|((o, ix), plane)| plane_of(o, plane, Some(ix)));
+        } else {
+            out.par_chunks_mut(oh * ow).zip(x.par_chunks(g.h * g.w)).for_each(|(o, plane)| plane_of(o, plane, None));
+        }
+        // A plane has fewer than 2^32 elements (checked in `from_layout`), so the u32s are exact.
+        if self.keep_argmax {
+            if let Ok(mut slot) = self.argmax.lock() {
+                *slot = Some(idx);
+            }
+        }
         out
     }
 }
@@ -107,10 +134,67 @@ impl CustomOp1 for MaxPoolFwd {
     }
 
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        let arg = arg.contiguous()?;
         let grad = grad_res.contiguous()?;
+        // The arg-max of the forward pass, when this op's forward ran on this input (always,
+        // when candle's autograd calls this); otherwise the windows are scanned again.
+        let kept = self.argmax.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(argmax) = kept.filter(|a| a.len() == grad.elem_count()) {
+            let op = MaxPoolScatter { argmax, in_dims: arg.dims().to_vec() };
+            return Ok(Some(grad.apply_op1_no_bwd(&op)?));
+        }
+        let arg = arg.contiguous()?;
         let op = MaxPoolBwd { kernel: self.kernel, stride: self.stride };
         Ok(Some(arg.apply_op2_no_bwd(&grad, &op)?))
+    }
+}
+
+/// `grad_output -> grad_input` from the arg-max kept by the forward pass: each output's
+/// gradient added to its window's maximum (overlapping windows that chose the same element add).
+struct MaxPoolScatter {
+    argmax: Vec<u32>,
+    /// `(n, c, h, w)` of the input.
+    in_dims: Vec<usize>,
+}
+
+impl MaxPoolScatter {
+    fn scatter<T: WithDType + Send + Sync>(&self, grad: &[T], plane_in: usize, plane_out: usize) -> Vec<T> {
+        let planes = grad.len() / plane_out.max(1);
+        let mut gx = vec![T::zero(); planes * plane_in];
+        gx.par_chunks_mut(plane_in)
+            .zip(grad.par_chunks(plane_out))
+            .zip(self.argmax.par_chunks(plane_out))
+            .for_each(|((gplane, gout), idx)| {
+                // Written before it is read (as in `MaxPoolBwd`): the page is then faulted in once.
+                gplane.fill(T::zero());
+                for (&i, &g) in idx.iter().zip(gout) {
+                    if let Some(slot) = gplane.get_mut(i as usize) {
+                        *slot += g;
+                    }
+                }
+            });
+        gx
+    }
+}
+
+impl CustomOp1 for MaxPoolScatter {
+    fn name(&self) -> &'static str {
+        "alexnet-lab-max-pool2d-scatter"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let [n, c, h, w] = self.in_dims[..] else {
+            candle_core::bail!("max_pool2d backward: input dims {:?} are not (n, c, h, w)", self.in_dims)
+        };
+        let (gn, gc, oh, ow) = layout.shape().dims4()?;
+        if (gn, gc) != (n, c) || self.argmax.len() != n * c * oh * ow {
+            candle_core::bail!("max_pool2d backward: gradient {:?} does not match the input {:?}", layout.shape().dims(), self.in_dims);
+        }
+        let out = match storage {
+            CpuStorage::F32(s) => CpuStorage::F32(self.scatter(contiguous(s, layout, self.name())?, h * w, oh * ow)),
+            CpuStorage::F64(s) => CpuStorage::F64(self.scatter(contiguous(s, layout, self.name())?, h * w, oh * ow)),
+            _ => candle_core::bail!("max_pool2d: only f32 and f64 are supported"),
+        };
+        Ok((out, Shape::from(self.in_dims.clone())))
     }
 }
 
@@ -212,11 +296,18 @@ pub fn max_pool2d_generic(x: &Tensor, kernel: usize, stride: usize) -> Result<Te
 ///
 /// On the CPU this runs the custom op; on other devices [`max_pool2d_generic`].
 pub fn max_pool2d(x: &Tensor, kernel: usize, stride: usize) -> Result<Tensor> {
+    max_pool2d_t(x, kernel, stride, true)
+}
+
+/// [`max_pool2d`] that keeps each window's arg-max for the backward pass only when `train`
+/// (evaluation skips storing it; a backward then scans the windows again).
+pub fn max_pool2d_t(x: &Tensor, kernel: usize, stride: usize, train: bool) -> Result<Tensor> {
     if !x.device().is_cpu() {
         return max_pool2d_generic(x, kernel, stride);
     }
+    let op = MaxPoolFwd { kernel, stride, argmax: Default::default(), keep_argmax: train };
     match x.dtype() {
-        DType::F32 | DType::F64 => x.contiguous()?.apply_op1(MaxPoolFwd { kernel, stride }),
+        DType::F32 | DType::F64 => x.contiguous()?.apply_op1(op),
         dt => candle_core::bail!("max_pool2d: dtype {dt:?} not supported (use f32 or f64)"),
     }
 }

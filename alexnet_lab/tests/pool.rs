@@ -169,3 +169,19 @@ fn tied_maxima_send_the_gradient_to_the_first_one_in_each_window() {
     want[12] += 1000.0; // window (2,2): all zeros, the first is (2,2)
     assert_eq!(gx, want);
 }
+
+/// The backward uses the arg-max kept by the forward pass; a second backward through the same
+/// graph (the kept arg-max is used up) scans the windows again: both give the same gradient,
+/// on AlexNet's pool1 shape with random values.
+#[test]
+fn kept_argmax_and_rescan_give_the_same_gradient() {
+    use alexnet_lab::candle::Var;
+    let x = Var::from_tensor(&common::det(&[2, 3, 27, 27], 9, DType::F32)).unwrap();
+    let y = alexnet_lab::pool::max_pool2d(x.as_tensor(), 3, 2).unwrap();
+    let up = common::det(&[2, 3, 13, 13], 10, DType::F32);
+    let loss = y.mul(&up).unwrap().sum_all().unwrap();
+    let first: Vec<f32> = loss.backward().unwrap().get(x.as_tensor()).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+    let again: Vec<f32> = loss.backward().unwrap().get(x.as_tensor()).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+    assert_eq!(first, again);
+    assert!(first.iter().filter(|g| **g != 0.0).count() > 100);
+}
