@@ -135,8 +135,12 @@ fn a_job_killed_before_its_first_save_runs_again_with_the_same_command() {
     let out = tmp("requeue");
     let same = ["--epochs", "1", "--limit", "768", "--resume"];
     let mut child = train(&out, &same).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    // Killed while loading data or in the first epoch: nothing committed yet.
-    std::thread::sleep(Duration::from_millis(700));
+    // Killed as soon as it has taken the run folder (before loading the data): nothing
+    // committed yet, on a machine of any speed.
+    let t0 = Instant::now();
+    while !out.join(alexnet_lab::train::LOCK_FILE).exists() && t0.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(!out.join(checkpoint::META_FILE).exists(), "the kill came too late for this test");
