@@ -288,12 +288,24 @@ fn check_sha256(bytes_sha: &str, expected: Option<&str>, what: &str) -> Result<(
     }
 }
 
-/// Loads a tensor file a checkpoint names, checking it against the recorded SHA-256.
+/// Loads a tensor file a checkpoint names, checking it against the recorded SHA-256. With a
+/// recorded hash the file is read once, hashed and parsed from the same bytes; without one it
+/// is loaded as before.
 fn load_checked(path: &Path, expected: Option<&str>, device: &Device) -> Result<HashMap<String, Tensor>> {
-    if expected.is_some() {
-        check_sha256(&file_sha256(path)?, expected, &path.display().to_string())?;
+    if expected.is_none() {
+        return load_tensors(path, device);
     }
-    load_tensors(path, device)
+    let bytes = std::fs::read(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    tensors_from_checked_bytes(&bytes, expected, &path.display().to_string(), device)
+}
+
+/// Tensors from the bytes of a safetensors file, after checking them against the SHA-256 a
+/// checkpoint recorded (if any); `what` names the file in errors.
+fn tensors_from_checked_bytes(bytes: &[u8], expected: Option<&str>, what: &str, device: &Device) -> Result<HashMap<String, Tensor>> {
+    use sha2::Digest;
+    check_sha256(&format!("{:x}", sha2::Sha256::digest(bytes)), expected, what)?;
+    candle_core::safetensors::load_buffer(bytes, device)
+        .map_err(|e| Error::data(format!("{what} is not a loadable safetensors file: {e}")))
 }
 
 /// Loads tensors from a safetensors file with a clear error.
@@ -345,11 +357,8 @@ pub fn load_model(path: &Path, device: &Device) -> Result<(Sequential, VarMap, C
 
 /// [`load_model`] from the bytes of a `checkpoint.json` and of its weights file.
 pub fn load_model_from_bytes(meta_json: &[u8], weights: &[u8], device: &Device) -> Result<(Sequential, VarMap, CheckpointMeta)> {
-    use sha2::Digest;
     let meta = parse_meta(meta_json, META_FILE)?;
-    check_sha256(&format!("{:x}", sha2::Sha256::digest(weights)), meta.weights_sha256.as_deref(), &meta.weights)?;
-    let tensors = candle_core::safetensors::load_buffer(weights, device)
-        .map_err(|e| Error::data(format!("{} is not a loadable safetensors file: {e}", meta.weights)))?;
+    let tensors = tensors_from_checked_bytes(weights, meta.weights_sha256.as_deref(), &meta.weights, device)?;
     let (net, varmap) = model_from_tensors(&meta, tensors, &meta.weights, device)?;
     Ok((net, varmap, meta))
 }

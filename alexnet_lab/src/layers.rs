@@ -231,9 +231,14 @@ impl Layer {
     /// [`ModuleT::forward_t`] with the seed for this call's dropout mask (used in train mode).
     pub fn forward_seeded(&self, xs: &Tensor, train: bool, seed: u64) -> Result<Tensor> {
         match (&self.op, train) {
-            (Op::Dropout(p), true) => dropout(xs, *p, crate::loader::mix(seed, self.index as u64, 0xD50)),
+            (Op::Dropout(p), true) => dropout(xs, *p, self.mask_seed(seed)),
             _ => self.forward_t(xs, train),
         }
+    }
+
+    /// This layer's dropout-mask seed for a forward pass's seed.
+    fn mask_seed(&self, pass_seed: u64) -> u64 {
+        crate::loader::mix(pass_seed, self.index as u64, 0xD50)
     }
 }
 
@@ -246,7 +251,7 @@ impl ModuleT for Layer {
                 crate::conv::conv2d(xs, c.weight(), c.bias(), stride, padding)
             }
             (Op::Linear(l), _) => crate::linear::linear(xs, l.weight(), l.bias(), false),
-            (Op::Dropout(p), _) if train => dropout(xs, *p, crate::loader::mix(0, self.index as u64, 0xD50)),
+            (Op::Dropout(p), _) if train => dropout(xs, *p, self.mask_seed(0)),
             (Op::Dropout(_), _) => Ok(xs.clone()),
             (_, LayerSpec::MaxPool2d { kernel, stride }) => pool::max_pool2d_t(xs, kernel, stride, train),
             (_, LayerSpec::AvgPool2d { kernel, stride }) => xs.avg_pool2d_with_stride(kernel, stride),

@@ -25,7 +25,6 @@ use std::time::Duration;
 
 use hf_hub::{Cache, Repo, RepoType};
 use polars::prelude::*;
-use sha2::Digest;
 
 use super::{Split, PIXELS, SIDE};
 use crate::{Error, Result};
@@ -343,10 +342,7 @@ fn verify(part: &Path, remote: &Remote) -> std::result::Result<(), String> {
         return Err(format!("{len} bytes arrived, the hub announced {}", remote.size));
     }
     if remote.etag.len() == 64 && remote.etag.chars().all(|c| c.is_ascii_hexdigit()) {
-        let mut f = std::fs::File::open(part).map_err(|e| e.to_string())?;
-        let mut h = sha2::Sha256::new();
-        std::io::copy(&mut f, &mut h).map_err(|e| e.to_string())?;
-        let got = format!("{:x}", h.finalize());
+        let got = crate::checkpoint::file_sha256(part).map_err(|e| e.to_string())?;
         if !got.eq_ignore_ascii_case(&remote.etag) {
             return Err(format!("its SHA-256 is {got}, the hub names it {}", remote.etag));
         }
