@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
 """Fails if an executed notebook has an unexecuted code cell, an error output, a panic, or
 anything on stderr: evcxr reports an `Err` returned by a cell's `?` as stderr text (not as an
-error), and runs on, so stderr is where a failing cell shows."""
+error), and runs on, so stderr is where a failing cell shows. Also fails on this machine's
+absolute paths in text outputs (the folder above the repository, the home directory): committed
+outputs must read the same on every machine."""
 import json
+import os
 import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MACHINE = [p for p in {os.path.dirname(ROOT) + "/", os.path.expanduser("~") + "/"} if len(p) > 1]
 
 bad = []
 for path in sys.argv[1:]:
@@ -18,6 +24,10 @@ for path in sys.argv[1:]:
             stderr = o.get("output_type") == "stream" and o.get("name") == "stderr"
             if o.get("output_type") == "error" or "panicked at" in text or stderr:
                 bad.append(f"{path}: cell {i}: {o.get('ename', '')} {o.get('evalue', '')} {text[:300]}")
+            shown = text + "".join(o.get("data", {}).get("text/plain", []))
+            for m in MACHINE:
+                if m in shown:
+                    bad.append(f"{path}: cell {i} prints a path of this machine ({m}...): print it relative or as $VAR")
 for b in bad:
     print("FAIL", b)
 sys.exit(1 if bad else 0)

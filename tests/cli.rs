@@ -128,6 +128,8 @@ fn data_info_and_show_from_both_sources() {
     let o = lab_env(&["data", "info"], &[("HF_HOME", hf), ("HF_HUB_OFFLINE", "1")]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("train: 60000 images, test: 10000 images"));
+    // Run logs and notebook outputs name the cache without this machine's path.
+    assert!(stdout(&o).contains("Fashion-MNIST from hub zalando-datasets/fashion_mnist (cache $HF_HOME/hub)"), "{}", stdout(&o));
     assert!(stdout(&o).contains("ankle boot"));
     let idx = shared("fashion-mnist");
     let o = lab_env(&["data", "info", "--data-dir", idx.to_str().unwrap()], &[]);

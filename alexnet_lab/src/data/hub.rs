@@ -46,6 +46,21 @@ pub fn hub_cache_dir() -> PathBuf {
     Cache::from_env().path().clone()
 }
 
+/// The hub cache directory as the lab prints it in run logs and notebook outputs, without this
+/// machine's absolute path: `$HF_HOME/hub` when `HF_HOME` names it, else the default under the
+/// home directory as `~/.cache/huggingface/hub`. (Errors about a missing cache print the
+/// absolute path, [`hub_cache_dir`], since that is where the user has to look.)
+pub fn hub_cache_display() -> String {
+    if std::env::var_os("HF_HOME").is_some_and(|h| !h.is_empty()) {
+        return "$HF_HOME/hub".into();
+    }
+    let dir = hub_cache_dir();
+    match std::env::var_os("HOME").map(PathBuf::from).and_then(|home| dir.strip_prefix(home).ok().map(Path::to_path_buf)) {
+        Some(rel) => format!("~/{}", rel.display()),
+        None => dir.display().to_string(),
+    }
+}
+
 /// Where the data comes from and how the lab talks to the hub.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hub {

@@ -8,7 +8,7 @@ mod footer;
 mod hub;
 mod idx;
 
-pub use hub::{decode_png, hub_cache_dir, load_parquet, parquet_bytes_to_split, Hub, DEFAULT_ENDPOINT, HUB_FILES, HUB_REPO, HUB_REVISION};
+pub use hub::{decode_png, hub_cache_dir, hub_cache_display, load_parquet, parquet_bytes_to_split, Hub, DEFAULT_ENDPOINT, HUB_FILES, HUB_REPO, HUB_REVISION};
 pub use idx::{decode_images, decode_labels, gunzip, load_idx_dir, parse_idx, read_idx_images, read_idx_labels, IDX_FILES};
 
 use std::path::PathBuf;
@@ -105,7 +105,7 @@ pub enum Source {
 impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Source::Hub => write!(f, "hub {HUB_REPO} (cache {})", hub_cache_dir().display()),
+            Source::Hub => write!(f, "hub {HUB_REPO} (cache {})", hub::hub_cache_display()),
             Source::IdxDir(d) => write!(f, "IDX files in {}", d.display()),
         }
     }
