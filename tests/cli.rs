@@ -313,7 +313,7 @@ fn predict_a_folder_of_mixed_photos() {
     std::fs::create_dir_all(dir.join("photos/more")).unwrap();
     // A checkpoint of an untrained AlexNet at 67x67: the plumbing, not the classes, is tested.
     let (_net, varmap) = alexnet_lab::ModelKind::AlexNet.init(Some([1, 67, 67]), 0, &alexnet_lab::candle::Device::Cpu).unwrap();
-    let meta = alexnet_lab::checkpoint::CheckpointMeta::new(
+    let meta = alexnet_lab::train::checkpoint::CheckpointMeta::new(
         alexnet_lab::ModelKind::AlexNet,
         [1, 67, 67],
         alexnet_lab::train::TrainConfig::smoke(),
@@ -321,7 +321,7 @@ fn predict_a_folder_of_mixed_photos() {
         false,
     );
     let run = dir.join("run");
-    alexnet_lab::checkpoint::save(&run, &varmap, &Default::default(), &meta).unwrap();
+    alexnet_lab::train::checkpoint::save(&run, &varmap, &Default::default(), &meta).unwrap();
     let img = image::RgbImage::from_fn(60, 30, |x, y| image::Rgb([(x * 4) as u8, (y * 8) as u8, 128]));
     let mut jpg = vec![];
     image::codecs::jpeg::JpegEncoder::new(&mut jpg).write_image(img.as_raw(), 60, 30, ExtendedColorType::Rgb8).unwrap();
@@ -387,11 +387,11 @@ fn predict_a_folder_of_mixed_photos() {
 fn predict_classifies_real_test_images_with_the_trained_lenet() {
     use image::{ExtendedColorType, ImageEncoder};
     let test = alexnet_lab::data::FashionMnist::load_test(&alexnet_lab::data::Source::IdxDir(shared("fashion-mnist"))).unwrap();
-    assert_eq!((test.labels[1], test.labels[2]), (2, 1), "test images 1 and 2 are a pullover and a trouser");
+    assert_eq!((test.labels()[1], test.labels()[2]), (2, 1), "test images 1 and 2 are a pullover and a trouser");
     let dir = std::env::temp_dir().join(format!("alexnet-lab-cli-lenet-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let gray = |i: usize| image::GrayImage::from_raw(28, 28, test.image(i).to_vec()).unwrap();
+    let gray = |i: usize| image::GrayImage::from_raw(28, 28, test.image(i).unwrap().to_vec()).unwrap();
     gray(2).save(dir.join("trouser.png")).unwrap();
     // Stored turned 90 degrees counter-clockwise; orientation 6 tells viewers to turn it back.
     let sideways = image::imageops::rotate270(&gray(1));
@@ -418,11 +418,11 @@ fn predict_classifies_real_test_images_with_the_trained_lenet() {
     assert_eq!(top[0].0, "pullover-phone.jpg");
     assert_eq!((top[0].1.as_str(), top[1].1.as_str()), ("pullover", "trouser"), "{top:?}");
     // The evaluation path on the originals: same classes, about the same confidence.
-    let (net, _, _) = alexnet_lab::checkpoint::load_model(&fixture, &alexnet_lab::candle::Device::Cpu).unwrap();
+    let (net, _, _) = alexnet_lab::train::checkpoint::load_model(&fixture, &alexnet_lab::candle::Device::Cpu).unwrap();
     for (i, (_, _, p)) in [(1usize, &top[0]), (2, &top[1])] {
-        let x = alexnet_lab::transforms::Pipeline::resize(28).example_tensor(test.image(i), &alexnet_lab::candle::Device::Cpu).unwrap();
+        let x = alexnet_lab::data::transforms::Pipeline::resize(28).example_tensor(test.image(i).unwrap(), &alexnet_lab::candle::Device::Cpu).unwrap();
         let probs = alexnet_lab::candle_nn::ops::softmax(&net.forward(&x, false).unwrap(), 1).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let q = probs[test.labels[i] as usize] as f64;
+        let q = probs[test.labels()[i] as usize] as f64;
         assert!((q - p).abs() < 0.05, "image {i}: predict {p:.3}, eval path {q:.3}");
     }
 }

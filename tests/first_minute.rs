@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use alexnet_lab::candle::Device;
-use alexnet_lab::checkpoint;
+use alexnet_lab::train::checkpoint;
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("alexnet-lab-first-{name}-{}", std::process::id()));

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use alexnet_lab::candle::Device;
-use alexnet_lab::checkpoint;
+use alexnet_lab::train::checkpoint;
 use alexnet_lab::train::EpochMetrics;
 
 const EPOCHS: usize = 6;
@@ -58,9 +58,9 @@ fn check_folder(out: &Path) -> Option<Vec<EpochMetrics>> {
     // The tensor files on disk are the ones this JSON committed (their SHA-256 recorded at the
     // save), not a later epoch's written under the same name.
     let sha = meta.weights_sha256.as_deref().expect("checkpoint.json records the weights' SHA-256");
-    assert_eq!(checkpoint::file_sha256(&out.join(&meta.weights)).unwrap(), sha, "weights file of epoch {}", meta.epoch);
+    assert_eq!(alexnet_lab::sys::file_sha256(&out.join(&meta.weights)).unwrap(), sha, "weights file of epoch {}", meta.epoch);
     let opt_sha = meta.optimizer_sha256.as_deref().expect("checkpoint.json records the optimizer's SHA-256");
-    assert_eq!(checkpoint::file_sha256(&out.join(meta.optimizer.as_deref().unwrap())).unwrap(), opt_sha);
+    assert_eq!(alexnet_lab::sys::file_sha256(&out.join(meta.optimizer.as_deref().unwrap())).unwrap(), opt_sha);
     let epochs: Vec<usize> = meta.history.epochs.iter().map(|e| e.epoch).collect();
     assert_eq!(epochs, (1..=meta.epoch).collect::<Vec<_>>(), "the checkpoint names complete epochs 1..=n");
     let (net, varmap, _) = checkpoint::load_model(out, &Device::Cpu).expect("the committed checkpoint loads");
@@ -71,12 +71,12 @@ fn check_folder(out: &Path) -> Option<Vec<EpochMetrics>> {
     assert_eq!(opt.len(), varmap.all_vars().len(), "one momentum buffer per parameter");
     // The metrics files are replaced atomically after the commit: whole, and at most one epoch behind.
     let rows = match out.join("metrics.csv").exists() {
-        true => alexnet_lab::table::read_csv(out.join("metrics.csv")).expect("metrics.csv parses").height(),
+        true => alexnet_lab::report::table::read_csv(out.join("metrics.csv")).expect("metrics.csv parses").height(),
         false => 0,
     };
     assert!(rows == meta.epoch || rows + 1 == meta.epoch, "{rows} metrics rows for epoch {}", meta.epoch);
     if out.join("curve.csv").exists() {
-        alexnet_lab::table::read_csv(out.join("curve.csv")).expect("curve.csv parses");
+        alexnet_lab::report::table::read_csv(out.join("curve.csv")).expect("curve.csv parses");
     }
     Some(meta.history.epochs)
 }
@@ -235,7 +235,7 @@ fn kill_9_at_random_points_never_loses_a_complete_epoch() {
     let epochs = check_folder(&out).expect("a finished run has a checkpoint");
     assert_eq!(epochs.len(), EPOCHS);
     assert_eq!(&epochs[..before], &kept[..], "epochs done before the kills are kept as they were");
-    assert_eq!(alexnet_lab::table::read_csv(out.join("metrics.csv")).unwrap().height(), EPOCHS);
+    assert_eq!(alexnet_lab::report::table::read_csv(out.join("metrics.csv")).unwrap().height(), EPOCHS);
     let _ = std::fs::remove_dir_all(&out);
 }
 

@@ -1,6 +1,5 @@
 //! The lab's error type: every error a user's input can cause names the problem and the fix.
 
-use crate::layers::ShapeError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -38,6 +37,16 @@ pub enum Error {
     Candle(#[from] candle_core::Error),
     #[error(transparent)]
     Polars(#[from] polars::error::PolarsError),
+}
+
+/// Why a layer cannot take the shape it is given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("layer {index} ({layer}) cannot take input {got:?}: {why}")]
+pub struct ShapeError {
+    pub index: usize,
+    pub layer: String,
+    pub got: Vec<usize>,
+    pub why: String,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -1,59 +1,92 @@
 //! # alexnet_lab
 //!
 //! A Rust lab for the lecture "deep convolutional networks: AlexNet" (d2l chapter 7.1), on
-//! [candle](https://github.com/huggingface/candle):
+//! [candle](https://github.com/huggingface/candle). The modules are the system's layers; each
+//! uses only the ones listed before it:
 //!
-//! - [`models`]: d2l's AlexNet (and the 2012 original), d2l's LeNet, with PyTorch's parameter names;
-//! - [`pool`]: overlapping max-pooling with a backward pass (candle's stock op has none);
-//! - [`init`]: d2l's Xavier initialisation, seedable;
-//! - [`complexity`]: parameters / MACs / FLOPs per layer, computed from the models, and the
-//!   lecture's table beside them;
-//! - [`shapes`]: the lecture's layer-by-layer shape walk;
-//! - [`data`], [`transforms`], [`loader`]: Fashion-MNIST from the hub (or IDX files), resizing,
-//!   batches;
-//! - [`train`], [`optim`], [`checkpoint`]: d2l's `train_ch6`, SGD, crash-safe checkpoints;
-//! - [`predict`]: classify photos (PNG, JPEG, WebP, EXIF orientation) with a checkpoint;
-//! - [`memory`], [`aspect`]: the lecture's Q&A experiments (batch size vs memory, resize vs crop);
-//! - [`plot`], [`table`], [`notebook`]: what the notebooks show.
+//! | layer | holds |
+//! |---|---|
+//! | [`sys`] | device choice, allocator tuning, `/proc` readings, crash-safe files, seeds |
+//! | [`kernels`] | CPU ops with backward passes: convolution, linear, max-pool, SGD update; one switch to candle's stock ops |
+//! | [`report`] | plots (SVG/PNG), text tables and CSV, notebook display |
+//! | [`nn`] | layer specs and layers, Xavier init, `Sequential`, AlexNet (d2l's, 2012's), LeNet |
+//! | [`data`] | Fashion-MNIST from the hub or IDX files, transforms, batches |
+//! | [`train`] | recipe and profiles, `train_ch6`, evaluation, SGD, checkpoints, runs, predict, benchmark |
+//! | [`lecture`] | shape walk, complexity and the slide's table, activations, the Q&A experiments |
 //!
-//! No `unwrap`/`expect`/`panic!` in the library: user input reaches errors, not panics (a
-//! panic in a notebook kernel loses every variable). Enforced by the lints below under
-//! `cargo clippy` and by `tests/no_panics.rs` under `cargo test`.
+//! [`error`] is under all of them; [`prelude`] is for notebooks. The `alexnet-lab` command line
+//! is a separate binary target (`src/bin/alexnet-lab`, feature `cli`) on top of this API.
+//! `tests/layout.rs` checks that no module reaches up the table.
+//!
+//! No panics in the library: no `unwrap`/`expect`/`panic!`, and no indexing that can go out of
+//! bounds (`clippy::indexing_slicing`; the few kernels that index hot loops say why the
+//! indices are in bounds): user input reaches errors, not panics (a panic in a notebook
+//! kernel loses every variable). Enforced by the lints below under `cargo clippy` and by
+//! `tests/no_panics.rs` under `cargo test`.
 //!
 //! The crate re-exports candle, candle-nn, polars and plotters so a notebook needs a single
-//! `:dep alexnet_lab = { path = "../alexnet_lab" }`.
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo, clippy::unimplemented)]
+//! `:dep alexnet_lab = { path = "../alexnet_lab", default-features = false }`.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::todo,
+    clippy::unimplemented,
+    clippy::indexing_slicing
+)]
 
-pub mod activations;
-pub mod aspect;
-pub mod bench;
-pub mod checkpoint;
-pub mod cli;
-pub mod complexity;
-pub mod conv;
-mod cpu_ops;
-pub mod data;
-pub mod device;
+/// Implements the names of a plain enum, for the CLI, the environment and error messages:
+/// `NAMES`, `as_str()`, `Display`, and `FromStr` (case-insensitive; an unknown name is an
+/// error listing the known ones).
+macro_rules! named_enum {
+    ($t:ident $what:literal { $($v:ident = $n:literal),+ $(,)? }) => {
+        impl $t {
+            /// Every value's name, in declaration order.
+            pub const NAMES: &'static [&'static str] = &[$($n),+];
+
+            /// The name [`std::str::FromStr`] reads back.
+            pub fn as_str(&self) -> &'static str {
+                match self {
+                    $(Self::$v => $n),+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $t {
+            type Err = crate::Error;
+            fn from_str(s: &str) -> crate::Result<Self> {
+                match s.trim().to_ascii_lowercase().as_str() {
+                    $($n => Ok(Self::$v),)+
+                    other => Err(crate::Error::config(format!(
+                        "unknown {} '{other}': use one of {}",
+                        $what,
+                        Self::NAMES.join(", ")
+                    ))),
+                }
+            }
+        }
+    };
+}
+pub(crate) use named_enum;
+
 pub mod error;
-pub mod init;
-pub mod layers;
-pub mod linear;
-pub mod loader;
-pub mod malloc;
-pub mod memory;
-pub mod models;
-pub mod notebook;
-pub mod optim;
-pub mod plot;
-pub mod pool;
-pub mod predict;
-pub mod shapes;
-pub mod table;
+pub mod sys;
+pub mod kernels;
+pub mod report;
+pub mod nn;
+pub mod data;
 pub mod train;
-pub mod transforms;
+pub mod lecture;
+pub mod prelude;
 
 pub use error::{Error, Result};
-pub use models::{AlexNet, AlexNetConfig, LeNet, LeNetConfig, ModelKind, Sequential};
+pub use nn::{AlexNet, AlexNetConfig, LeNet, LeNetConfig, ModelKind, Sequential};
 
 pub use candle_core as candle;
 pub use candle_nn;
@@ -76,8 +109,8 @@ pub fn parse_chw(s: &str) -> Result<[usize; 3]> {
         .map(str::trim)
         .collect();
     let dims: Vec<usize> = parts.iter().map(|p| p.parse::<usize>().map_err(|_| bad())).collect::<Result<_>>()?;
-    match dims[..] {
-        [c, h, w] if c > 0 && h > 0 && w > 0 => Ok([c, h, w]),
+    match dims.as_slice() {
+        &[c, h, w] if c > 0 && h > 0 && w > 0 => Ok([c, h, w]),
         _ => Err(bad()),
     }
 }

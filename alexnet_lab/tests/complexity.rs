@@ -1,7 +1,7 @@
 //! The exact complexity figures the lecture's table is checked against.
 
 use alexnet_lab::candle::Device;
-use alexnet_lab::complexity::{lecture, Complexity};
+use alexnet_lab::lecture::complexity::{slides as lecture, Complexity};
 use alexnet_lab::{AlexNetConfig, LeNetConfig, ModelKind};
 
 fn of(cfg: &AlexNetConfig) -> Complexity {
@@ -57,7 +57,7 @@ fn dataframe_text_csv_json_agree() {
     let params: u64 = df.column("params").unwrap().u64().unwrap().into_no_null_iter().sum();
     assert_eq!(params, 46_764_746);
     assert!(c.to_table().contains("46,764,746"));
-    assert!(c.to_csv().lines().last().unwrap().ends_with(",46764746,938146176,1876292352"));
+    assert!(c.to_csv().unwrap().lines().last().unwrap().ends_with(",46764746,938146176,1876292352"));
     let j: serde_json::Value = serde_json::from_str(&c.to_json()).unwrap();
     assert_eq!(j["totals"]["macs"], 938_146_176u64);
     assert_eq!(j["layers"].as_array().unwrap().len(), 21);

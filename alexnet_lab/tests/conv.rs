@@ -2,7 +2,7 @@
 //! against finite differences.
 
 use alexnet_lab::candle::{DType, Device, Tensor, Var};
-use alexnet_lab::conv::{conv2d, conv2d_relu};
+use alexnet_lab::kernels::conv::{conv2d, conv2d_relu};
 
 mod common;
 use common::{assert_same_grads, det, max_rel};
@@ -85,7 +85,7 @@ fn the_image_gets_no_gradient() {
 /// and without a bias. Half the outputs are negative, so the ReLU mask matters.
 #[test]
 fn fused_relu_matches_candle() {
-    use alexnet_lab::conv::conv2d_relu;
+    use alexnet_lab::kernels::conv::conv2d_relu;
     for (n, c, h, o, k, s, p) in CASES {
         for with_bias in [true, false] {
             let x = Var::from_tensor(&det(&[n, c, h, h], 1, DType::F32)).unwrap();

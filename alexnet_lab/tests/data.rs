@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use alexnet_lab::candle::Device;
 use alexnet_lab::data::{self, load_idx_dir, CLASS_NAMES};
-use alexnet_lab::loader::{DataLoader, LoaderConfig};
-use alexnet_lab::transforms::{gray, letterbox, resize_center_crop, resize_exact, Augment, Pipeline, ResizeMode};
+use alexnet_lab::data::loader::{DataLoader, LoaderConfig};
+use alexnet_lab::data::transforms::{gray, letterbox, resize_center_crop, resize_exact, Augment, Pipeline, ResizeMode};
 use common::*;
 
 #[test]
@@ -35,7 +35,7 @@ fn classes_are_balanced_and_named() {
     assert_eq!(d.train.class_counts(), [6000; 10]);
     assert_eq!(d.test.class_counts(), [1000; 10]);
     assert_eq!(CLASS_NAMES[9], "ankle boot");
-    assert_eq!(d.test.labels[..3], [9, 2, 1]); // the first test images: ankle boot, pullover, trouser
+    assert_eq!(d.test.labels()[..3], [9, 2, 1]); // the first test images: ankle boot, pullover, trouser
     assert!(data::class_name(10).unwrap_err().to_string().contains("outside 0-9"));
 }
 
@@ -43,7 +43,7 @@ fn classes_are_balanced_and_named() {
 fn resize_agrees_with_pillow_within_one_level() {
     let d = hub_data();
     for i in 0..4 {
-        let img = gray(28, 28, d.test.image(i)).unwrap();
+        let img = gray(28, 28, d.test.image(i).unwrap()).unwrap();
         for size in [224usize, 96, 227, 65] {
             let path = workspace().join(format!("data/fixtures/resize/test{i}_{size}.png"));
             let pil = image::open(&path).unwrap().into_luma8();
@@ -58,7 +58,7 @@ fn resize_agrees_with_pillow_within_one_level() {
 fn crop_and_letterbox_keep_the_aspect() {
     // A non-square image: a real test image stretched to 28 wide x 56 tall.
     let d = hub_data();
-    let tall = resize_exact(&gray(28, 28, d.test.image(0)).unwrap(), 28, 56);
+    let tall = resize_exact(&gray(28, 28, d.test.image(0).unwrap()).unwrap(), 28, 56);
     let c = resize_center_crop(&tall, 64);
     assert_eq!(c.dimensions(), (64, 64));
     // Shorter side 28 -> 64: the crop is the middle of a 64x128 image.
@@ -78,7 +78,7 @@ fn crop_and_letterbox_keep_the_aspect() {
 #[test]
 fn augmentation_is_seeded_and_changes_images() {
     let d = hub_data();
-    let img = gray(28, 28, d.test.image(1)).unwrap();
+    let img = gray(28, 28, d.test.image(1).unwrap()).unwrap();
     let p = Pipeline { size: 32, mode: ResizeMode::Resize, augment: Augment { random_crop: true, hflip: true } };
     use rand::SeedableRng;
     let run = |seed| p.apply_image(&img, &mut rand::rngs::StdRng::seed_from_u64(seed));
@@ -103,7 +103,7 @@ fn loader_covers_every_example_once_per_epoch_and_keeps_the_last_partial_batch()
             sizes.push(b.images.dims()[0]);
             assert_eq!(b.images.dims()[1..], [1, 28, 28]);
             let labels: Vec<u32> = b.labels.to_vec1().unwrap();
-            let expected: Vec<u32> = b.indices.iter().map(|&i| split.labels[i] as u32).collect();
+            let expected: Vec<u32> = b.indices.iter().map(|&i| split.labels()[i] as u32).collect();
             assert_eq!(labels, expected);
             seen.extend(b.indices);
         }
@@ -117,7 +117,7 @@ fn loader_covers_every_example_once_per_epoch_and_keeps_the_last_partial_batch()
     // Pixels are ToTensor() of the raw bytes at 28x28.
     let first = loader.epoch(0, &Device::Cpu).next().unwrap().unwrap();
     let px: Vec<f32> = first.images.get(0).unwrap().flatten_all().unwrap().to_vec1().unwrap();
-    let raw: Vec<f32> = split.image(first.indices[0]).iter().map(|&p| p as f32 / 255.0).collect();
+    let raw: Vec<f32> = split.image(first.indices[0]).unwrap().iter().map(|&p| p as f32 / 255.0).collect();
     assert_eq!(px, raw);
 }
 

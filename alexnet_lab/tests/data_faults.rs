@@ -37,7 +37,7 @@ fn parquet_faults() {
     let ok = dir.join("ok.parquet");
     parquet(&ok, &[(png(28, 28), 3), (png(28, 28), 9)]);
     let s = load_parquet(&ok).unwrap();
-    assert_eq!(s.labels, [3, 9]);
+    assert_eq!(s.labels(), [3, 9]);
 
     type Corrupt = Box<dyn Fn(&Path)>;
     let cases: Vec<(&str, Corrupt, &str)> = vec![

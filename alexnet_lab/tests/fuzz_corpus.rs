@@ -8,7 +8,8 @@ mod common;
 use std::path::PathBuf;
 
 use alexnet_lab::candle::Device;
-use alexnet_lab::{checkpoint, data};
+use alexnet_lab::data;
+use alexnet_lab::train::checkpoint;
 use common::*;
 
 fn files(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
@@ -41,8 +42,8 @@ fn idx_corpus() {
         let labels = data::decode_labels(&bytes, "corpus");
         let _ = (data::parse_idx(&bytes, 3, "corpus"), data::parse_idx(&bytes, 1, "corpus"));
         match p.file_name().unwrap().to_str().unwrap() {
-            "images-2.gz" => assert_eq!(images.unwrap(), real.test.images[..2 * 784]),
-            "labels-2.gz" => assert_eq!(labels.unwrap(), real.test.labels[..2]),
+            "images-2.gz" => assert_eq!(images.unwrap(), real.test.images()[..2 * 784]),
+            "labels-2.gz" => assert_eq!(labels.unwrap(), real.test.labels()[..2]),
             _ => {}
         }
     }
@@ -59,18 +60,18 @@ fn parquet_and_png_corpus() {
             assert!(e.contains("is not a readable parquet file"), "{e}");
             if p.ends_with("crash-125e570248a314ff059cead603ad6bc33fa34753") {
                 // A data page header claiming -4 values (polars: a 2^61-byte validity bitmap).
-                assert!(e.contains("row group 0, column 2, page at byte 2491: it claims -4 values"), "{e}");
+                assert!(e.contains("row group 0, column 2: a data page claims -4 values"), "{e}");
             }
         }
         if p.ends_with("test-3-rows.parquet") {
             let s = split.unwrap();
-            assert_eq!((s.images.as_slice(), s.labels.as_slice()), (&real.test.images[..3 * 784], &real.test.labels[..3]));
+            assert_eq!((s.images(), s.labels()), (&real.test.images()[..3 * 784], &real.test.labels()[..3]));
         }
     }
     for (p, bytes) in files("png") {
         let px = data::decode_png(&bytes, "corpus");
         if let Some(i) = p.file_name().unwrap().to_str().unwrap().strip_prefix("test-").and_then(|s| s.strip_suffix(".png")) {
-            assert_eq!(px.unwrap(), real.test.image(i.parse().unwrap()));
+            assert_eq!(px.unwrap(), real.test.image(i.parse().unwrap()).unwrap());
         }
     }
 }
@@ -87,7 +88,8 @@ fn checkpoint_corpus() {
     }
 }
 
-/// The page-header check (`data/footer.rs`) on the real 3-row seed with one count changed:
+/// The structure check (`data/parquet.rs`, page headers read by the `parquet` crate) on the real
+/// 3-row seed with one byte changed:
 /// its label column's data page header starts at byte 2491 (`15 00 15 14 15 14 2c 15 06`:
 /// type 0, 10 bytes unpacked, 10 bytes stored, data page header with 3 values).
 #[test]
@@ -100,11 +102,12 @@ fn parquet_page_header_checks() {
         data::parquet_bytes_to_split(&b, "test.parquet").unwrap_err().to_string()
     };
     let cases = [
-        (2499, 0x07, "row group 0, column 2, page at byte 2491: it claims -4 values, the column chunk 3"),
-        (2499, 0x04, "row group 0, column 2: its data pages hold 2 values, the footer says 3"),
-        (2499, 0x08, "row group 0, column 2, page at byte 2491: it claims 4 values, the column chunk 3"),
-        (2496, 0x7e, "row group 0, column 2, page at byte 2491: its size is 63 bytes with"),
-        (2494, 0x13, "row group 0, column 2, page at byte 2491: it unpacks to -10 bytes"),
+        (2499, 0x07, "row group 0, column 2: a data page claims -4 values, more than the chunk's 3"),
+        (2499, 0x04, "row group 0, column 2: its pages hold 2 values, the chunk claims 3"),
+        (2499, 0x08, "row group 0, column 2: a data page claims 4 values, more than the chunk's 3"),
+        // A page of 63 bytes in a chunk with fewer left; a page unpacking to -10 bytes.
+        (2496, 0x7e, "row group 0, column 2: EOF: Invalid page header"),
+        (2494, 0x13, "row group 0, column 2: EOF: Invalid page header"),
     ];
     for (at, byte, expected) in cases {
         let e = with(at, byte);

@@ -3,7 +3,7 @@
 
 use alexnet_lab::candle::{DType, Device, Module, Tensor, Var};
 use alexnet_lab::candle_nn;
-use alexnet_lab::linear::linear;
+use alexnet_lab::kernels::linear::linear;
 
 mod common;
 use common::{assert_same_grads, det, max_rel};

@@ -3,8 +3,8 @@
 //! its own, so no other test's allocations show up in the measured peaks.
 
 use alexnet_lab::candle::Device;
-use alexnet_lab::memory::{self, Estimate, SweepConfig};
-use alexnet_lab::models::ModelKind;
+use alexnet_lab::lecture::batch_size::{self as memory, Estimate, SweepConfig};
+use alexnet_lab::nn::ModelKind;
 use alexnet_lab::Error;
 
 #[test]
@@ -64,7 +64,7 @@ fn a_sweep_measures_each_batch_size_and_stops_at_the_budget() {
         steps: 1,
     };
     let mut seen = vec![];
-    let points = memory::sweep(&cfg, &Device::Cpu, |p| seen.push(p.batch_size)).unwrap();
+    let points = memory::sweep(&cfg, &Device::Cpu, |p| seen.push(p.batch_size)).unwrap().points;
     let sizes: Vec<usize> = points.iter().map(|p| p.batch_size).collect();
     assert_eq!(sizes, [4, 8, 512, 1_000_000], "increasing order, each once");
     assert_eq!(seen, sizes, "every point is reported as it comes");

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use alexnet_lab::candle::{DType, Device, Tensor, D};
 use alexnet_lab::candle_nn::{self, VarBuilder};
-use alexnet_lab::init::{bias_bound, fans, xavier_bound};
-use alexnet_lab::layers::LayerSpec;
+use alexnet_lab::nn::init::{bias_bound, fans, xavier_bound};
+use alexnet_lab::nn::LayerSpec;
 use alexnet_lab::{AlexNet, AlexNetConfig, LeNet, LeNetConfig, ModelKind};
 
 fn shapes_of(vm: &candle_nn::VarMap) -> BTreeMap<String, Vec<usize>> {

@@ -2,7 +2,7 @@
 //! differences and against candle's own backward where candle has one (kernel == stride).
 
 use alexnet_lab::candle::{DType, Device, Tensor, Var};
-use alexnet_lab::pool::max_pool2d;
+use alexnet_lab::kernels::pool::max_pool2d;
 
 mod common;
 
@@ -112,7 +112,7 @@ fn too_small_input_is_an_error_not_a_panic() {
 /// The device-generic version (used on CUDA) agrees with the CPU op, forward and backward.
 #[test]
 fn generic_version_matches_the_cpu_op() {
-    use alexnet_lab::pool::max_pool2d_generic;
+    use alexnet_lab::kernels::pool::max_pool2d_generic;
     for shape in [[2, 3, 54, 54], [1, 2, 13, 13], [2, 2, 12, 9], [1, 1, 3, 3]] {
         let x0 = randn(&shape, 9, DType::F32);
         let a = max_pool2d(&x0, 3, 2).unwrap();
@@ -140,7 +140,7 @@ fn tied_maxima_send_the_gradient_to_the_first_one_in_each_window() {
     use alexnet_lab::candle::Var;
     // All equal: every 3x3 window (stride 2) of a 5x5 plane picks its top-left element.
     let x = Var::from_tensor(&Tensor::ones((1, 1, 5, 5), DType::F32, &Device::Cpu).unwrap()).unwrap();
-    let y = alexnet_lab::pool::max_pool2d(x.as_tensor(), 3, 2).unwrap();
+    let y = alexnet_lab::kernels::pool::max_pool2d(x.as_tensor(), 3, 2).unwrap();
     assert_eq!(y.dims(), [1, 1, 2, 2]);
     let g = y.sum_all().unwrap().backward().unwrap();
     let gx: Vec<f32> = g.get(x.as_tensor()).unwrap().flatten_all().unwrap().to_vec1().unwrap();
@@ -158,7 +158,7 @@ fn tied_maxima_send_the_gradient_to_the_first_one_in_each_window() {
              0., 0., 0., 0., 0.,
              0., 0., 0., 0., 0f32];
     let x = Var::from_tensor(&Tensor::from_vec(v.to_vec(), (1, 1, 5, 5), &Device::Cpu).unwrap()).unwrap();
-    let y = alexnet_lab::pool::max_pool2d(x.as_tensor(), 3, 2).unwrap();
+    let y = alexnet_lab::kernels::pool::max_pool2d(x.as_tensor(), 3, 2).unwrap();
     let up = Tensor::from_vec(vec![1f32, 10., 100., 1000.], (1, 1, 2, 2), &Device::Cpu).unwrap();
     let g = y.mul(&up).unwrap().sum_all().unwrap().backward().unwrap();
     let gx: Vec<f32> = g.get(x.as_tensor()).unwrap().flatten_all().unwrap().to_vec1().unwrap();
@@ -177,7 +177,7 @@ fn tied_maxima_send_the_gradient_to_the_first_one_in_each_window() {
 fn kept_argmax_and_rescan_give_the_same_gradient() {
     use alexnet_lab::candle::Var;
     let x = Var::from_tensor(&common::det(&[2, 3, 27, 27], 9, DType::F32)).unwrap();
-    let y = alexnet_lab::pool::max_pool2d(x.as_tensor(), 3, 2).unwrap();
+    let y = alexnet_lab::kernels::pool::max_pool2d(x.as_tensor(), 3, 2).unwrap();
     let up = common::det(&[2, 3, 13, 13], 10, DType::F32);
     let loss = y.mul(&up).unwrap().sum_all().unwrap();
     let first: Vec<f32> = loss.backward().unwrap().get(x.as_tensor()).unwrap().flatten_all().unwrap().to_vec1().unwrap();

@@ -6,8 +6,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use alexnet_lab::predict::{collect_images, luma_601, read_photo, to_gray, top, Predictor, MAX_PIXELS};
-use alexnet_lab::transforms::ResizeMode;
+use alexnet_lab::train::predict::{collect_images, luma_601, read_photo, to_gray, top, Predictor, MAX_PIXELS};
+use alexnet_lab::data::transforms::ResizeMode;
 use image::{codecs, ExtendedColorType, GrayImage, ImageEncoder, RgbImage};
 
 /// A 40x20 landscape RGB picture: left half a bright orange, right half a dark blue.
@@ -210,11 +210,11 @@ fn predictor_feeds_the_network_what_the_pipeline_makes() {
     let _ = std::fs::remove_dir_all(&dir);
     let (_net, varmap) = alexnet_lab::ModelKind::AlexNet.init(Some([1, 67, 67]), 3, &Device::Cpu).unwrap();
     let cfg = alexnet_lab::train::TrainConfig::smoke();
-    let meta = alexnet_lab::checkpoint::CheckpointMeta::new(alexnet_lab::ModelKind::AlexNet, [1, 67, 67], cfg, Default::default(), false);
-    alexnet_lab::checkpoint::save(&dir, &varmap, &Default::default(), &meta).unwrap();
+    let meta = alexnet_lab::train::checkpoint::CheckpointMeta::new(alexnet_lab::ModelKind::AlexNet, [1, 67, 67], cfg, Default::default(), false);
+    alexnet_lab::train::checkpoint::save(&dir, &varmap, &Default::default(), &meta).unwrap();
 
     let test = &common::hub_data().test;
-    let obj = GrayImage::from_raw(28, 28, test.image(0).to_vec()).unwrap();
+    let obj = GrayImage::from_raw(28, 28, test.image(0).unwrap().to_vec()).unwrap();
     let mut frame = GrayImage::new(56, 28);
     image::imageops::replace(&mut frame, &obj, 14, 0);
     let rgb = image::DynamicImage::ImageLuma8(frame.clone()).to_rgb8();
@@ -231,7 +231,7 @@ fn predictor_feeds_the_network_what_the_pipeline_makes() {
         assert!((total - 1.0).abs() < 1e-4 && guesses.windows(2).all(|w| w[0].probability >= w[1].probability));
         // Crop of a centred 2:1 frame is the object itself, scaled: the middle is the object's middle.
         if mode == ResizeMode::Crop {
-            let direct = alexnet_lab::transforms::resize_exact(&image::imageops::crop_imm(&frame, 14, 0, 28, 28).to_image(), 67, 67);
+            let direct = alexnet_lab::data::transforms::resize_exact(&image::imageops::crop_imm(&frame, 14, 0, 28, 28).to_image(), 67, 67);
             let diff: f64 = seen.as_raw().iter().zip(direct.as_raw()).map(|(a, b)| (*a as f64 - *b as f64).abs()).sum::<f64>() / (67.0 * 67.0);
             assert!(diff < 4.0, "crop differs from the object by {diff} grey levels on average (more than JPEG noise)");
         }

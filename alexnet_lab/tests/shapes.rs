@@ -1,7 +1,8 @@
 //! The lecture's shape walk, line for line.
 
 use alexnet_lab::candle::{Device, Tensor};
-use alexnet_lab::{shapes, ModelKind};
+use alexnet_lab::lecture::shapes;
+use alexnet_lab::ModelKind;
 
 const LECTURE_WALK: &str = "\
 Conv2d output shape: [1, 96, 54, 54]
@@ -41,7 +42,7 @@ fn walked_shapes_equal_inferred_shapes_for_every_model() {
         let (net, _) = kind.init(None, 0, &Device::Cpu).unwrap();
         let [c, h, w] = net.input_dims();
         let x = Tensor::rand(0f32, 1f32, (2, c, h, w), &Device::Cpu).unwrap();
-        let walked: Vec<Vec<usize>> = shapes::walk(&net, &x).unwrap().into_iter().map(|s| s.output_shape).collect();
+        let walked: Vec<Vec<usize>> = shapes::walk(&net, &x).unwrap().0.into_iter().map(|s| s.output_shape).collect();
         let inferred: Vec<Vec<usize>> =
             net.output_shapes().unwrap().into_iter().map(|s| [vec![2], s].concat()).collect();
         assert_eq!(walked, inferred, "{kind:?}");

@@ -6,17 +6,16 @@ mod common;
 use std::path::Path;
 
 use alexnet_lab::candle::{Device, Tensor};
-use alexnet_lab::checkpoint;
-use alexnet_lab::data::Source;
-use alexnet_lab::loader::{DataLoader, LoaderConfig};
-use alexnet_lab::optim::Sgd;
+use alexnet_lab::train::checkpoint;
+use alexnet_lab::data::loader::{DataLoader, LoaderConfig};
+use alexnet_lab::train::optim::Sgd;
 use alexnet_lab::train::{self, Profile, RunOptions, TrainConfig};
 use alexnet_lab::Error;
 use common::*;
 
 fn opts(config: TrainConfig, out: &Path, resume: bool) -> RunOptions {
     hub_env();
-    RunOptions { config, device: Device::Cpu, source: Source::Hub, out: out.to_path_buf(), resume, progress: false }
+    RunOptions { resume, ..RunOptions::new(config, out) }
 }
 
 /// d2l's `train_ch6` steps lower the loss: repeated SGD steps on one real batch of 32 images
@@ -37,8 +36,16 @@ fn training_steps_lower_the_loss_on_real_data() {
     let (net, varmap) = cfg.model.init(Some([1, 67, 67]), 0, &Device::Cpu).unwrap();
     let before = train::evaluate(&net, &eval_loader, &Device::Cpu, false).unwrap().loss;
     let mut opt = Sgd::new(train::named_vars(&varmap), cfg.lr, cfg.momentum, 0.0).unwrap();
-    let h = train::fit(&net, &mut opt, &train_loader, &eval_loader, &cfg, &Device::Cpu, Default::default(), false, |_, _| Ok(()))
-        .unwrap();
+    let fit = train::Fit {
+        net: &net,
+        train: &train_loader,
+        test: &eval_loader,
+        config: &cfg,
+        device: &Device::Cpu,
+        progress: false,
+        log: train::Log::Quiet,
+    };
+    let h = fit.run(&mut opt, Default::default(), |_, _| Ok(())).unwrap();
     let after = train::evaluate(&net, &eval_loader, &Device::Cpu, false).unwrap().loss;
     assert_eq!(h.epochs.len(), 12);
     assert!(after < before - 0.05, "eval loss {before:.4} -> {after:.4}");

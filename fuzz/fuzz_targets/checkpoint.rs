@@ -7,5 +7,5 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let cut = data.iter().position(|&b| b == 0).unwrap_or(data.len());
     let (json, weights) = (&data[..cut], data.get(cut + 1..).unwrap_or(&[]));
-    let _ = alexnet_lab::checkpoint::load_model_from_bytes(json, weights, &Device::Cpu);
+    let _ = alexnet_lab::train::checkpoint::load_model_from_bytes(json, weights, &Device::Cpu);
 });

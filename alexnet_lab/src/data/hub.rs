@@ -1,5 +1,5 @@
-//! The hub source: `zalando-datasets/fashion_mnist` parquet files, cached the hub's way, read
-//! with polars.
+//! The hub source: `zalando-datasets/fashion_mnist` parquet files, downloaded and cached the
+//! hub's way (read by [`super::parquet`]).
 //!
 //! The cache is `hf-hub`'s (and Python `huggingface_hub`'s) layout under `$HF_HOME/hub`:
 //! `blobs/<etag>` holds the bytes, `snapshots/<commit>/<file>` is a relative symlink to the
@@ -24,9 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hf_hub::{Cache, Repo, RepoType};
-use polars::prelude::*;
 
-use super::{Split, PIXELS, SIDE};
 use crate::{Error, Result};
 
 pub const HUB_REPO: &str = "zalando-datasets/fashion_mnist";
@@ -243,7 +241,7 @@ impl Hub {
                 ))
             })?;
             std::fs::rename(&part, &blob).map_err(io(format!("cannot rename {} to {}", part.display(), blob.display())))?;
-            crate::checkpoint::sync_dir(&dir.join("blobs"))?;
+            crate::sys::fs::sync_dir(&dir.join("blobs"))?;
         }
         // snapshots/<commit>/<file> -> ../../blobs/<etag>, one more `..` per folder in `file`.
         let pointer = dir.join("snapshots").join(&remote.commit).join(file);
@@ -256,7 +254,7 @@ impl Hub {
         link(&target, &pointer).map_err(io(format!("cannot link {} to {}", pointer.display(), target.display())))?;
         let refs = dir.join("refs");
         std::fs::create_dir_all(&refs).map_err(io(format!("cannot create {}", refs.display())))?;
-        crate::checkpoint::write_atomic(&refs.join(HUB_REVISION), remote.commit.as_bytes())?;
+        crate::sys::fs::write_atomic(&refs.join(HUB_REVISION), remote.commit.as_bytes())?;
         Ok(pointer)
     }
 
@@ -357,7 +355,7 @@ fn verify(part: &Path, remote: &Remote) -> std::result::Result<(), String> {
         return Err(format!("{len} bytes arrived, the hub announced {}", remote.size));
     }
     if remote.etag.len() == 64 && remote.etag.chars().all(|c| c.is_ascii_hexdigit()) {
-        let got = crate::checkpoint::file_sha256(part).map_err(|e| e.to_string())?;
+        let got = crate::sys::fs::file_sha256(part).map_err(|e| e.to_string())?;
         if !got.eq_ignore_ascii_case(&remote.etag) {
             return Err(format!("its SHA-256 is {got}, the hub names it {}", remote.etag));
         }
@@ -380,68 +378,4 @@ fn link(target: &Path, at: &Path) -> std::io::Result<()> {
 /// Local paths of the given files: from the cache when there, else downloaded.
 pub(super) fn fetch(files: &[&str]) -> Result<Vec<PathBuf>> {
     Hub::from_env().fetch(files)
-}
-
-/// Reads one hub parquet file (`image` = struct{bytes: PNG, path}, `label` = int64) and decodes
-/// its PNGs. Every problem names the file, the row and what was expected.
-pub fn load_parquet(path: &Path) -> Result<Split> {
-    let what = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| Error::io(format!("cannot open {what}"), e))?;
-    parquet_bytes_to_split(&bytes, &what)
-}
-
-/// [`load_parquet`] from bytes in memory (`what` names them in errors).
-pub fn parquet_bytes_to_split(bytes: &[u8], what: &str) -> Result<Split> {
-    super::footer::check(bytes)
-        .map_err(|why| Error::data(format!("{what} is not a readable parquet file: {why}; download it again")))?;
-    // polars-parquet 0.55 panics on some corrupt files (e.g. a bad thrift footer): an error instead.
-    crate::error::catch_panic(&format!("{what} is not a readable parquet file: the parquet reader failed"), || {
-        read_split(bytes, what)
-    })
-}
-
-fn read_split(bytes: &[u8], what: &str) -> Result<Split> {
-    let df = ParquetReader::new(std::io::Cursor::new(bytes))
-        .finish()
-        .map_err(|e| Error::data(format!("{what} is not a readable parquet file: {e}")))?;
-    let schema_err = |why: String| {
-        Error::data(format!(
-            "{what}: {why}; expected the hub's schema image: struct{{bytes: binary, path: string}}, label: int64"
-        ))
-    };
-    let image = df.column("image").map_err(|_| schema_err("no column `image`".into()))?;
-    let image = image.struct_().map_err(|_| schema_err(format!("column `image` is {}", image.dtype())))?;
-    let bytes = image.field_by_name("bytes").map_err(|_| schema_err("`image` has no field `bytes`".into()))?;
-    let bytes = bytes.binary().map_err(|_| schema_err(format!("`image.bytes` is {}", bytes.dtype())))?;
-    let label = df.column("label").map_err(|_| schema_err("no column `label`".into()))?;
-    let label = label
-        .cast(&DataType::Int64)
-        .map_err(|_| schema_err(format!("column `label` is {}", label.dtype())))?;
-    let label = label.i64().map_err(|e| schema_err(e.to_string()))?;
-
-    let n = df.height();
-    let mut images = Vec::with_capacity(n * PIXELS);
-    let mut labels = Vec::with_capacity(n);
-    for (row, (b, l)) in bytes.iter().zip(label.iter()).enumerate() {
-        let b = b.ok_or_else(|| Error::data(format!("{what}: row {row} has no image bytes")))?;
-        let l = l.ok_or_else(|| Error::data(format!("{what}: row {row} has no label")))?;
-        if !(0..=9).contains(&l) {
-            return Err(Error::data(format!("{what}: row {row} has label {l}, outside 0-9")));
-        }
-        images.extend_from_slice(&decode_png(b, &format!("{what}: row {row}"))?);
-        labels.push(l as u8);
-    }
-    Split::new(images, labels, what)
-}
-
-/// Decodes one 28x28 greyscale PNG. The size is read from the header first, so a PNG that
-/// claims to be huge is refused before anything is allocated for it.
-pub fn decode_png(bytes: &[u8], what: &str) -> Result<Vec<u8>> {
-    let bad = |e: image::ImageError| Error::data(format!("{what}: the image cannot be decoded as PNG ({e})"));
-    let reader = || image::ImageReader::with_format(std::io::Cursor::new(bytes), image::ImageFormat::Png);
-    let (w, h) = reader().into_dimensions().map_err(bad)?;
-    if (w as usize, h as usize) != (SIDE, SIDE) {
-        return Err(Error::data(format!("{what}: the image is {w}x{h}, expected 28x28")));
-    }
-    Ok(reader().decode().map_err(bad)?.into_luma8().into_raw())
 }

@@ -31,21 +31,21 @@ pub fn gunzip(gz: &[u8], what: &str) -> Result<Vec<u8>> {
 /// dimensions agree with the length. Returns the dimensions and the payload.
 pub fn parse_idx<'a>(buf: &'a [u8], dims: usize, what: &str) -> Result<(Vec<usize>, &'a [u8])> {
     let header = 4 + 4 * dims;
-    if buf.len() < header {
+    let (Some((head, payload)), Ok(dims_u8)) = (buf.split_at_checked(header), u8::try_from(dims)) else {
         return Err(Error::data(format!("{what}: {} bytes is shorter than the IDX header ({header})", buf.len())));
-    }
-    let magic = [0, 0, 0x08, dims as u8];
-    if buf[..4] != magic {
+    };
+    let magic = [0, 0, 0x08, dims_u8];
+    let (found, sizes) = head.split_at(4);
+    if found != magic {
         return Err(Error::data(format!(
-            "{what}: bad IDX magic {:02x?}, expected {magic:02x?} (unsigned bytes, {dims} dimensions)",
-            &buf[..4]
+            "{what}: bad IDX magic {found:02x?}, expected {magic:02x?} (unsigned bytes, {dims} dimensions)"
         )));
     }
-    let shape: Vec<usize> = (0..dims)
-        .map(|i| u32::from_be_bytes([buf[4 + 4 * i], buf[5 + 4 * i], buf[6 + 4 * i], buf[7 + 4 * i]]) as usize)
+    let shape: Vec<usize> = sizes
+        .chunks_exact(4)
+        .map(|b| <[u8; 4]>::try_from(b).map_or(0, u32::from_be_bytes) as usize)
         .collect();
     let expected = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-    let payload = &buf[header..];
     if expected != Some(payload.len()) {
         return Err(Error::data(format!(
             "{what}: the header says {shape:?} ({} bytes) but the file holds {} bytes after the header",
@@ -70,8 +70,10 @@ pub fn read_idx_labels(path: &Path) -> Result<Vec<u8>> {
 pub fn decode_images(gz: &[u8], what: &str) -> Result<Vec<u8>> {
     let buf = gunzip(gz, what)?;
     let (shape, data) = parse_idx(&buf, 3, what)?;
-    if shape[1..] != [SIDE, SIDE] {
-        return Err(Error::data(format!("{what}: images are {}x{}, expected 28x28", shape[1], shape[2])));
+    if let [_, h, w] = shape.as_slice() {
+        if [*h, *w] != [SIDE, SIDE] {
+            return Err(Error::data(format!("{what}: images are {h}x{w}, expected 28x28")));
+        }
     }
     Ok(data.to_vec())
 }

@@ -2,16 +2,32 @@
 //! or from the four classic IDX `.gz` files. Both give the same bytes in the same order.
 //!
 //! Images are kept as 28x28 `u8` (47 MB for all 70,000); tensors of the size the model wants
-//! are made batch by batch by the [`crate::loader`], so memory stays bounded at any resolution.
+//! are made batch by batch by the [`loader`], through the [`transforms`], so memory stays
+//! bounded at any resolution.
+//!
+//! - [`hub`]: the download and the cache; [`parquet`]: reading a hub file (its structure
+//!   checked first); [`idx`]: the classic IDX files;
+//! - [`transforms`]: resize, crop, letterbox, augmentation, `ToTensor()`;
+//! - [`loader`]: seeded batches prepared in the background; [`load_data_fashion_mnist`], d2l's
+//!   one call.
 
-mod footer;
-mod hub;
-mod idx;
+pub mod hub;
+pub mod idx;
+pub mod loader;
+pub mod parquet;
+pub mod transforms;
 
-pub use hub::{decode_png, hub_cache_dir, hub_cache_display, load_parquet, parquet_bytes_to_split, Hub, DEFAULT_ENDPOINT, HUB_FILES, HUB_REPO, HUB_REVISION};
+pub use hub::{hub_cache_dir, hub_cache_display, Hub, DEFAULT_ENDPOINT, HUB_FILES, HUB_REPO, HUB_REVISION};
 pub use idx::{decode_images, decode_labels, gunzip, load_idx_dir, parse_idx, read_idx_images, read_idx_labels, IDX_FILES};
+pub use loader::{Batch, DataLoader, LoaderConfig};
+pub use parquet::{decode_png, load_parquet, parquet_bytes_to_split};
+pub use transforms::{Augment, Pipeline, ResizeMode};
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::report::display::{Png, Svg};
+use crate::report::plot::{image_grid_png, image_grid_svg};
 
 use crate::{Error, Result};
 
@@ -32,11 +48,12 @@ pub fn class_name(label: usize) -> Result<&'static str> {
         .ok_or_else(|| Error::data(format!("label {label} is outside 0-9 (Fashion-MNIST has 10 classes)")))
 }
 
-/// One split: `n` greyscale 28x28 images (row-major, 0 = black) and their labels.
+/// One split: `n` greyscale 28x28 images (row-major, 0 = black) and their labels 0-9. The
+/// fields are private: a `Split` always has 784 bytes per label and labels below 10.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Split {
-    pub images: Vec<u8>,
-    pub labels: Vec<u8>,
+    images: Vec<u8>,
+    labels: Vec<u8>,
 }
 
 impl Split {
@@ -47,8 +64,7 @@ impl Split {
         Ok(split)
     }
 
-    /// What [`Split::new`] checks, for a split built from its public fields.
-    pub fn check(&self, what: &str) -> Result<()> {
+    fn check(&self, what: &str) -> Result<()> {
         let (images, labels) = (&self.images, &self.labels);
         if images.len() != labels.len() * PIXELS {
             return Err(Error::data(format!(
@@ -72,22 +88,82 @@ impl Split {
         self.labels.is_empty()
     }
 
-    /// The 784 pixels of example `i`.
-    pub fn image(&self, i: usize) -> &[u8] {
-        &self.images[i * PIXELS..(i + 1) * PIXELS]
+    /// All labels, in order.
+    pub fn labels(&self) -> &[u8] {
+        &self.labels
+    }
+
+    /// All pixels, image after image.
+    pub fn images(&self) -> &[u8] {
+        &self.images
+    }
+
+    /// The 784 pixels of example `i`, or an error naming the split's size.
+    pub fn image(&self, i: usize) -> Result<&[u8]> {
+        i.checked_mul(PIXELS)
+            .and_then(|a| self.images.get(a..a + PIXELS))
+            .ok_or_else(|| self.outside(i))
+    }
+
+    /// The label of example `i`, or an error naming the split's size.
+    pub fn label(&self, i: usize) -> Result<u8> {
+        self.labels.get(i).copied().ok_or_else(|| self.outside(i))
+    }
+
+    fn outside(&self, i: usize) -> Error {
+        Error::data(format!("example {i} is outside the split of {} examples (0 to {})", self.len(), self.len().saturating_sub(1)))
     }
 
     /// The first `n` examples (all when `n` is larger).
     pub fn take(&self, n: usize) -> Self {
         let n = n.min(self.len());
-        Self { images: self.images[..n * PIXELS].to_vec(), labels: self.labels[..n].to_vec() }
+        Self { images: self.images.iter().take(n * PIXELS).copied().collect(), labels: self.labels.iter().take(n).copied().collect() }
+    }
+
+    /// The first `limit` examples when a limit is given, else the whole split (a run's
+    /// `--limit` / `--test-limit`).
+    pub fn limited(self, limit: Option<usize>) -> Self {
+        match limit {
+            Some(n) if n < self.len() => self.take(n),
+            _ => self,
+        }
+    }
+
+    /// The first `n` images with their class names above them, `cols` per row, as SVG (each
+    /// pixel a rectangle: readable at any zoom).
+    pub fn samples_svg(&self, n: usize, cols: usize) -> Result<Svg> {
+        let (imgs, titles) = self.samples(n)?;
+        image_grid_svg(&imgs, &titles, cols, 84)
+    }
+
+    /// The first `n` images, `cols` per row, as one PNG (no titles; [`Split::samples_titles`]).
+    pub fn samples_png(&self, n: usize, cols: usize) -> Result<Png> {
+        image_grid_png(&self.samples(n)?.0, cols, 2)
+    }
+
+    /// The class names of the first `n` examples.
+    pub fn samples_titles(&self, n: usize) -> Result<Vec<String>> {
+        Ok(self.samples(n)?.1)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn samples(&self, n: usize) -> Result<(Vec<(&[u8], usize, usize)>, Vec<String>)> {
+        if n == 0 {
+            return Err(Error::config("ask for at least 1 image (e.g. --n 18)"));
+        }
+        let n = n.min(self.len());
+        let imgs = (0..n).map(|i| Ok((self.image(i)?, SIDE, SIDE))).collect::<Result<Vec<_>>>()?;
+        let titles = (0..n).map(|i| Ok(class_name(self.label(i)? as usize)?.to_string())).collect::<Result<Vec<_>>>()?;
+        Ok((imgs, titles))
     }
 
     /// Examples per class, in label order.
     pub fn class_counts(&self) -> [usize; 10] {
         let mut c = [0; 10];
         for &l in &self.labels {
-            c[l as usize] += 1;
+            if let Some(n) = c.get_mut(l as usize) {
+                *n += 1;
+            }
         }
         c
     }
@@ -139,7 +215,7 @@ impl FashionMnist {
     pub fn load_test(source: &Source) -> Result<Split> {
         match source {
             Source::Hub => {
-                let paths = hub::fetch(&HUB_FILES[1..])?;
+                let paths = hub::fetch(&[HUB_FILES[1]])?;
                 let test = paths.first().ok_or_else(|| Error::data("the hub fetch returned no file"))?;
                 load_parquet(test)
             }
@@ -151,4 +227,22 @@ impl FashionMnist {
     pub fn source(data_dir: Option<PathBuf>) -> Source {
         data_dir.map(Source::IdxDir).unwrap_or(Source::Hub)
     }
+}
+
+/// d2l's `load_data_fashion_mnist(batch_size, resize)`: the training loader (shuffled, seed 0)
+/// and the test loader (in order) over all of Fashion-MNIST from the hub, images resized to
+/// `resize x resize` (`None`: 28x28 as stored).
+///
+/// ```no_run
+/// let (train, test) = alexnet_lab::data::load_data_fashion_mnist(128, Some(224))?;
+/// assert_eq!((train.len(), test.len()), (60_000, 10_000));
+/// # Ok::<(), alexnet_lab::Error>(())
+/// ```
+pub fn load_data_fashion_mnist(batch_size: usize, resize: Option<usize>) -> Result<(DataLoader, DataLoader)> {
+    let data = FashionMnist::load(&Source::Hub)?;
+    let pipeline = Pipeline::resize(resize.unwrap_or(SIDE));
+    Ok((
+        DataLoader::new(Arc::new(data.train), LoaderConfig::shuffled(batch_size, pipeline, 0))?,
+        DataLoader::new(Arc::new(data.test), LoaderConfig::in_order(batch_size, pipeline))?,
+    ))
 }

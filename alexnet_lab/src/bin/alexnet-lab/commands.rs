@@ -1,0 +1,262 @@
+//! What each command does, through the library's API.
+
+use std::path::{Path, PathBuf};
+
+use alexnet_lab::candle::Device;
+use alexnet_lab::data::{FashionMnist, ResizeMode, Source, CLASS_NAMES, SIDE};
+use alexnet_lab::lecture::batch_size::{self as memory, SweepConfig};
+use alexnet_lab::lecture::complexity::slides;
+use alexnet_lab::lecture::{shapes, Complexity};
+use alexnet_lab::report::table;
+use alexnet_lab::sys::{parse_device, write_atomic};
+use alexnet_lab::train::predict::{self, collect_images, read_photo, Guess, Predictor};
+use alexnet_lab::train::{self, bench, evaluate_checkpoint, Log, RunOptions};
+use anyhow::{bail, Result};
+
+use crate::args::{Cli, Command, DataArgs, DataCommand, Format, SplitName};
+
+fn source(data: DataArgs) -> Source {
+    FashionMnist::source(data.data_dir)
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Data { command } => data_cmd(command)?,
+        Command::Bench { model, mode, batch_size, image_size, warmup, repeats, device, json } => {
+            let device = parse_device(&device)?;
+            let r = bench::run(model, mode, batch_size, image_size, warmup, repeats, &device)?;
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!("{r}");
+            }
+        }
+        Command::Memory { model, image_size, batch_sizes, budget, steps, device, plot } => {
+            let device = parse_device(&device)?;
+            let budget_bytes = match budget {
+                Some(b) => memory::parse_bytes(&b)?,
+                None => memory::default_budget()?,
+            };
+            if device.is_cpu() {
+                println!("memory budget {} (CPU: a batch size predicted above it is not run)", memory::gb(budget_bytes));
+            }
+            let cfg = SweepConfig { model, image_size, batch_sizes, budget_bytes, steps };
+            let sweep = memory::sweep(&cfg, &device, |p| {
+                let (mb, secs) = (p.measured_bytes.map(memory::gb), p.seconds_per_step);
+                match &p.error {
+                    None => eprintln!("batch {}: {} measured, {:.3} s/step", p.batch_size, mb.unwrap_or("-".into()), secs.unwrap_or(0.0)),
+                    Some(e) => eprintln!("batch {}: {e}", p.batch_size),
+                }
+            })?;
+            print!("{sweep}");
+            if let Some(path) = plot {
+                write_atomic(&path, sweep.plot()?.as_bytes())?;
+                println!("wrote {}", path.display());
+            }
+        }
+        Command::Train(args) => {
+            let device = parse_device(&args.device)?;
+            let config = args.config(&device);
+            let out = args.out.clone().unwrap_or_else(|| config.default_run_dir());
+            let opts = RunOptions {
+                device,
+                source: source(args.data.clone()),
+                resume: args.resume,
+                progress: !args.quiet,
+                log: Log::Stdout,
+                ..RunOptions::new(config, out)
+            };
+            let out_dir = opts.out.clone();
+            #[cfg(unix)]
+            stop_on_ctrl_c()?;
+            let summary = match train::run(&opts) {
+                Err(alexnet_lab::Error::Interrupted { epoch, step, epochs_done }) => {
+                    eprintln!("\ninterrupted (Ctrl-C) in epoch {epoch} after {step} steps.");
+                    if epochs_done > 0 {
+                        eprintln!("The checkpoint of epoch {epochs_done} in {} is complete and kept.", out_dir.display());
+                    } else {
+                        eprintln!("No epoch was complete, so nothing was saved in {}.", out_dir.display());
+                    }
+                    eprintln!("Continue with:\n  {}", resume_command());
+                    return Err(alexnet_lab::Error::Interrupted { epoch, step, epochs_done }.into());
+                }
+                other => other?,
+            };
+            println!("{}", summary.history.final_lines());
+            println!("run folder: {} (checkpoint, metrics.csv, curve.csv, curve.svg)", summary.out.display());
+        }
+        Command::Eval { checkpoint: path, limit, batch_size, device, data } => {
+            let device = parse_device(&device)?;
+            let ev = evaluate_checkpoint(&path, &source(data), limit, batch_size, &device, true)?;
+            println!("{}", ev.summary());
+            print!("{}", ev.evaluation.per_class_table());
+        }
+        Command::Predict { checkpoint: path, resize, invert, top_k, format, show_pipelines, device, images } => {
+            predict_cmd(&path, resize, invert, top_k, format, show_pipelines.as_deref(), &device, &images)?
+        }
+        Command::Shapes { model, format } => {
+            let (net, _) = model.model.init(model.input, 0, &Device::Cpu)?;
+            let walk = shapes::walk_random(&net, 0)?;
+            match format {
+                Format::Table => print!("{walk}"),
+                Format::Csv => print!("{}", walk.to_csv()?),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&walk)?),
+            }
+        }
+        Command::Complexity { model, format, compare_lecture } => {
+            let input = model.input.unwrap_or_else(|| model.model.default_input());
+            let (net, _) = model.model.init(Some(input), 0, &Device::Cpu)?;
+            let c = Complexity::of(&net)?;
+            match format {
+                Format::Table => print!("{}", c.to_table()),
+                Format::Csv => print!("{}", c.to_csv()?),
+                Format::Json if compare_lecture => {
+                    let cmp = slides::compare_default()?;
+                    println!("{}", serde_json::json!({ "complexity": c, "lecture_comparison": cmp }));
+                }
+                Format::Json => println!("{}", c.to_json()),
+            }
+            if compare_lecture && format != Format::Json {
+                println!("\nThe lecture's table beside the computed one (d2l AlexNet, 224x224):");
+                print!("{}", slides::compare_default()?);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn data_cmd(cmd: DataCommand) -> Result<()> {
+    match cmd {
+        DataCommand::Info { data } => {
+            let source = source(data);
+            let d = FashionMnist::load(&source)?;
+            println!("Fashion-MNIST from {source}");
+            println!("train: {} images, test: {} images, {SIDE}x{SIDE} greyscale", d.train.len(), d.test.len());
+            let rows: Vec<Vec<String>> = CLASS_NAMES
+                .iter()
+                .zip(d.train.class_counts().iter().zip(d.test.class_counts()))
+                .enumerate()
+                .map(|(k, (n, (tr, te)))| vec![k.to_string(), n.to_string(), tr.to_string(), te.to_string()])
+                .collect();
+            print!("{}", table::render(&[">label", "class", ">train", ">test"], &rows));
+        }
+        DataCommand::Show { data, n, split, out } => {
+            if n == 0 {
+                bail!("--n must be at least 1");
+            }
+            let d = FashionMnist::load(&source(data))?;
+            let s = if split == SplitName::Train { &d.train } else { &d.test };
+            let n = n.min(s.len());
+            let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+            match ext.as_str() {
+                "svg" => write_atomic(&out, s.samples_svg(n, 9)?.as_bytes())?,
+                "png" => write_atomic(&out, s.samples_png(n, 9)?.as_bytes())?,
+                _ => bail!("--out {}: use a .svg or .png file name", out.display()),
+            };
+            println!("{n} {split:?} images -> {}", out.display());
+            println!("labels: {}", s.samples_titles(n)?.join(", "));
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn predict_cmd(
+    checkpoint: &Path,
+    resize: ResizeMode,
+    invert: bool,
+    top_k: usize,
+    format: Format,
+    show_pipelines: Option<&Path>,
+    device: &str,
+    inputs: &[PathBuf],
+) -> Result<()> {
+    if top_k == 0 || top_k > CLASS_NAMES.len() {
+        bail!("--top-k must be between 1 and {}, got {top_k}", CLASS_NAMES.len());
+    }
+    let device = parse_device(device)?;
+    let predictor = Predictor::load(checkpoint, resize, invert, &device)?;
+    let (files, mut failed) = collect_images(inputs);
+    for (_, e) in &failed {
+        eprintln!("error: {e}");
+    }
+    let mut results: Vec<(PathBuf, Vec<Guess>)> = vec![];
+    let mut shown = vec![];
+    for f in &files {
+        let photo = match read_photo(f) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed.push((f.clone(), e));
+                continue;
+            }
+        };
+        let top = predictor.classify(&photo, top_k)?;
+        if format == Format::Table {
+            let guesses: Vec<String> = top.iter().map(|g| format!("{} ({:.1}%)", g.class, 100.0 * g.probability)).collect();
+            println!("{}: {}", f.display(), guesses.join(", "));
+        }
+        if show_pipelines.is_some() {
+            shown.push(photo);
+        }
+        results.push((f.clone(), top));
+    }
+    match format {
+        Format::Table => {}
+        Format::Csv => {
+            let mut df = predict::to_dataframe(&results)?;
+            print!("{}", table::csv_string(&mut df)?);
+        }
+        Format::Json => {
+            let mut records: Vec<serde_json::Value> = results
+                .iter()
+                .map(|(f, top)| serde_json::json!({ "file": f.display().to_string(), "top": top }))
+                .collect();
+            records.extend(failed.iter().map(|(f, e)| serde_json::json!({ "file": f.display().to_string(), "error": e.to_string() })));
+            println!("{}", serde_json::to_string_pretty(&records)?);
+        }
+    }
+    if let Some(out) = show_pipelines {
+        if !shown.is_empty() {
+            write_atomic(out, predict::pipelines_png(&predictor, &shown)?.as_bytes())?;
+            eprintln!("wrote {} (each row: the image, then what resize, crop, letterbox feed the network)", out.display());
+        }
+    }
+    if !failed.is_empty() {
+        bail!("{} of {} inputs could not be classified (see the errors above)", failed.len(), results.len() + failed.len());
+    }
+    Ok(())
+}
+
+/// The command line of this process with `--resume` (added if missing), quoted for a shell.
+pub fn resume_command() -> String {
+    let mut args: Vec<String> = std::env::args().collect();
+    if !args.iter().any(|a| a == "--resume") {
+        args.push("--resume".into());
+    }
+    let quote = |a: &String| {
+        if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
+            a.clone()
+        } else {
+            format!("'{}'", a.replace('\'', r"'\''"))
+        }
+    };
+    args.iter().map(quote).collect::<Vec<_>>().join(" ")
+}
+
+/// The first Ctrl-C asks the training loop to stop at the next step boundary (the last complete
+/// checkpoint is kept); a second one ends the process at once (exit 130).
+#[cfg(unix)]
+fn stop_on_ctrl_c() -> Result<()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static PRESSED: AtomicBool = AtomicBool::new(false);
+    let action = || {
+        if PRESSED.swap(true, Ordering::SeqCst) {
+            signal_hook::low_level::exit(130);
+        }
+        train::request_stop();
+    };
+    // SAFETY: the action only touches atomics and calls `_exit` (async-signal-safe).
+    unsafe { signal_hook::low_level::register(signal_hook::consts::SIGINT, action) }?;
+    Ok(())
+}

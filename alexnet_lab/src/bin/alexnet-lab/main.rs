@@ -1,0 +1,25 @@
+//! `alexnet-lab`: the lab's jobs from a terminal. A thin layer over the library: `args`
+//! declares the command line (clap), `commands` runs each command through the library's API.
+
+mod args;
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    // Panics that the library catches and reports as errors (see `error::catch_panic`) are not
+    // printed a second time as a panic.
+    alexnet_lab::error::quiet_hook_for_caught_panics();
+    let cli = args::Cli::parse();
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        // Ctrl-C: the CLI has said what was kept and how to continue; 130 as for SIGINT.
+        Err(e) if matches!(e.downcast_ref(), Some(alexnet_lab::Error::Interrupted { .. })) => ExitCode::from(130),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

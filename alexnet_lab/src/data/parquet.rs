@@ -1,0 +1,123 @@
+//! Reading a hub parquet file with polars: the schema check, the labels, the PNG decode.
+//!
+//! polars-parquet 0.55 trusts the counts in a file's thrift metadata. Found by fuzzing
+//! (`fuzz/regressions/parquet`): a corrupt list length in the footer becomes a 38 GB
+//! `Vec::with_capacity`, a negative value count in a data page header a 2^61-byte validity
+//! bitmap; a failed allocation aborts the process, which no `catch_unwind` stops. So before
+//! polars reads a file, [`check_structure`] reads its footer and every page header with the
+//! Apache Arrow project's `parquet` crate (headers only: nothing is decompressed) and checks the
+//! counts polars will allocate for. Both run inside [`crate::error::catch_panic`], which turns a
+//! panic of either reader into an error.
+
+use std::path::Path;
+
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use polars::prelude::*;
+
+use super::{Split, PIXELS, SIDE};
+use crate::{Error, Result};
+
+/// Reads one hub parquet file (`image` = struct{bytes: PNG, path}, `label` = int64) and decodes
+/// its PNGs. Every problem names the file, the row and what was expected.
+pub fn load_parquet(path: &Path) -> Result<Split> {
+    let what = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(format!("cannot open {what}"), e))?;
+    parquet_bytes_to_split(&bytes, &what)
+}
+
+/// [`load_parquet`] from bytes in memory (`what` names them in errors).
+pub fn parquet_bytes_to_split(bytes: &[u8], what: &str) -> Result<Split> {
+    let unreadable = format!("{what} is not a readable parquet file");
+    crate::error::catch_panic(&format!("{unreadable}: the parquet reader failed"), || {
+        check_structure(bytes).map_err(|why| Error::data(format!("{unreadable}: {why}; download it again")))?;
+        read_split(bytes, what)
+    })
+}
+
+/// Most values one column chunk may hold (Fashion-MNIST files have 60,000 rows; this leaves
+/// room for any image dataset the loader might be pointed at, and bounds what polars allocates).
+pub const MAX_VALUES: usize = 1 << 28;
+
+/// The structure of a parquet file as the `parquet` crate reads it: the footer parses, every
+/// column chunk lies inside the file and holds at most [`MAX_VALUES`] values, and its data
+/// pages' value counts (read from their headers) add up to the chunk's. `Err` says where.
+pub fn check_structure(file: &[u8]) -> std::result::Result<(), String> {
+    let reader = SerializedFileReader::new(bytes::Bytes::copy_from_slice(file)).map_err(|e| e.to_string())?;
+    let meta = reader.metadata();
+    for g in 0..meta.num_row_groups() {
+        let group = reader.get_row_group(g).map_err(|e| format!("row group {g}: {e}"))?;
+        for (c, chunk) in group.metadata().columns().iter().enumerate() {
+            let at = |why: String| format!("row group {g}, column {c}: {why}");
+            let (start, len) = chunk.byte_range();
+            if start.checked_add(len).is_none_or(|end| end > file.len() as u64) {
+                return Err(at(format!("its bytes {start}..{} lie outside the file of {} bytes", start.saturating_add(len), file.len())));
+            }
+            let expected = usize::try_from(chunk.num_values())
+                .ok()
+                .filter(|&n| n <= MAX_VALUES)
+                .ok_or_else(|| at(format!("it claims {} values (at most {MAX_VALUES} are read)", chunk.num_values())))?;
+            let mut pages = group.get_column_page_reader(c).map_err(|e| at(e.to_string()))?;
+            let mut values = 0usize;
+            while let Some(page) = pages.peek_next_page().map_err(|e| at(e.to_string()))? {
+                if !page.is_dict {
+                    let n = page.num_levels.or(page.num_rows).unwrap_or(0);
+                    values = values.saturating_add(n);
+                    if n > expected || values > expected {
+                        return Err(at(format!("a data page claims {} values, more than the chunk's {expected}", n as i64)));
+                    }
+                }
+                pages.skip_next_page().map_err(|e| at(e.to_string()))?;
+            }
+            if values != expected {
+                return Err(at(format!("its pages hold {values} values, the chunk claims {expected}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_split(bytes: &[u8], what: &str) -> Result<Split> {
+    let df = ParquetReader::new(std::io::Cursor::new(bytes))
+        .finish()
+        .map_err(|e| Error::data(format!("{what} is not a readable parquet file: {e}")))?;
+    let schema_err = |why: String| {
+        Error::data(format!(
+            "{what}: {why}; expected the hub's schema image: struct{{bytes: binary, path: string}}, label: int64"
+        ))
+    };
+    let image = df.column("image").map_err(|_| schema_err("no column `image`".into()))?;
+    let image = image.struct_().map_err(|_| schema_err(format!("column `image` is {}", image.dtype())))?;
+    let bytes = image.field_by_name("bytes").map_err(|_| schema_err("`image` has no field `bytes`".into()))?;
+    let bytes = bytes.binary().map_err(|_| schema_err(format!("`image.bytes` is {}", bytes.dtype())))?;
+    let label = df.column("label").map_err(|_| schema_err("no column `label`".into()))?;
+    let label = label
+        .cast(&DataType::Int64)
+        .map_err(|_| schema_err(format!("column `label` is {}", label.dtype())))?;
+    let label = label.i64().map_err(|e| schema_err(e.to_string()))?;
+
+    let n = df.height();
+    let mut images = Vec::with_capacity(n * PIXELS);
+    let mut labels = Vec::with_capacity(n);
+    for (row, (b, l)) in bytes.iter().zip(label.iter()).enumerate() {
+        let b = b.ok_or_else(|| Error::data(format!("{what}: row {row} has no image bytes")))?;
+        let l = l.ok_or_else(|| Error::data(format!("{what}: row {row} has no label")))?;
+        if !(0..=9).contains(&l) {
+            return Err(Error::data(format!("{what}: row {row} has label {l}, outside 0-9")));
+        }
+        images.extend_from_slice(&decode_png(b, &format!("{what}: row {row}"))?);
+        labels.push(l as u8);
+    }
+    Split::new(images, labels, what)
+}
+
+/// Decodes one 28x28 greyscale PNG. The size is read from the header first, so a PNG that
+/// claims to be huge is refused before anything is allocated for it.
+pub fn decode_png(bytes: &[u8], what: &str) -> Result<Vec<u8>> {
+    let bad = |e: image::ImageError| Error::data(format!("{what}: the image cannot be decoded as PNG ({e})"));
+    let reader = || image::ImageReader::with_format(std::io::Cursor::new(bytes), image::ImageFormat::Png);
+    let (w, h) = reader().into_dimensions().map_err(bad)?;
+    if (w as usize, h as usize) != (SIDE, SIDE) {
+        return Err(Error::data(format!("{what}: the image is {w}x{h}, expected 28x28")));
+    }
+    Ok(reader().decode().map_err(bad)?.into_luma8().into_raw())
+}

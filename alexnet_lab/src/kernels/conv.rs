@@ -1,0 +1,392 @@
+//! GEMM-based 2-D convolution for the CPU, forward and backward.
+//!
+//! candle 0.11 computes a convolution's input gradient with `conv_transpose2d`, a direct loop
+//! without GEMM, and its weight gradient with a dilated convolution over batch/channel-swapped
+//! tensors (single-threaded for AlexNet's conv1): together most of a training step. Here each
+//! image is unrolled into columns (`im2col`, `c·k·k x oh·ow`), and GEMM does the forward
+//! (W · cols), the weight gradient (grad · colsᵀ) and the input gradient (Wᵀ · grad, folded
+//! back by `col2im`). An input that needs no gradient (the image) gets none.
+//!
+//! The columns are built image by image into one reused buffer: the whole batch's columns
+//! would be `c·k·k` times the input (830 MB for conv2 at batch 128), which is where the memory
+//! of a plain im2col convolution goes. Bias and ReLU run inside the op, sparing two
+//! output-sized tensors per layer and candle's zero-fill + add of their gradients.
+//!
+//! Self-contained (with `cpu_ops`) so it can be offered upstream to candle.
+
+// Indexing in this file's hot loops is in bounds by construction: every op checks its
+// operands' shapes against the geometry (`check_dims`, `Geom::new`, `dims4`) before any loop
+// runs, and the loops' ranges are products of those checked dimensions. Bounds-checked `get`s
+// in the per-element loops would cost speed for nothing; a bug here fails a test in
+// tests/conv.rs, tests/pool.rs or tests/linear.rs (they compare against candle's own ops).
+#![allow(clippy::indexing_slicing)]
+
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, WithDType};
+use rayon::prelude::*;
+
+use super::Kernels;
+use super::cpu::{
+    bias_or_zeros, check_dims, contiguous, float_pair, float_triple, matmul_into, relu_in_place, ReluMask, SumToChannels,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Geom {
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    oh: usize,
+    ow: usize,
+}
+
+impl Geom {
+    fn new(n: usize, c: usize, h: usize, w: usize, k: usize, stride: usize, pad: usize) -> Result<Self> {
+        if k == 0 || stride == 0 || c == 0 {
+            candle_core::bail!("conv2d: kernel ({k}), stride ({stride}) and input channels ({c}) must be >= 1");
+        }
+        if h == 0 || w == 0 {
+            candle_core::bail!("conv2d: the input is {h}x{w}; it needs at least one pixel");
+        }
+        if h + 2 * pad < k || w + 2 * pad < k {
+            candle_core::bail!("conv2d: padded input {}x{} is smaller than the {k}x{k} kernel", h + 2 * pad, w + 2 * pad);
+        }
+        let (oh, ow) = ((h + 2 * pad - k) / stride + 1, (w + 2 * pad - k) / stride + 1);
+        Ok(Self { n, c, h, w, k, stride, pad, oh, ow })
+    }
+
+    /// Rows of one image's columns: `c * k * k`.
+    fn kk(&self) -> usize {
+        self.c * self.k * self.k
+    }
+
+    /// Output positions of one image: `oh * ow`.
+    fn l(&self) -> usize {
+        self.oh * self.ow
+    }
+
+    fn image(&self) -> usize {
+        self.c * self.h * self.w
+    }
+
+    /// For output row `oy` and kernel row `ky`, the input row (None in the padding).
+    #[inline]
+    fn src_row(&self, oy: usize, ky: usize) -> Option<usize> {
+        let i = (oy * self.stride + ky).checked_sub(self.pad)?;
+        (i < self.h).then_some(i)
+    }
+
+    /// For kernel column `kx`, the output columns `lo..hi` whose input column
+    /// `ox * stride + kx - pad` is inside the image (possibly empty).
+    #[inline]
+    fn cols_inside(&self, kx: usize) -> (usize, usize) {
+        let first = self.pad.saturating_sub(kx).div_ceil(self.stride);
+        let end = (self.w + self.pad).saturating_sub(kx).div_ceil(self.stride);
+        let hi = end.min(self.ow);
+        (first.min(hi), hi)
+    }
+
+    /// How many images share one GEMM: enough output positions (`m·l ≥ 512`) that the
+    /// product is not a thin one (AlexNet's conv3-5 have 144 positions at 224x224, 16 at
+    /// 96x96), while the group's columns stay under 32 MB.
+    fn group(&self) -> usize {
+        let by_width = 512usize.div_ceil(self.l().max(1));
+        let by_memory = ((32 << 20) / 4 / (self.kk() * self.l()).max(1)).max(1);
+        by_width.min(by_memory).clamp(1, self.n.max(1))
+    }
+
+    /// `m` images `(m, c, h, w)` -> their columns `(c·k·k, m·oh·ow)`: row `(ci, ky, kx)` holds,
+    /// image after image, the input pixel each output position sees through that kernel tap
+    /// (0 in the padding). Every entry is written, so the buffer can be reused.
+    fn im2col<T: WithDType + Send + Sync>(&self, imgs: &[T], m: usize, cols: &mut [T]) {
+        let (k, l, ow) = (self.k, self.l(), self.ow);
+        cols.par_chunks_mut(m * l).enumerate().for_each(|(r, row)| {
+            let (ci, ky, kx) = (r / (k * k), r / k % k, r % k);
+            let (lo, hi) = self.cols_inside(kx);
+            for (img, seg) in imgs.chunks(self.image()).zip(row.chunks_mut(l)) {
+                let plane = &img[ci * self.h * self.w..(ci + 1) * self.h * self.w];
+                for (oy, run) in seg.chunks_mut(ow).enumerate() {
+                    let Some(iy) = self.src_row(oy, ky) else {
+                        run.fill(T::zero());
+                        continue;
+                    };
+                    let src = &plane[iy * self.w..(iy + 1) * self.w];
+                    run[..lo].fill(T::zero());
+                    run[hi..].fill(T::zero());
+                    if lo == hi {
+                        continue;
+                    }
+                    let x0 = lo * self.stride + kx - self.pad;
+                    if self.stride == 1 {
+                        run[lo..hi].copy_from_slice(&src[x0..x0 + hi - lo]);
+                    } else {
+                        for (j, v) in run[lo..hi].iter_mut().enumerate() {
+                            *v = src[x0 + j * self.stride];
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /// im2col's adjoint: overwrites `m` images `(m, c, h, w)` with the sums of `cols`' entries
+    /// over every tap that saw each pixel. Parallel over planes (each has one writer).
+    fn col2im<T: WithDType + Send + Sync>(&self, cols: &[T], m: usize, imgs: &mut [T]) {
+        let (k, l, ow) = (self.k, self.l(), self.ow);
+        imgs.par_chunks_mut(self.h * self.w).enumerate().for_each(|(p, plane)| {
+            let (b, ci) = (p / self.c, p % self.c);
+            plane.fill(T::zero());
+            for ky in 0..k {
+                for kx in 0..k {
+                    let (lo, hi) = self.cols_inside(kx);
+                    if lo == hi {
+                        continue;
+                    }
+                    let r = (ci * k + ky) * k + kx;
+                    let seg = &cols[r * m * l + b * l..r * m * l + (b + 1) * l];
+                    let x0 = lo * self.stride + kx - self.pad;
+                    for (oy, run) in seg.chunks(ow).enumerate() {
+                        let Some(iy) = self.src_row(oy, ky) else { continue };
+                        let dst = &mut plane[iy * self.w..(iy + 1) * self.w];
+                        if self.stride == 1 {
+                            for (d, &v) in dst[x0..x0 + hi - lo].iter_mut().zip(&run[lo..hi]) {
+                                *d += v;
+                            }
+                        } else {
+                            for (j, &v) in run[lo..hi].iter().enumerate() {
+                                dst[x0 + j * self.stride] += v;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// `(m, o, l)` -> `(o, m·l)`: a group's output gradients side by side, as the GEMMs read them.
+fn gather_channels<T: WithDType + Send + Sync>(grad: &[T], m: usize, o: usize, l: usize, out: &mut [T]) {
+    out.par_chunks_mut(m * l).enumerate().for_each(|(oc, row)| {
+        for (b, seg) in row.chunks_mut(l).enumerate() {
+            seg.copy_from_slice(&grad[(b * o + oc) * l..(b * o + oc + 1) * l]);
+        }
+    });
+}
+
+/// The convolution itself, `(x, w, b) -> y = [relu](conv(x, w) + b)`, as one op, image by
+/// image: the image's columns into one reused buffer, then one GEMM writing the image's NCHW
+/// output on top of the bias. The backward pass is [`ReluMask`] (with `relu`), the bias sum
+/// and two more ops working image by image ([`ConvGradWeight`], [`ConvGradInput`]).
+struct Conv2dOp {
+    stride: usize,
+    pad: usize,
+    relu: bool,
+}
+
+impl Conv2dOp {
+    fn fwd<T: WithDType + Send + Sync>(&self, x: &[T], w: &[T], bias: &[T], g: &Geom) -> Result<Vec<T>> {
+        let (o, l, kk, m) = (bias.len(), g.l(), g.kk(), g.group());
+        let mut y = vec![T::zero(); g.n * o * l];
+        let mut cols = vec![T::zero(); kk * m * l];
+        let mut t = vec![T::zero(); if m > 1 { o * m * l } else { 0 }];
+        for (imgs, y_g) in x.chunks(m * g.image()).zip(y.chunks_mut(m * o * l)) {
+            let mg = imgs.len() / g.image(); // the last group may be smaller
+            let cols = &mut cols[..kk * mg * l];
+            g.im2col(imgs, mg, cols);
+            // (o x mg·l) = bias + w (o x kk) . cols (kk x mg·l), straight into y when mg = 1
+            let dst = if mg == 1 { &mut y_g[..] } else { &mut t[..o * mg * l] };
+            for (row, &v) in dst.chunks_mut(mg * l).zip(bias) {
+                row.fill(v);
+            }
+            matmul_into((o, mg * l, kk), dst, true, w, (1, kk), cols, (1, mg * l))?;
+            if mg > 1 {
+                // (o, mg, l) -> (mg, o, l)
+                y_g.par_chunks_mut(l).enumerate().for_each(|(i, run)| {
+                    let (b, oc) = (i / o, i % o);
+                    run.copy_from_slice(&t[oc * mg * l + b * l..oc * mg * l + (b + 1) * l]);
+                });
+            }
+            if self.relu {
+                relu_in_place(y_g);
+            }
+        }
+        Ok(y)
+    }
+}
+
+impl CustomOp3 for Conv2dOp {
+    fn name(&self) -> &'static str {
+        "alexnet-lab-conv2d"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (n, c, h, w) = l1.shape().dims4()?;
+        let (o, wc, k, _) = l2.shape().dims4()?;
+        if wc != c {
+            candle_core::bail!("conv2d: input has {c} channels, the weight expects {wc}");
+        }
+        if o == 0 {
+            candle_core::bail!("conv2d: the weight has 0 output channels");
+        }
+        check_dims("conv2d bias", l3, &[o])?;
+        let g = Geom::new(n, c, h, w, k, self.stride, self.pad)?;
+        let shape = Shape::from((n, o, g.oh, g.ow));
+        let out = float_triple!("conv2d", s1, l1, s2, l2, s3, l3, |x, wt, b| self.fwd(x, wt, b, &g)?);
+        Ok((out, shape))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        y: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (n, c, h, wd) = x.dims4()?;
+        let (_, _, k, _) = w.dims4()?;
+        let g = Geom::new(n, c, h, wd, k, self.stride, self.pad)?;
+        let mut grad = grad.detach().contiguous()?;
+        if self.relu {
+            grad = grad.apply_op2_no_bwd(&y.detach().contiguous()?, &ReluMask)?;
+        }
+        // Only what a variable depends on: not the image batch, not a missing bias.
+        let grad_w = match w.track_op() {
+            true => Some(x.detach().contiguous()?.apply_op2_no_bwd(&grad, &ConvGradWeight { g })?),
+            false => None,
+        };
+        let grad_b = match b.track_op() {
+            true => Some(grad.apply_op1_no_bwd(&SumToChannels)?),
+            false => None,
+        };
+        let grad_x = match x.track_op() {
+            true => Some(grad.apply_op2_no_bwd(&w.detach().contiguous()?, &ConvGradInput { g })?),
+            false => None,
+        };
+        Ok((grad_x, grad_w, grad_b))
+    }
+}
+
+/// `(x (n, c, h, w), grad (n, o, oh, ow)) -> dW (o, c, k, k) = Σ_b grad_b (o x l) · cols_bᵀ (l x kk)`.
+struct ConvGradWeight {
+    g: Geom,
+}
+
+impl CustomOp2 for ConvGradWeight {
+    fn name(&self) -> &'static str {
+        "alexnet-lab-conv2d-grad-weight"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let g = self.g;
+        let o = l2.shape().dims().get(1).copied().unwrap_or(0).max(1);
+        check_dims("conv2d grad-weight input", l1, &[g.n, g.c, g.h, g.w])?;
+        check_dims("conv2d grad-weight gradient", l2, &[g.n, o, g.oh, g.ow])?;
+        let (l, kk) = (g.l(), g.kk());
+        let m = g.group();
+        let out = float_pair!(self.name(), s1, l1, s2, l2, |x, grad| {
+            let mut dw = vec![Default::default(); o * kk];
+            let mut cols = vec![Default::default(); kk * m * l];
+            let mut gg = vec![Default::default(); if m > 1 { o * m * l } else { 0 }];
+            for (i, (imgs, grad_g)) in x.chunks(m * g.image()).zip(grad.chunks(m * o * l)).enumerate() {
+                let mg = imgs.len() / g.image();
+                let cols = &mut cols[..kk * mg * l];
+                g.im2col(imgs, mg, cols);
+                let lhs = if mg == 1 {
+                    grad_g
+                } else {
+                    gather_channels(grad_g, mg, o, l, &mut gg[..o * mg * l]);
+                    &gg[..o * mg * l]
+                };
+                // dW (o x kk) += grad (o x mg·l) . cols^T (mg·l x kk)
+                matmul_into((o, kk, mg * l), &mut dw, i > 0, lhs, (1, mg * l), cols, (mg * l, 1))?;
+            }
+            dw
+        });
+        Ok((out, Shape::from((o, g.c, g.k, g.k))))
+    }
+}
+
+/// `(grad (n, o, oh, ow), w (o, c, k, k)) -> dX (n, c, h, w) = col2im(Wᵀ (kk x o) · grad_b (o x l))`.
+struct ConvGradInput {
+    g: Geom,
+}
+
+impl CustomOp2 for ConvGradInput {
+    fn name(&self) -> &'static str {
+        "alexnet-lab-conv2d-grad-input"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let g = self.g;
+        let o = l2.shape().dims().first().copied().unwrap_or(0).max(1);
+        check_dims("conv2d grad-input gradient", l1, &[g.n, o, g.oh, g.ow])?;
+        check_dims("conv2d grad-input weight", l2, &[o, g.c, g.k, g.k])?;
+        let (l, kk) = (g.l(), g.kk());
+        let m = g.group();
+        let out = float_pair!(self.name(), s1, l1, s2, l2, |grad, w| {
+            let mut dx = vec![Default::default(); g.n * g.image()];
+            let mut gcols = vec![Default::default(); kk * m * l];
+            let mut gg = vec![Default::default(); if m > 1 { o * m * l } else { 0 }];
+            for (grad_g, dx_g) in grad.chunks(m * o * l).zip(dx.chunks_mut(m * g.image())) {
+                let mg = dx_g.len() / g.image();
+                let rhs = if mg == 1 {
+                    grad_g
+                } else {
+                    gather_channels(grad_g, mg, o, l, &mut gg[..o * mg * l]);
+                    &gg[..o * mg * l]
+                };
+                // gcols (kk x mg·l) = w^T (kk x o) . grad (o x mg·l)
+                let gcols = &mut gcols[..kk * mg * l];
+                matmul_into((kk, mg * l, o), gcols, false, w, (kk, 1), rhs, (1, mg * l))?;
+                g.col2im(gcols, mg, dx_g);
+            }
+            dx
+        });
+        Ok((out, Shape::from((g.n, g.c, g.h, g.w))))
+    }
+}
+
+/// 2-D convolution `(n, c, h, w) * (o, c, k, k) -> (n, o, oh, ow)` with optional bias `(o,)`,
+/// square kernel, stride and zero padding. On the CPU it runs im2col + GEMM (forward and
+/// backward); elsewhere it uses candle's own `conv2d`.
+pub fn conv2d(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, stride: usize, pad: usize) -> Result<Tensor> {
+    conv2d_act(x, weight, bias, stride, pad, false)
+}
+
+/// `relu(conv2d(x, weight, bias))`: on the CPU one op (the ReLU applied as each image's output
+/// is written, its backward masking the gradient in one pass); elsewhere two.
+pub fn conv2d_relu(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, stride: usize, pad: usize) -> Result<Tensor> {
+    conv2d_act(x, weight, bias, stride, pad, true)
+}
+
+fn conv2d_act(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, stride: usize, pad: usize, relu: bool) -> Result<Tensor> {
+    let (o, _, k, k2) = weight.dims4()?;
+    if k != k2 {
+        candle_core::bail!("conv2d: only square kernels are supported, got {k}x{k2}");
+    }
+    if Kernels::for_tensor(x) == Kernels::Lab {
+        let bias = bias_or_zeros(bias, weight)?;
+        return x.contiguous()?.apply_op3(&weight.contiguous()?, &bias, Conv2dOp { stride, pad, relu });
+    }
+    let y = x.conv2d(weight, pad, stride, 1, 1)?;
+    let y = match bias {
+        Some(b) => y.broadcast_add(&b.reshape((1, o, 1, 1))?)?,
+        None => y,
+    };
+    if relu {
+        y.relu()
+    } else {
+        Ok(y)
+    }
+}

@@ -1,0 +1,13 @@
+//! The lecture's claims and experiments, each recomputed from the networks: the layer-by-layer
+//! [`shapes`] walk, [`complexity`] (parameters, MACs, FLOPs, and the slide's table beside
+//! them), ReLU vs sigmoid ([`activations`]), and the two Q&A experiments: batch size vs memory
+//! ([`batch_size`]) and forced resize vs aspect-preserving crop ([`aspect`]).
+
+pub mod activations;
+pub mod aspect;
+pub mod batch_size;
+pub mod complexity;
+pub mod shapes;
+
+pub use complexity::Complexity;
+pub use shapes::{ShapeStep, ShapeWalk};

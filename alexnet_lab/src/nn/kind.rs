@@ -1,0 +1,75 @@
+//! The lab's models by name ([`ModelKind`]), as the CLI, checkpoints and notebooks choose them.
+
+use candle_core::Device;
+use candle_nn::VarMap;
+
+use super::{init_sequential, AlexNetConfig, LayerSpec, LeNetConfig, Sequential};
+use crate::{Error, Result};
+
+/// The largest image side the lab's models accept (AlexNet's is 224; this only keeps a typo or a
+/// corrupt checkpoint from asking for terabytes).
+pub const MAX_SIDE: usize = 4096;
+/// The most input channels the lab's models accept.
+pub const MAX_CHANNELS: usize = 64;
+
+/// The lab's models by name, as the CLI and the notebooks choose them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ModelKind {
+    /// d2l's AlexNet: 1x224x224, 10 classes.
+    #[serde(rename = "alexnet")]
+    AlexNet,
+    /// The 2012 paper's AlexNet as one tower: 3x227x227, 1000 classes.
+    #[serde(rename = "alexnet-original")]
+    AlexNetOriginal,
+    /// d2l's LeNet: 1x28x28, 10 classes.
+    #[serde(rename = "lenet")]
+    LeNet,
+}
+
+impl ModelKind {
+    /// The default `(c, h, w)` input of the model.
+    pub fn default_input(&self) -> [usize; 3] {
+        match self {
+            Self::AlexNet => AlexNetConfig::d2l().input_dims(),
+            Self::AlexNetOriginal => AlexNetConfig::original().input_dims(),
+            Self::LeNet => LeNetConfig::d2l().input_dims(),
+        }
+    }
+
+    /// The class name the model prints as.
+    pub fn name(&self) -> &'static str {
+        if *self == Self::LeNet { "LeNet" } else { "AlexNet" }
+    }
+
+    /// The layer list for a `(c, h, w)` input (square images only), with clear errors.
+    pub fn specs(&self, input: [usize; 3]) -> Result<Vec<LayerSpec>> {
+        let [c, h, w] = input;
+        if c > MAX_CHANNELS || h > MAX_SIDE || w > MAX_SIDE {
+            return Err(Error::config(format!(
+                "input {c}x{h}x{w} is outside what the lab's models take (1 to {MAX_CHANNELS} channels, at most \
+                 {MAX_SIDE}x{MAX_SIDE} pixels)"
+            )));
+        }
+        if h != w {
+            return Err(Error::config(format!(
+                "the lab's models take square images; got {h}x{w} (use e.g. --input {c}x{h}x{h})"
+            )));
+        }
+        match self {
+            Self::AlexNet => AlexNetConfig { in_channels: c, image_size: h, ..AlexNetConfig::d2l() }.layer_specs(),
+            Self::AlexNetOriginal => {
+                AlexNetConfig { in_channels: c, image_size: h, ..AlexNetConfig::original() }.layer_specs()
+            }
+            Self::LeNet => LeNetConfig { in_channels: c, image_size: h, ..LeNetConfig::d2l() }.layer_specs(),
+        }
+    }
+
+    /// Builds the model for a `(c, h, w)` input (`None`: its default), freshly initialised
+    /// (d2l's Xavier init, seeded), with the `VarMap` of its parameters.
+    pub fn init(&self, input: Option<[usize; 3]>, seed: u64, device: &Device) -> Result<(Sequential, VarMap)> {
+        let input = input.unwrap_or_else(|| self.default_input());
+        init_sequential(self.name(), input, &self.specs(input)?, seed, device)
+    }
+}
+
+crate::named_enum!(ModelKind "model" { AlexNet = "alexnet", AlexNetOriginal = "alexnet-original", LeNet = "lenet" });

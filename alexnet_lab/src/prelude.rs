@@ -1,0 +1,14 @@
+//! Everything a notebook cell uses, in one line: `use alexnet_lab::prelude::*;`.
+//!
+//! The lab's layers as modules (`data`, `nn`, `train`, `lecture`, `report`, `sys`), the types
+//! cells name most, candle's `Device`/`Tensor`/`DType`, and the notebook helpers.
+
+pub use crate::data::{self, load_data_fashion_mnist, Augment, DataLoader, FashionMnist, Pipeline, ResizeMode, Source, Split, CLASS_NAMES};
+pub use crate::lecture::{self, activations, aspect, batch_size, complexity::slides, shapes, Complexity};
+pub use crate::nn::{self, AlexNet, AlexNetConfig, LeNet, LeNetConfig, ModelKind, Sequential};
+pub use crate::report::display::{env_or, fail_fast_on_panic, show_png, show_svg, Png, Svg};
+pub use crate::report::{self, plot, table};
+pub use crate::sys::{self, device_name, parse_device};
+pub use crate::train::{self, Evaluation, History, Profile, RunOptions, TrainConfig};
+pub use crate::{candle, candle_nn, kernels, plotters, polars, rand, Error, Result};
+pub use candle_core::{DType, Device, Module, ModuleT, Tensor};

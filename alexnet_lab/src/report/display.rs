@@ -1,0 +1,92 @@
+//! What a notebook cell shows. evcxr calls `evcxr_display(&self)` on the value a cell ends
+//! with, when its type has that method; the method prints one bundle of MIME outputs
+//! (`EVCXR_BEGIN_CONTENT <mime>` ... `EVCXR_END_CONTENT`, the evcxr convention). The lab's
+//! results (complexity table, shape walk, training history, confusion matrix, sweeps, plots)
+//! all have it, so a cell reads like d2l's: `Complexity::of(&net)?` shows the table.
+//!
+//! evcxr keeps one output per MIME type per cell: a cell shows one picture (the last one it
+//! emits). Also here: knobs from the environment and a panic hook for headless runs.
+
+use base64::Engine;
+
+/// An SVG picture; shows itself in a notebook, `.as_str()` / `.as_bytes()` for a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Svg(pub String);
+
+/// A PNG picture; shows itself in a notebook, `.as_bytes()` for a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Png(pub Vec<u8>);
+
+impl std::ops::Deref for Svg {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Svg {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// Shows the picture as the cell's `image/svg+xml` output.
+    pub fn evcxr_display(&self) {
+        bundle(&[("image/svg+xml", self.0.clone())]);
+    }
+}
+
+impl Png {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Shows the picture as the cell's `image/png` output.
+    pub fn evcxr_display(&self) {
+        bundle(&[("image/png", base64::engine::general_purpose::STANDARD.encode(&self.0))]);
+    }
+}
+
+/// Prints one display bundle: every `(mime type, content)` pair becomes one representation of
+/// the cell's output (PNG and base64 content as evcxr expects; text as is).
+pub fn bundle(parts: &[(&str, String)]) {
+    for (mime, content) in parts {
+        println!("EVCXR_BEGIN_CONTENT {mime}\n{content}\nEVCXR_END_CONTENT");
+    }
+}
+
+/// Text as the cell's output (a table keeps its columns: notebooks show `text/plain` in a
+/// fixed-width font).
+pub fn text(s: &str) {
+    bundle(&[("text/plain", s.trim_end().to_string())]);
+}
+
+/// Shows an SVG as the cell's `image/svg+xml` output.
+pub fn show_svg(svg: &str) {
+    bundle(&[("image/svg+xml", svg.to_string())]);
+}
+
+/// Shows PNG bytes as the cell's `image/png` output.
+pub fn show_png(png: &[u8]) {
+    Png(png.to_vec()).evcxr_display();
+}
+
+/// An environment knob with a default (like d2l-java's `MAX_EPOCH`): `env_or("EPOCHS", 1)`.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Makes a panic abort the kernel process. A panicking cell does not fail
+/// `nbconvert --execute` (it prints and goes on); an aborted kernel does. Call it in the first cell.
+pub fn fail_fast_on_panic() {
+    std::panic::set_hook(Box::new(|info| {
+        if crate::error::panics_are_guarded() {
+            return; // caught by `error::catch_panic` and reported as an error
+        }
+        eprintln!("{info}");
+        std::process::abort();
+    }));
+}

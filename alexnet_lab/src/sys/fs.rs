@@ -1,0 +1,85 @@
+//! Files that survive a crash: written to a temporary name, synced, renamed, the folder synced.
+//! The checkpoints, the run files and the CLI's pictures are all written this way.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::{Error, Result};
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename,
+/// then fsync of the folder (so that a power loss after the return cannot undo the rename). On
+/// failure (a full disk, say) the temporary file is removed and `path` is untouched.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = tmp_path(path);
+    let ctx = |what: &str| format!("cannot {what} {}", tmp.display());
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(ctx("create"), e))?;
+        failpoint_half_write(&mut f, path, bytes);
+        f.write_all(bytes).map_err(|e| Error::io(ctx("write"), e))?;
+        f.sync_all().map_err(|e| Error::io(ctx("sync"), e))
+    })();
+    commit_tmp(written, &tmp, path)
+}
+
+/// A crash test's failpoint: with `ALEXNET_LAB_FAILPOINT=write_atomic:<file name>`, writing that
+/// file stops after half of its bytes and the process aborts (as a power cut or `kill -9`
+/// would leave it). Used by `tests/kill_resume.rs`; inert otherwise.
+fn failpoint_half_write(f: &mut std::fs::File, path: &Path, bytes: &[u8]) {
+    let Ok(fp) = std::env::var("ALEXNET_LAB_FAILPOINT") else { return };
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    if fp.strip_prefix("write_atomic:") == Some(name) {
+        let _ = f.write_all(bytes.get(..bytes.len() / 2).unwrap_or_default());
+        let _ = f.sync_all();
+        std::process::abort();
+    }
+}
+
+/// The safetensors writer creates its files readable by the owner only (0600); a run folder's
+/// files are all 0644 like the metrics and the curve, so a shared run can be read by others.
+pub fn readable_by_all(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| Error::io(format!("cannot set the permissions of {}", path.display()), e))?;
+    }
+    Ok(())
+}
+
+/// Renames a written temporary file into place and syncs the folder, or removes it when the
+/// write failed.
+pub fn commit_tmp(written: Result<()>, tmp: &Path, path: &Path) -> Result<()> {
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(tmp);
+        return Err(e);
+    }
+    std::fs::rename(tmp, path).map_err(|e| Error::io(format!("cannot rename {} to {}", tmp.display(), path.display()), e))?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+/// fsync of a folder: makes the renames and new names in it durable (POSIX). A no-op where
+/// folders cannot be opened as files.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io(format!("cannot sync the folder {}", dir.display()), e))?;
+    Ok(())
+}
+
+pub fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+/// SHA-256 of a file, as lowercase hex.
+pub fn file_sha256(path: &Path) -> Result<String> {
+    use sha2::Digest;
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut f, &mut h).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    Ok(format!("{:x}", h.finalize()))
+}
+

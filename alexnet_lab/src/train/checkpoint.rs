@@ -1,0 +1,330 @@
+//! Checkpoints: the weights as safetensors with PyTorch's names (`0.weight` ...), plus a small
+//! JSON (model, input, epoch, training config, seed, metrics so far).
+//!
+//! Crash safety (a run can be killed at any instant, `kill -9` included): the tensors of epoch N
+//! go to files named for that epoch (`weights-epoch-0003.safetensors`,
+//! `optimizer-epoch-0003.safetensors`), each written to a temporary name, synced and renamed;
+//! then `checkpoint.json`, which names those files, replaces the previous one by an atomic
+//! rename. That rename is the commit: before it the JSON still names epoch N-1's files, which
+//! are untouched; after it the files of older epochs are removed. So the JSON on disk always
+//! describes a complete, loadable checkpoint.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use candle_nn::VarMap;
+
+use super::config::TrainConfig;
+use super::history::History;
+use crate::data::{Augment, Pipeline};
+use crate::nn::{ModelKind, Sequential};
+use crate::sys::fs::{commit_tmp, file_sha256, readable_by_all, tmp_path};
+use crate::{Error, Result};
+
+/// The JSON that names a run folder's checkpoint; writing it is the commit of a checkpoint.
+pub const META_FILE: &str = "checkpoint.json";
+/// The weights file of checkpoints written before format 2 (one fixed name).
+pub const LEGACY_WEIGHTS_FILE: &str = "checkpoint.safetensors";
+/// The current checkpoint format: epoch-named tensor files.
+pub const FORMAT: u32 = 2;
+
+/// The file names of epoch `epoch`'s weights and optimizer state.
+pub fn epoch_files(epoch: usize) -> (String, String) {
+    (format!("weights-epoch-{epoch:04}.safetensors"), format!("optimizer-epoch-{epoch:04}.safetensors"))
+}
+
+fn legacy_weights() -> String {
+    LEGACY_WEIGHTS_FILE.into()
+}
+
+/// What the JSON beside the weights holds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CheckpointMeta {
+    pub format: u32,
+    pub model: ModelKind,
+    /// `(c, h, w)` of one input example.
+    pub input: [usize; 3],
+    /// Epochs completed (1-based count); resume starts at this epoch index.
+    pub epoch: usize,
+    pub config: TrainConfig,
+    pub history: History,
+    pub device: String,
+    /// The weights file, relative to the run folder.
+    #[serde(default = "legacy_weights")]
+    pub weights: String,
+    /// The optimizer state (momentum buffers), when the optimizer has any.
+    #[serde(default)]
+    pub optimizer: Option<String>,
+    /// SHA-256 of the weights file as saved (checked when it is loaded; absent in checkpoints
+    /// written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_sha256: Option<String>,
+    /// SHA-256 of the optimizer file as saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimizer_sha256: Option<String>,
+}
+
+impl CheckpointMeta {
+    /// How this checkpoint's model sees an image at test time: its size, its resize mode, no
+    /// augmentation.
+    pub fn pipeline(&self) -> Pipeline {
+        Pipeline { size: self.input[1], mode: self.config.resize, augment: Augment::default() }
+    }
+
+    /// A format-2 description of epoch `epoch` (the tensor file names follow from it).
+    pub fn new(model: ModelKind, input: [usize; 3], config: TrainConfig, history: History, with_optimizer: bool) -> Self {
+        let epoch = history.epochs.len();
+        let (weights, optimizer) = epoch_files(epoch);
+        let device = history.device.clone();
+        Self {
+            format: FORMAT,
+            model,
+            input,
+            epoch,
+            config,
+            history,
+            device,
+            weights,
+            optimizer: with_optimizer.then_some(optimizer),
+            weights_sha256: None,
+            optimizer_sha256: None,
+        }
+    }
+}
+
+fn save_tensors(tensors: &HashMap<String, Tensor>, path: &Path) -> Result<()> {
+    let tmp = tmp_path(path);
+    let written = candle_core::safetensors::save(tensors, &tmp)
+        .map_err(|e| Error::data(format!("cannot write {}: {e}", tmp.display())))
+        .and_then(|()| readable_by_all(&tmp))
+        .and_then(|()| {
+            std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| Error::io(format!("cannot sync {}", tmp.display()), e))
+        });
+    commit_tmp(written, &tmp, path)
+}
+
+/// Saves weights, optimizer state and metadata into `dir` (see the module docs for why this
+/// survives a kill at any point): the tensor files named in `meta` first, the JSON last, then
+/// the files of earlier checkpoints go. A tensor file name that already exists (the same epoch
+/// saved again, e.g. a new run into an old run folder) gets a suffix instead of being replaced,
+/// so the committed checkpoint is never touched before the new one is.
+pub fn save(dir: &Path, varmap: &VarMap, optimizer: &HashMap<String, Tensor>, meta: &CheckpointMeta) -> Result<()> {
+    check_file_name(&meta.weights)?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    let mut meta = meta.clone();
+    meta.weights = unused_name(dir, &meta.weights);
+    meta.optimizer = meta.optimizer.map(|o| unused_name(dir, &o));
+    let tensors: HashMap<String, Tensor> = varmap
+        .data()
+        .lock()
+        .map_err(|_| Error::config("parameter store lock poisoned"))?
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+        .collect();
+    save_tensors(&tensors, &dir.join(&meta.weights))?;
+    meta.weights_sha256 = Some(file_sha256(&dir.join(&meta.weights))?);
+    match meta.optimizer.clone() {
+        Some(name) => {
+            check_file_name(&name)?;
+            save_tensors(optimizer, &dir.join(&name))?;
+            meta.optimizer_sha256 = Some(file_sha256(&dir.join(&name))?);
+        }
+        None if !optimizer.is_empty() => {
+            return Err(Error::config("the checkpoint description names no optimizer file but there is optimizer state"))
+        }
+        None => {}
+    }
+    let json = serde_json::to_vec_pretty(&meta).map_err(|e| Error::data(e.to_string()))?;
+    crate::sys::fs::write_atomic(&dir.join(META_FILE), &json)?;
+    remove_stale(dir, &meta);
+    Ok(())
+}
+
+/// `name`, or `name` with `.1`, `.2`, ... before its extension if a file of that name exists.
+fn unused_name(dir: &Path, name: &str) -> String {
+    let (stem, ext) = name.rsplit_once('.').unwrap_or((name, ""));
+    let mut candidate = name.to_string();
+    let mut k = 0;
+    while dir.join(&candidate).exists() {
+        k += 1;
+        candidate = format!("{stem}.{k}.{ext}");
+    }
+    candidate
+}
+
+/// A tensor file name from a checkpoint description must stay inside the run folder.
+fn check_file_name(name: &str) -> Result<()> {
+    let p = Path::new(name);
+    if name.is_empty() || p.components().count() != 1 || p.file_name().is_none() {
+        return Err(Error::data(format!("checkpoint file name `{name}` is not a plain file name inside the run folder")));
+    }
+    Ok(())
+}
+
+/// Removes tensor files of earlier checkpoints (and leftovers of interrupted writes); best
+/// effort: a file that cannot be removed only costs disk space.
+fn remove_stale(dir: &Path, meta: &CheckpointMeta) {
+    let keep = [Some(meta.weights.as_str()), meta.optimizer.as_deref()];
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = name.starts_with("weights-epoch-") || name.starts_with("optimizer-epoch-") || name == LEGACY_WEIGHTS_FILE
+            || name == "optimizer.safetensors";
+        let tmp = name.ends_with(".tmp") && (ours || name.starts_with("checkpoint."));
+        if (ours && !keep.contains(&Some(name.as_str()))) || tmp {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Reads the checkpoint JSON of `dir` (or of the folder holding a given `checkpoint.*` file).
+pub fn read_meta(path: &Path) -> Result<(PathBuf, CheckpointMeta)> {
+    let dir = if path.is_dir() { path.to_path_buf() } else { path.parent().unwrap_or(Path::new(".")).to_path_buf() };
+    let meta_path = dir.join(META_FILE);
+    let text = std::fs::read_to_string(&meta_path).map_err(|e| {
+        Error::io(
+            format!("no checkpoint in {} (expected {META_FILE} from `alexnet-lab train --out DIR`)", dir.display()),
+            e,
+        )
+    })?;
+    Ok((dir, parse_meta(text.as_bytes(), &meta_path.display().to_string())?))
+}
+
+/// Parses and checks a checkpoint description (`what` names it in errors).
+pub fn parse_meta(json: &[u8], what: &str) -> Result<CheckpointMeta> {
+    let meta: CheckpointMeta = serde_json::from_slice(json)
+        .map_err(|e| Error::data(format!("{what} is not a valid checkpoint description: {e}")))?;
+    if meta.format > FORMAT {
+        return Err(Error::data(format!(
+            "{what} has checkpoint format {}, this alexnet_lab reads up to {FORMAT}: update alexnet_lab",
+            meta.format
+        )));
+    }
+    check_file_name(&meta.weights)?;
+    if let Some(o) = &meta.optimizer {
+        check_file_name(o)?;
+    }
+    Ok(meta)
+}
+
+/// Checks bytes against the SHA-256 a checkpoint description recorded for them (if any).
+fn check_sha256(bytes_sha: &str, expected: Option<&str>, what: &str) -> Result<()> {
+    match expected {
+        Some(e) if !e.eq_ignore_ascii_case(bytes_sha) => Err(Error::data(format!(
+            "{what} does not match {META_FILE}: its SHA-256 is {bytes_sha}, the checkpoint recorded {e}; \
+             the file was changed or damaged after the save (or belongs to another checkpoint)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Loads a tensor file a checkpoint names, checking it against the recorded SHA-256. With a
+/// recorded hash the file is read once, hashed and parsed from the same bytes; without one it
+/// is loaded as before.
+fn load_checked(path: &Path, expected: Option<&str>, device: &Device) -> Result<HashMap<String, Tensor>> {
+    if expected.is_none() {
+        return load_tensors(path, device);
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    tensors_from_checked_bytes(&bytes, expected, &path.display().to_string(), device)
+}
+
+/// Tensors from the bytes of a safetensors file, after checking them against the SHA-256 a
+/// checkpoint recorded (if any); `what` names the file in errors.
+fn tensors_from_checked_bytes(bytes: &[u8], expected: Option<&str>, what: &str, device: &Device) -> Result<HashMap<String, Tensor>> {
+    use sha2::Digest;
+    check_sha256(&format!("{:x}", sha2::Sha256::digest(bytes)), expected, what)?;
+    candle_core::safetensors::load_buffer(bytes, device)
+        .map_err(|e| Error::data(format!("{what} is not a loadable safetensors file: {e}")))
+}
+
+/// Loads tensors from a safetensors file with a clear error.
+pub fn load_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>> {
+    candle_core::safetensors::load(path, device)
+        .map_err(|e| Error::data(format!("{} is not a loadable safetensors file: {e}", path.display())))
+}
+
+/// Loads the optimizer state a checkpoint names (empty when it names none).
+pub fn load_optimizer(dir: &Path, meta: &CheckpointMeta, device: &Device) -> Result<HashMap<String, Tensor>> {
+    match (&meta.optimizer, meta.format) {
+        (Some(name), _) => load_checked(&dir.join(name), meta.optimizer_sha256.as_deref(), device),
+        // Format 1 kept the momentum buffers in a fixed file, when there were any.
+        (None, 1) if dir.join("optimizer.safetensors").is_file() => load_tensors(&dir.join("optimizer.safetensors"), device),
+        (None, _) => Ok(HashMap::new()),
+    }
+}
+
+/// Loads the weights a checkpoint names into an existing `varmap`, checking every name and shape.
+pub fn load_weights(dir: &Path, meta: &CheckpointMeta, varmap: &VarMap, device: &Device) -> Result<()> {
+    let path = dir.join(&meta.weights);
+    let tensors = load_checked(&path, meta.weights_sha256.as_deref(), device)?;
+    let data = varmap.data().lock().map_err(|_| Error::config("parameter store lock poisoned"))?;
+    for (name, var) in data.iter() {
+        let t = tensors.get(name).ok_or_else(|| {
+            Error::data(format!("{} has no tensor `{name}`: it was saved from another model", path.display()))
+        })?;
+        if t.dims() != var.dims() {
+            return Err(Error::data(format!(
+                "{}: `{name}` has shape {:?}, the model expects {:?} (another model or input size?)",
+                path.display(),
+                t.dims(),
+                var.dims()
+            )));
+        }
+        var.set(&t.to_dtype(var.dtype())?)?;
+    }
+    Ok(())
+}
+
+/// Rebuilds the model of a checkpoint with its trained weights.
+pub fn load_model(path: &Path, device: &Device) -> Result<(Sequential, VarMap, CheckpointMeta)> {
+    let (dir, meta) = read_meta(path)?;
+    let weights = dir.join(&meta.weights);
+    let tensors = load_checked(&weights, meta.weights_sha256.as_deref(), device)?;
+    let (net, varmap) = model_from_tensors(&meta, tensors, &weights.display().to_string(), device)?;
+    Ok((net, varmap, meta))
+}
+
+/// [`load_model`] from the bytes of a `checkpoint.json` and of its weights file.
+pub fn load_model_from_bytes(meta_json: &[u8], weights: &[u8], device: &Device) -> Result<(Sequential, VarMap, CheckpointMeta)> {
+    let meta = parse_meta(meta_json, META_FILE)?;
+    let tensors = tensors_from_checked_bytes(weights, meta.weights_sha256.as_deref(), &meta.weights, device)?;
+    let (net, varmap) = model_from_tensors(&meta, tensors, &meta.weights, device)?;
+    Ok((net, varmap, meta))
+}
+
+/// The model a checkpoint describes, with `tensors` as its parameters: every name and shape is
+/// checked against the model before anything is allocated for it (`what` names the file).
+fn model_from_tensors(
+    meta: &CheckpointMeta,
+    tensors: HashMap<String, Tensor>,
+    what: &str,
+    device: &Device,
+) -> Result<(Sequential, VarMap)> {
+    let specs = meta.model.specs(meta.input)?;
+    crate::nn::infer_shapes(&specs, &meta.input)?;
+    let varmap = VarMap::new();
+    {
+        let mut data = varmap.data().lock().map_err(|_| Error::config("parameter store lock poisoned"))?;
+        for (i, spec) in specs.iter().enumerate() {
+            let Some((wshape, nbias)) = crate::nn::init::param_shapes(spec) else { continue };
+            for (name, shape) in [(format!("{i}.weight"), wshape), (format!("{i}.bias"), vec![nbias])] {
+                let t = tensors.get(&name).ok_or_else(|| {
+                    Error::data(format!("{what} has no tensor `{name}`: it was saved from another model"))
+                })?;
+                if t.dims() != shape.as_slice() {
+                    return Err(Error::data(format!(
+                        "{what}: `{name}` has shape {:?}, {:?} with input {:?} expects {shape:?} (another model or input size?)",
+                        t.dims(),
+                        meta.model,
+                        meta.input
+                    )));
+                }
+                data.insert(name, candle_core::Var::from_tensor(&t.to_dtype(candle_core::DType::F32)?)?);
+            }
+        }
+    }
+    let vb = candle_nn::VarBuilder::from_varmap(&varmap, candle_core::DType::F32, device);
+    Ok((Sequential::new(meta.model.name(), meta.input, &specs, vb)?, varmap))
+}

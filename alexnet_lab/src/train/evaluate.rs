@@ -1,0 +1,197 @@
+//! Evaluation in eval mode (d2l's `evaluate_accuracy_gpu`): accuracy, loss, every prediction,
+//! per-class accuracy, the confusion matrix; and the same for a saved checkpoint.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use candle_core::{DType, Device, Tensor, D};
+
+use super::checkpoint::{self, CheckpointMeta};
+use crate::data::{FashionMnist, DataLoader, LoaderConfig, Source, CLASS_NAMES};
+use crate::nn::Sequential;
+use crate::report::display::text;
+use crate::report::progress::bar;
+use crate::report::table::render;
+use crate::sys::device::device_name;
+use crate::Result;
+
+/// Accuracy (and mean loss) of a model on a loader, in eval mode (dropout off).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Evaluation {
+    pub accuracy: f64,
+    pub loss: f64,
+    pub examples: usize,
+    /// Predicted class of every example, in the loader's order.
+    pub predictions: Vec<u32>,
+    pub labels: Vec<u32>,
+}
+
+/// The share of `predictions` equal to `labels` (0 when there are none): the one accuracy of
+/// the lab.
+pub fn accuracy<P: Copy + Into<u32>, L: Copy + Into<u32>>(predictions: &[P], labels: &[L]) -> f64 {
+    let n = predictions.len().min(labels.len());
+    let right = predictions.iter().zip(labels).filter(|(p, l)| (**p).into() == (**l).into()).count();
+    if n == 0 { 0.0 } else { right as f64 / n as f64 }
+}
+
+/// Number of correct predictions in a batch (on the device, no copy of the logits).
+pub(crate) fn correct(logits: &Tensor, labels: &Tensor) -> Result<f64> {
+    Ok(logits.argmax(D::Minus1)?.eq(labels)?.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()?)
+}
+
+/// Accuracy of one class.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ClassAccuracy {
+    pub class: &'static str,
+    pub examples: usize,
+    pub accuracy: f64,
+}
+
+/// `counts[true][predicted]` of an evaluation over the 10 Fashion-MNIST classes; prints (and
+/// shows in a notebook) as a table with class names, rows the true class.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConfusionMatrix {
+    pub counts: [[usize; 10]; 10],
+}
+
+impl ConfusionMatrix {
+    pub fn new(predictions: &[u32], labels: &[u32]) -> Self {
+        let mut counts = [[0; 10]; 10];
+        for (&p, &l) in predictions.iter().zip(labels) {
+            if let Some(c) = counts.get_mut(l as usize).and_then(|row| row.get_mut(p as usize)) {
+                *c += 1;
+            }
+        }
+        Self { counts }
+    }
+
+    /// The off-diagonal cells, largest first: `(true class, predicted class, count)`.
+    pub fn confusions(&self) -> Vec<(&'static str, &'static str, usize)> {
+        let mut v: Vec<_> = CLASS_NAMES
+            .iter()
+            .zip(&self.counts)
+            .flat_map(|(t, row)| CLASS_NAMES.iter().zip(row).filter(move |(p, _)| *p != t).map(move |(p, &c)| (*t, *p, c)))
+            .filter(|c| c.2 > 0)
+            .collect();
+        v.sort_by_key(|c| std::cmp::Reverse(c.2));
+        v
+    }
+
+    pub fn evcxr_display(&self) {
+        text(&self.to_string());
+    }
+}
+
+impl std::fmt::Display for ConfusionMatrix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut headers = vec!["true \\ predicted".to_string()];
+        headers.extend(CLASS_NAMES.iter().map(|n| format!(">{n}")));
+        let h: Vec<&str> = headers.iter().map(String::as_str).collect();
+        let rows: Vec<Vec<String>> = CLASS_NAMES
+            .iter()
+            .zip(&self.counts)
+            .map(|(name, r)| std::iter::once(name.to_string()).chain(r.iter().map(|c| c.to_string())).collect())
+            .collect();
+        f.write_str(&render(&h, &rows))
+    }
+}
+
+/// d2l's `evaluate_accuracy_gpu`: batched, eval mode.
+pub fn evaluate(net: &Sequential, loader: &DataLoader, device: &Device, progress: bool) -> Result<Evaluation> {
+    let bar = bar(loader.num_batches(), progress, "eval");
+    let dev = device_name(device);
+    let (mut loss_sum, mut predictions, mut labels) = (0.0, vec![], vec![]);
+    for batch in loader.epoch(0, device) {
+        let b = batch?;
+        let bs = b.indices.len();
+        let logits = net.forward(&b.images, false).map_err(|e| e.on_device(&dev, bs))?;
+        loss_sum += candle_nn::loss::cross_entropy(&logits, &b.labels)?.to_scalar::<f32>()? as f64 * bs as f64;
+        predictions.extend(logits.argmax(D::Minus1)?.to_vec1::<u32>()?);
+        labels.extend(b.labels.to_vec1::<u32>()?);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let n = labels.len();
+    Ok(Evaluation { accuracy: accuracy(&predictions, &labels), loss: loss_sum / n.max(1) as f64, examples: n, predictions, labels })
+}
+
+impl Evaluation {
+    /// The confusion matrix of these predictions.
+    pub fn confusion(&self) -> ConfusionMatrix {
+        ConfusionMatrix::new(&self.predictions, &self.labels)
+    }
+
+    /// Accuracy per class, in label order (classes without examples left out).
+    pub fn per_class(&self) -> Vec<ClassAccuracy> {
+        CLASS_NAMES
+            .iter()
+            .enumerate()
+            .filter_map(|(k, &class)| {
+                let (p, l): (Vec<u32>, Vec<u32>) =
+                    self.predictions.iter().zip(&self.labels).filter(|(_, &l)| l as usize == k).map(|(&p, &l)| (p, l)).unzip();
+                (!l.is_empty()).then(|| ClassAccuracy { class, examples: l.len(), accuracy: accuracy(&p, &l) })
+            })
+            .collect()
+    }
+
+    /// Per-class accuracy as a text table.
+    pub fn per_class_table(&self) -> String {
+        let rows: Vec<Vec<String>> = self
+            .per_class()
+            .iter()
+            .map(|c| vec![c.class.to_string(), c.examples.to_string(), format!("{:.3}", c.accuracy)])
+            .collect();
+        render(&["class", ">examples", ">accuracy"], &rows)
+    }
+
+    /// Indices (in the loader's order) of the misclassified examples.
+    pub fn mistakes(&self) -> Vec<usize> {
+        (0..self.labels.len().min(self.predictions.len())).filter(|&i| self.predictions.get(i) != self.labels.get(i)).collect()
+    }
+}
+
+/// A checkpoint evaluated on the test split: what it is, how it did.
+#[derive(Debug, Clone)]
+pub struct CheckpointEval {
+    pub meta: CheckpointMeta,
+    pub device: String,
+    pub evaluation: Evaluation,
+}
+
+impl CheckpointEval {
+    /// The first line `alexnet-lab eval` prints.
+    pub fn summary(&self) -> String {
+        let (ev, e) = (&self.evaluation, self.meta.epoch);
+        format!(
+            "test acc {:.3} ({} examples, loss {:.3}) after {e} epoch{}, on {}",
+            ev.accuracy,
+            ev.examples,
+            ev.loss,
+            if e == 1 { "" } else { "s" },
+            self.device
+        )
+    }
+
+    pub fn evcxr_display(&self) {
+        text(&format!("{}\n{}", self.summary(), self.evaluation.per_class_table()));
+    }
+}
+
+/// Evaluates the checkpoint in `path` (a run folder or a file in it) on the test split of
+/// `source` (its first `limit` examples if given), with the checkpoint's own image size and
+/// resize mode: `alexnet-lab eval`.
+pub fn evaluate_checkpoint(
+    path: &Path,
+    source: &Source,
+    limit: Option<usize>,
+    batch_size: usize,
+    device: &Device,
+    progress: bool,
+) -> Result<CheckpointEval> {
+    let (net, _, meta) = checkpoint::load_model(path, device)?;
+    let test = Arc::new(FashionMnist::load_test(source)?.limited(limit));
+    let loader = DataLoader::new(test, LoaderConfig::in_order(batch_size, meta.pipeline()))?;
+    let evaluation = evaluate(&net, &loader, device, progress)?;
+    Ok(CheckpointEval { meta, device: device_name(device), evaluation })
+}
+

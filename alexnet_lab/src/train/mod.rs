@@ -1,0 +1,25 @@
+//! Training and using a network: the recipe ([`TrainConfig`], [`Profile`]), d2l's
+//! `train_ch6` ([`Fit`]), evaluation, SGD, crash-safe checkpoints, whole runs ([`run()`]),
+//! prediction on photos, and the step benchmark.
+//!
+//! Inside, dependencies point one way: `config`, `history`, `optim` → `checkpoint` →
+//! `evaluate`, `fit` → `run`; `predict` and `bench` use the ones they need.
+
+pub mod bench;
+pub mod checkpoint;
+mod config;
+mod evaluate;
+mod fit;
+mod history;
+pub mod optim;
+pub mod predict;
+mod run;
+
+pub use checkpoint::{load_model, CheckpointMeta};
+pub use config::{Profile, TrainConfig, PROFILE_ENV};
+pub use evaluate::{accuracy, evaluate, evaluate_checkpoint, CheckpointEval, ClassAccuracy, ConfusionMatrix, Evaluation};
+pub use fit::{request_stop, Fit, Log};
+pub use history::{write_run_files, CurvePoint, EpochMetrics, History};
+pub use optim::{named_vars, Sgd, SgdConfig};
+pub use predict::Predictor;
+pub use run::{lock_run_folder, recipe_changes, run, RunOptions, RunSummary, LOCK_FILE};

@@ -1,0 +1,175 @@
+//! SGD as PyTorch's `torch.optim.SGD` (lr; optional momentum and weight decay, default off
+//! as in d2l's `train_ch6`).
+//!
+//! On the CPU the update runs in place ([`crate::kernels::sgd`]); elsewhere (and with
+//! `ALEXNET_LAB_KERNELS=candle`) the same formula runs as tensor operations. `Sgd` is a
+//! [`candle_nn::Optimizer`], so code written for candle's optimisers can take it.
+
+use std::collections::HashMap;
+
+use candle_core::{backprop::GradStore, DType, Tensor, Var};
+
+use crate::kernels::sgd::{Axpby, Velocity};
+use crate::kernels::Kernels;
+use crate::{Error, Result};
+
+/// SGD's hyper-parameters (PyTorch's defaults: no momentum, no weight decay).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SgdConfig {
+    pub lr: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+}
+
+impl SgdConfig {
+    /// Checks the values, naming the problem and the fix.
+    pub fn validate(&self) -> Result<()> {
+        let Self { lr, momentum, weight_decay } = *self;
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(Error::config(format!("learning rate must be a positive number, got {lr} (e.g. --lr 0.01)")));
+        }
+        if !(0.0..1.0).contains(&momentum) {
+            return Err(Error::config(format!("momentum must be in [0, 1), got {momentum} (e.g. --momentum 0.9)")));
+        }
+        if !(weight_decay.is_finite() && weight_decay >= 0.0) {
+            return Err(Error::config(format!("weight decay must be >= 0, got {weight_decay} (e.g. --weight-decay 5e-4)")));
+        }
+        Ok(())
+    }
+}
+
+pub struct Sgd {
+    names: Vec<String>,
+    vars: Vec<Var>,
+    lr: f64,
+    momentum: f64,
+    weight_decay: f64,
+    velocity: Vec<Option<Tensor>>,
+}
+
+impl Sgd {
+    /// `vars` are `(name, var)` pairs, e.g. from a `VarMap` (the names key the momentum buffers
+    /// in [`Sgd::state`]).
+    pub fn new(vars: Vec<(String, Var)>, lr: f64, momentum: f64, weight_decay: f64) -> Result<Self> {
+        SgdConfig { lr, momentum, weight_decay }.validate()?;
+        let n = vars.len();
+        let (names, vars) = vars.into_iter().unzip();
+        Ok(Self { names, vars, lr, momentum, weight_decay, velocity: vec![None; n] })
+    }
+
+    /// The parameters of a `VarMap`, by name (sorted), with `config`.
+    pub fn for_varmap(varmap: &candle_nn::VarMap, config: SgdConfig) -> Result<Self> {
+        Self::new(named_vars(varmap), config.lr, config.momentum, config.weight_decay)
+    }
+
+    pub fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    /// One update: `g += wd * p; v = momentum * v + g; p -= lr * v` (PyTorch's order; the
+    /// first step starts from `v = g`).
+    pub fn step(&mut self, grads: &GradStore) -> Result<()> {
+        for (var, vel) in self.vars.iter().zip(self.velocity.iter_mut()) {
+            let Some(g) = grads.get(var.as_tensor()) else { continue };
+            let p = var.as_tensor();
+            let fused = Kernels::for_tensor(p) == Kernels::Lab
+                && p.dtype() == DType::F32
+                && g.dtype() == DType::F32
+                && p.is_contiguous()
+                && g.is_contiguous()
+                && g.dims() == p.dims();
+            if fused {
+                let (lr, m, wd) = (self.lr as f32, self.momentum as f32, self.weight_decay as f32);
+                if self.momentum > 0.0 {
+                    let v = match vel {
+                        Some(v) => v.clone(),
+                        None => vel.insert(p.zeros_like()?).clone(),
+                    };
+                    v.inplace_op3(g, p, &Velocity { momentum: m, weight_decay: wd })?;
+                    p.inplace_op2(&v, &Axpby { a: 1.0, b: -lr })?;
+                } else {
+                    p.inplace_op2(g, &Axpby { a: 1.0 - lr * wd, b: -lr })?;
+                }
+                continue;
+            }
+            let mut g = g.clone();
+            if self.weight_decay > 0.0 {
+                g = (g + (var.as_tensor() * self.weight_decay)?)?;
+            }
+            if self.momentum > 0.0 {
+                let v = match vel.take() {
+                    Some(v) => ((v * self.momentum)? + g)?,
+                    None => g,
+                };
+                *vel = Some(v.clone());
+                g = v;
+            }
+            var.set(&(var.as_tensor() - (g * self.lr)?)?)?;
+        }
+        Ok(())
+    }
+
+    /// Momentum buffers by parameter name (for checkpoints); empty without momentum.
+    pub fn state(&self) -> HashMap<String, Tensor> {
+        self.names
+            .iter()
+            .zip(&self.velocity)
+            .filter_map(|(n, v)| v.as_ref().map(|v| (format!("momentum.{n}"), v.clone())))
+            .collect()
+    }
+
+    /// Restores momentum buffers saved by [`Sgd::state`].
+    pub fn load_state(&mut self, state: &HashMap<String, Tensor>) -> Result<()> {
+        for ((n, var), vel) in self.names.iter().zip(&self.vars).zip(self.velocity.iter_mut()) {
+            if let Some(t) = state.get(&format!("momentum.{n}")) {
+                if t.dims() != var.dims() {
+                    return Err(Error::data(format!(
+                        "optimizer state for {n} has shape {:?}, the parameter {:?}",
+                        t.dims(),
+                        var.dims()
+                    )));
+                }
+                *vel = Some(t.to_device(var.device())?);
+            }
+        }
+        Ok(())
+    }
+}
+
+
+/// `(name, var)` pairs of a VarMap, sorted by name.
+pub fn named_vars(varmap: &candle_nn::VarMap) -> Vec<(String, Var)> {
+    let mut v: Vec<_> =
+        varmap.data().lock().unwrap_or_else(|poisoned| poisoned.into_inner()).iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+impl candle_nn::Optimizer for Sgd {
+    type Config = SgdConfig;
+
+    /// Parameters without names get their position as name (`"0"`, `"1"`, ...).
+    fn new(vars: Vec<Var>, config: SgdConfig) -> candle_core::Result<Self> {
+        let named = vars.into_iter().enumerate().map(|(i, v)| (i.to_string(), v)).collect();
+        Sgd::new(named, config.lr, config.momentum, config.weight_decay).map_err(into_candle)
+    }
+
+    fn step(&mut self, grads: &GradStore) -> candle_core::Result<()> {
+        Sgd::step(self, grads).map_err(into_candle)
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+}
+
+fn into_candle(e: Error) -> candle_core::Error {
+    match e {
+        Error::Candle(c) => c,
+        other => candle_core::Error::Msg(other.to_string()),
+    }
+}

@@ -1,0 +1,171 @@
+//! A training run end to end: data, model (fresh or resumed), `train_ch6`, and after every
+//! epoch a checkpoint plus `metrics.csv`, `curve.csv`, `curve.svg` in the run folder, which a
+//! lock keeps to one run at a time.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::Device;
+
+use super::checkpoint::{self, CheckpointMeta};
+use super::fit::{Fit, Log};
+use super::history::{write_run_files, History};
+use super::optim::Sgd;
+use super::TrainConfig;
+use crate::data::{FashionMnist, Source};
+use crate::sys::device::device_name;
+use crate::{Error, Result};
+
+/// What a run needs beyond its [`TrainConfig`].
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub config: TrainConfig,
+    pub device: Device,
+    pub source: Source,
+    /// The run folder: checkpoint, metrics, curve.
+    pub out: PathBuf,
+    /// Continue from the checkpoint in `out` (from its last complete epoch).
+    pub resume: bool,
+    /// Progress bars while training and evaluating.
+    pub progress: bool,
+    /// Where the run's lines go.
+    pub log: Log,
+}
+
+impl RunOptions {
+    /// A new run of `config` into `out` on the CPU, data from the hub, no progress bars, lines
+    /// on stdout; set the other fields as needed.
+    pub fn new(config: TrainConfig, out: impl Into<PathBuf>) -> Self {
+        Self { config, device: Device::Cpu, source: Source::Hub, out: out.into(), resume: false, progress: false, log: Log::Stdout }
+    }
+}
+
+/// The result of [`run`].
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub history: History,
+    pub out: PathBuf,
+    pub resumed_from: usize,
+}
+
+/// Loads the data, builds (or resumes) the model and trains it, saving a checkpoint, the
+/// metrics (CSV) and the curve (SVG) into the run folder after every epoch.
+pub fn run(opts: &RunOptions) -> Result<RunSummary> {
+    let cfg = &opts.config;
+    cfg.validate()?;
+    let _lock = lock_run_folder(&opts.out)?;
+    let device = &opts.device;
+    let log = opts.log;
+    let (train_loader, test_loader) = cfg.loaders(FashionMnist::load(&opts.source)?)?;
+    let input = cfg.input();
+
+    let (net, varmap) = cfg.model.init(Some(input), cfg.seed, device)?;
+    let mut opt = Sgd::for_varmap(&varmap, cfg.sgd())?;
+    let mut history = History::default();
+    let existing = opts.resume && opts.out.join(checkpoint::META_FILE).exists();
+    if opts.resume && !existing {
+        log.line(&format!(
+            "no checkpoint in {} yet: starting a new run (--resume continues one when there is)",
+            opts.out.display()
+        ));
+    }
+    if existing {
+        let (dir, meta) = checkpoint::read_meta(&opts.out)?;
+        if meta.model != cfg.model || meta.input != input {
+            return Err(Error::config(format!(
+                "the checkpoint in {} is {:?} with input {:?}, this run asks for {:?} with {:?}: use the same \
+                 --model/--image-size or another --out",
+                dir.display(),
+                meta.model,
+                meta.input,
+                cfg.model,
+                input
+            )));
+        }
+        let changed = recipe_changes(&meta.config, cfg);
+        if !changed.is_empty() {
+            return Err(Error::config(format!(
+                "the run in {} was trained with another recipe ({}): resuming would mix two recipes. Use the \
+                 run's own settings (its checkpoint.json), or another --out for a new run",
+                dir.display(),
+                changed.join(", ")
+            )));
+        }
+        if meta.epoch >= cfg.epochs {
+            log.line(&format!(
+                "the run in {} has already done {} of {} epochs: nothing to train (ask for more with --epochs)",
+                dir.display(),
+                meta.epoch,
+                cfg.epochs
+            ));
+        }
+        checkpoint::load_weights(&dir, &meta, &varmap, device)?;
+        let state = checkpoint::load_optimizer(&dir, &meta, device)?;
+        if !state.is_empty() {
+            opt.load_state(&state)?;
+        }
+        history = meta.history;
+        log.line(&format!("resuming from {} after epoch {}", dir.display(), history.epochs.len()));
+    }
+    let resumed_from = history.epochs.len();
+    std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(format!("cannot create {}", opts.out.display()), e))?;
+    log.line(&format!(
+        "training {:?} on {} ({} train / {} test examples, {}x{}, batch {}, lr {}, {} epoch{}) on {}",
+        cfg.model,
+        opts.source,
+        train_loader.len(),
+        test_loader.len(),
+        cfg.image_size,
+        cfg.image_size,
+        cfg.batch_size,
+        crate::error::num(cfg.lr),
+        cfg.epochs,
+        if cfg.epochs == 1 { "" } else { "s" },
+        device_name(device)
+    ));
+    let out = opts.out.clone();
+    let fit = Fit { net: &net, train: &train_loader, test: &test_loader, config: cfg, device, progress: opts.progress, log };
+    let history = fit.run(&mut opt, history, |h, opt| {
+        let state = opt.state();
+        let meta = CheckpointMeta::new(cfg.model, input, cfg.clone(), h.clone(), !state.is_empty());
+        checkpoint::save(&out, &varmap, &state, &meta)?;
+        write_run_files(&out, h)
+    })?;
+    Ok(RunSummary { history, out: opts.out.clone(), resumed_from })
+}
+
+/// The lock file that keeps two runs from writing into one folder.
+pub const LOCK_FILE: &str = ".lock";
+
+/// Takes the run folder's lock (an advisory `flock` on `DIR/.lock`, released when the returned
+/// file is dropped or the process ends, `kill -9` included), or says who holds it.
+pub fn lock_run_folder(dir: &Path) -> Result<std::fs::File> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    let path = dir.join(LOCK_FILE);
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(format!("cannot open the lock file {}", path.display()), e))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::config(format!(
+            "another training run is writing into {} (it holds {}): wait for it to finish, or use another --out",
+            dir.display(),
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(format!("cannot lock {}", path.display()), e)),
+    }
+}
+
+/// What differs between the recipe a run was trained with and `now` (the number of epochs may
+/// grow; everything else that shapes the training must stay), as `name was -> now` strings.
+pub fn recipe_changes(was: &TrainConfig, now: &TrainConfig) -> Vec<String> {
+    let mut out = vec![];
+    macro_rules! cmp {
+        ($($f:ident),*) => { $( if was.$f != now.$f { out.push(format!("{} {:?} -> {:?}", stringify!($f), was.$f, now.$f)); } )* };
+    }
+    cmp!(model, batch_size, lr, momentum, weight_decay, image_size, limit, test_limit, seed, resize, augment);
+    out
+}
+
