@@ -3,13 +3,21 @@
 anything on stderr: evcxr reports an `Err` returned by a cell's `?` as stderr text (not as an
 error), and runs on, so stderr is where a failing cell shows. Also fails on this machine's
 absolute paths in text outputs (the folder above the repository, the home directory): committed
-outputs must read the same on every machine."""
+outputs must read the same on every machine. And fails when a cell's result shows as Rust's
+debug form of one of the lab's types (`Svg(12345 bytes)`, `ShapeWalk([...])`): evcxr falls back
+to that when the cell's `evcxr_display()` call does not compile, so the table or picture the
+cell is there for is missing."""
 import json
 import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MACHINE = [p for p in {os.path.dirname(ROOT) + "/", os.path.expanduser("~") + "/"} if len(p) > 1]
+
+# The lab's types that show themselves in a notebook, as their debug form starts.
+DEBUG_FORMS = ("Svg(", "Png(", "ShapeWalk(", "History {", "Complexity {", "Comparison(", "ConfusionMatrix {",
+               "Sweep {", "AspectComparison {", "AspectExamples {", "TrainConfig {", "SideBySide {", "DropoutDemo {",
+               "CheckpointEval {")
 
 bad = []
 for path in sys.argv[1:]:
@@ -25,6 +33,8 @@ for path in sys.argv[1:]:
             if o.get("output_type") == "error" or "panicked at" in text or stderr:
                 bad.append(f"{path}: cell {i}: {o.get('ename', '')} {o.get('evalue', '')} {text[:300]}")
             shown = text + "".join(o.get("data", {}).get("text/plain", []))
+            if o.get("output_type") == "execute_result" and shown.startswith(DEBUG_FORMS):
+                bad.append(f"{path}: cell {i} shows {shown[:40]!r}...: evcxr_display did not run (see check_outputs.py)")
             for m in MACHINE:
                 if m in shown:
                     bad.append(f"{path}: cell {i} prints a path of this machine ({m}...): print it relative or as $VAR")

@@ -13,6 +13,8 @@ cargo test --release --workspace
 # The lints the library promises (`lib.rs`: no unwrap/expect/panic, plus clippy's defaults) and
 # the fuzz targets (a workspace of their own) still compiling; check builds share target/.
 cargo clippy --all-targets -- -D warnings
+# The library as notebooks import it: without the `cli` feature (no clap).
+cargo clippy -p alexnet_lab --lib --no-default-features -- -D warnings
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}" cargo check --manifest-path fuzz/Cargo.toml --all-targets
 
 # The notebooks, executed headlessly (installs evcxr_jupyter and nbconvert when missing).

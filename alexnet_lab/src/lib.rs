@@ -2,7 +2,8 @@
 //!
 //! A Rust lab for the lecture "deep convolutional networks: AlexNet" (d2l chapter 7.1), on
 //! [candle](https://github.com/huggingface/candle). The modules are the system's layers; each
-//! uses only the ones listed before it:
+//! uses only ones listed before it, and neither of `kernels`/`report` nor of `nn`/`data` uses
+//! the other:
 //!
 //! | layer | holds |
 //! |---|---|

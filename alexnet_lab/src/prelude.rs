@@ -4,7 +4,7 @@
 //! cells name most, candle's `Device`/`Tensor`/`DType`, and the notebook helpers.
 
 pub use crate::data::{self, load_data_fashion_mnist, Augment, DataLoader, FashionMnist, Pipeline, ResizeMode, Source, Split, CLASS_NAMES};
-pub use crate::lecture::{self, activations, aspect, batch_size, complexity::slides, shapes, Complexity};
+pub use crate::lecture::{self, activations, architecture, aspect, batch_size, complexity::slides, shapes, Complexity};
 pub use crate::nn::{self, AlexNet, AlexNetConfig, LeNet, LeNetConfig, ModelKind, Sequential};
 pub use crate::report::display::{env_or, fail_fast_on_panic, show_png, show_svg, Png, Svg};
 pub use crate::report::{self, plot, table};

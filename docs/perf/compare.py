@@ -6,8 +6,9 @@
 
 Needs the release binary (`cargo build --release`) and a Python with PyTorch (PYTHON, default
 .venv-torch/bin/python; see pytorch_alexnet.py). "stock candle" is the same network with
-candle's own conv2d and its backward (ALEXNET_LAB_CONV=candle) and glibc's allocator defaults
-(ALEXNET_LAB_MALLOC=system); candle has no backward for
+candle's own conv2d, Linear and SGD arithmetic with their backward (ALEXNET_LAB_KERNELS=candle;
+tables made before 2026-11-30 used ALEXNET_LAB_CONV=candle, which left the lab's in-place SGD
+update on) and glibc's allocator defaults (ALEXNET_LAB_MALLOC=system); candle has no backward for
 AlexNet's overlapping 3/2 max-pool at all, so that stays the lab's in every column.
 A benchmark, not a test: run it on a quiet machine.
 """
@@ -37,9 +38,9 @@ def run(impl, mode, batch, size, repeats, device):
         cmd = [BIN, "bench"] + common
         if impl == "stock candle":
             env["ALEXNET_LAB_MALLOC"] = "system"  # glibc's defaults, as any candle program gets
-        env["ALEXNET_LAB_CONV"] = "candle" if impl == "stock candle" else env.get("ALEXNET_LAB_CONV", "")
-        if not env["ALEXNET_LAB_CONV"]:
-            del env["ALEXNET_LAB_CONV"]
+        env["ALEXNET_LAB_KERNELS"] = "candle" if impl == "stock candle" else env.get("ALEXNET_LAB_KERNELS", "")
+        if not env["ALEXNET_LAB_KERNELS"]:
+            del env["ALEXNET_LAB_KERNELS"]
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 

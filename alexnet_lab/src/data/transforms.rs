@@ -134,6 +134,15 @@ impl Pipeline {
         Ok(candle_core::Tensor::from_vec(v, (images.len(), 1, self.size, self.size), device)?)
     }
 
+    /// `n` draws of this pipeline (its augmentation included) on one image, side by side as a
+    /// PNG: what training sees of that image in `n` epochs. Seeded.
+    pub fn views_png(&self, img: &GrayImage, n: usize, seed: u64) -> Result<crate::report::Png> {
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
+        let views: Vec<Vec<u8>> = (0..n.max(1)).map(|_| self.apply_image(img, &mut rng).into_raw()).collect();
+        let refs: Vec<(&[u8], usize, usize)> = views.iter().map(|v| (v.as_slice(), self.size, self.size)).collect();
+        crate::report::plot::image_grid_png(&refs, refs.len(), 4)
+    }
+
     /// Appends the image's `size * size` floats in [0, 1] (`ToTensor()`) to `out`.
     pub fn apply_into<R: Rng + ?Sized>(&self, img: &GrayImage, rng: &mut R, out: &mut Vec<f32>) {
         let r = self.apply_image(img, rng);

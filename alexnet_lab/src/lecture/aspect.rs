@@ -106,6 +106,14 @@ pub const FRAMES: [(&str, f64, f64); 5] = [
 ];
 
 /// Runs the comparison on the first `n` images of `test` (seed 0) with `net`.
+///
+/// ```no_run
+/// use alexnet_lab::{candle::Device, data::{FashionMnist, Source}, lecture::aspect, train};
+/// let (net, _, _) = train::load_model("../data/fixtures/lenet-d2l".as_ref(), &Device::Cpu)?;
+/// let cmp = aspect::compare(&net, &FashionMnist::load_test(&Source::Hub)?, 1000, &Device::Cpu)?;
+/// println!("{}{}", cmp.to_table(), cmp.best());
+/// # Ok::<(), alexnet_lab::Error>(())
+/// ```
 pub fn compare(net: &Sequential, test: &Split, n: usize, device: &Device) -> Result<AspectComparison> {
     let size = net.input_dims()[1];
     let sets = FRAMES

@@ -124,6 +124,27 @@ pub struct SweepConfig {
     pub steps: usize,
 }
 
+impl SweepConfig {
+    /// The notebook's sweep for `device`: AlexNet at `LAB_MEM_IMAGE_SIZE` (224 on a GPU, 96
+    /// on a CPU), batch sizes 8, 16, ... up to 16384 on a GPU (the card's memory is the limit)
+    /// or 1024 on a CPU, whose budget is `LAB_MEM_BUDGET` (default 2G: a demonstration that
+    /// stops well before the machine's memory), one timed step each.
+    pub fn from_env(device: &Device) -> Result<Self> {
+        let gpu = !device.is_cpu();
+        let image_size = crate::report::display::env_or("LAB_MEM_IMAGE_SIZE", if gpu { 224 } else { 96 });
+        let budget = std::env::var("LAB_MEM_BUDGET").unwrap_or_else(|_| if gpu { "1T".into() } else { "2G".into() });
+        let budget_bytes = parse_bytes(&budget).map_err(|e| Error::config(format!("LAB_MEM_BUDGET: {e}")))?;
+        let top = if gpu { 14 } else { 10 };
+        Ok(Self { model: ModelKind::AlexNet, image_size, batch_sizes: (3..=top).map(|k| 1usize << k).collect(), budget_bytes, steps: 1 })
+    }
+}
+
+impl std::fmt::Display for SweepConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at {s}x{s}, batch sizes {:?}, memory budget {} (CPU)", self.model.name(), self.batch_sizes, gb(self.budget_bytes), s = self.image_size)
+    }
+}
+
 /// What the budget check adds to a prediction for what the prediction leaves out (convolution
 /// buffers, dropout masks, allocator slack): measured peaks of AlexNet training steps on a CPU
 /// are 1.35x the prediction at batch 8 and 0.80-0.85x from batch 128 (notebook 06's committed

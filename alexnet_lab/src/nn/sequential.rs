@@ -81,6 +81,17 @@ impl Sequential {
         self.layers.iter().flat_map(|l| l.tensors()).next().map(|t| t.device().clone()).unwrap_or(Device::Cpu)
     }
 
+    /// The weight of layer `index` (a convolution's `(out, in, k, k)`, a linear layer's
+    /// `(out, in)`), e.g. conv1's filters to look at.
+    pub fn weight(&self, index: usize) -> Result<Tensor> {
+        let layer = self.layers.get(index).ok_or_else(|| {
+            Error::config(format!("{} has layers 0 to {}, not {index}", self.name, self.layers.len().saturating_sub(1)))
+        })?;
+        layer.tensors().into_iter().next().ok_or_else(|| {
+            Error::config(format!("layer {index} of {} ({}) has no weight", self.name, layer.spec().describe()))
+        })
+    }
+
     /// Total trainable parameters, counted from the layers' tensors.
     pub fn num_params(&self) -> usize {
         self.layers.iter().map(|l| l.num_params()).sum()

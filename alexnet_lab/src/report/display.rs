@@ -10,12 +10,25 @@
 use base64::Engine;
 
 /// An SVG picture; shows itself in a notebook, `.as_str()` / `.as_bytes()` for a file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Svg(pub String);
 
 /// A PNG picture; shows itself in a notebook, `.as_bytes()` for a file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Png(pub Vec<u8>);
+
+impl std::fmt::Debug for Svg {
+    /// The size, not the markup: `Svg(12345 bytes)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Svg({} bytes)", self.0.len())
+    }
+}
+
+impl std::fmt::Debug for Png {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Png({} bytes)", self.0.len())
+    }
+}
 
 impl std::ops::Deref for Svg {
     type Target = str;

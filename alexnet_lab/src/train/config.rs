@@ -215,3 +215,30 @@ impl TrainConfig {
         ))
     }
 }
+
+impl std::fmt::Display for TrainConfig {
+    /// `profile quick: AlexNet 67x67, 1 epoch, batch 64, lr 0.01, momentum 0.9, 12000 train / all test images`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let count = |l: Option<usize>| l.map_or("all".to_string(), |n| n.to_string());
+        write!(
+            f,
+            "profile {}: {} {s}x{s}, {} epoch{}, batch {}, lr {}, momentum {}, {} train / {} test images",
+            self.profile,
+            self.model.name(),
+            self.epochs,
+            if self.epochs == 1 { "" } else { "s" },
+            self.batch_size,
+            crate::error::num(self.lr),
+            crate::error::num(self.momentum),
+            count(self.limit),
+            count(self.test_limit),
+            s = self.image_size,
+        )
+    }
+}
+
+impl TrainConfig {
+    pub fn evcxr_display(&self) {
+        crate::report::display::text(&self.to_string());
+    }
+}

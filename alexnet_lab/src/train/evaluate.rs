@@ -7,9 +7,10 @@ use std::sync::Arc;
 use candle_core::{DType, Device, Tensor, D};
 
 use super::checkpoint::{self, CheckpointMeta};
-use crate::data::{FashionMnist, DataLoader, LoaderConfig, Source, CLASS_NAMES};
+use crate::data::{DataLoader, FashionMnist, LoaderConfig, Source, Split, CLASS_NAMES, SIDE};
 use crate::nn::Sequential;
-use crate::report::display::text;
+use crate::report::display::{text, Svg};
+use crate::report::plot::image_grid_svg;
 use crate::report::progress::bar;
 use crate::report::table::render;
 use crate::sys::device::device_name;
@@ -144,6 +145,17 @@ impl Evaluation {
         render(&["class", ">examples", ">accuracy"], &rows)
     }
 
+    /// The first `n` misclassified examples of `split` (the split this evaluation ran on, in
+    /// order) with `true → predicted` above each, `cols` per row, as SVG.
+    pub fn mistakes_svg(&self, split: &Split, n: usize, cols: usize) -> Result<Svg> {
+        let wrong: Vec<usize> = self.mistakes().into_iter().take(n).collect();
+        let name = |c: Option<&u32>| c.and_then(|&c| CLASS_NAMES.get(c as usize)).copied().unwrap_or("?");
+        let imgs = wrong.iter().map(|&i| Ok((split.image(i)?, SIDE, SIDE))).collect::<Result<Vec<_>>>()?;
+        let titles: Vec<String> =
+            wrong.iter().map(|&i| format!("{} → {}", name(self.labels.get(i)), name(self.predictions.get(i)))).collect();
+        image_grid_svg(&imgs, &titles, cols, 84)
+    }
+
     /// Indices (in the loader's order) of the misclassified examples.
     pub fn mistakes(&self) -> Vec<usize> {
         (0..self.labels.len().min(self.predictions.len())).filter(|&i| self.predictions.get(i) != self.labels.get(i)).collect()
@@ -180,6 +192,14 @@ impl CheckpointEval {
 /// Evaluates the checkpoint in `path` (a run folder or a file in it) on the test split of
 /// `source` (its first `limit` examples if given), with the checkpoint's own image size and
 /// resize mode: `alexnet-lab eval`.
+///
+/// ```no_run
+/// use alexnet_lab::{candle::Device, data::Source, train};
+/// // d2l's LeNet trained by the `lenet` profile, committed as a test fixture.
+/// let ev = train::evaluate_checkpoint("../data/fixtures/lenet-d2l".as_ref(), &Source::Hub, None, 256, &Device::Cpu, false)?;
+/// println!("{}\n{}", ev.summary(), ev.evaluation.confusion());
+/// # Ok::<(), alexnet_lab::Error>(())
+/// ```
 pub fn evaluate_checkpoint(
     path: &Path,
     source: &Source,

@@ -25,10 +25,10 @@ use crate::{Error, Result};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
-/// Asks a running [`fit`] to stop at the next step boundary (it then returns
+/// Asks a running [`Fit::run`] to stop at the next step boundary (it then returns
 /// [`Error::Interrupted`]; the checkpoint of the last complete epoch stays as it is). The CLI
 /// calls this on Ctrl-C; a notebook or another thread may too. The request is consumed by the
-/// `fit` that sees it.
+/// `Fit::run` that sees it.
 pub fn request_stop() {
     STOP.store(true, Ordering::SeqCst);
 }

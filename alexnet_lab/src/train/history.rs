@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::report::display::{bundle, Svg};
+use crate::report::display::Svg;
 use crate::report::plot::{animator_svg, Series};
 use crate::report::table::csv_string;
 use crate::sys::fs::write_atomic;
@@ -103,13 +103,13 @@ impl History {
         format!("{n} epoch{} on {}", if n == 1 { "" } else { "s" }, self.device)
     }
 
-    /// A notebook shows the curve, with d2l's final lines as its text form.
+    /// A notebook shows d2l's final lines (printed) and the curve.
     pub fn evcxr_display(&self) {
-        let mut parts = vec![("text/plain", self.final_lines())];
-        if let Ok(svg) = self.plot(&self.title()) {
-            parts.push(("image/svg+xml", svg.0));
+        println!("{}", self.final_lines());
+        match self.plot(&self.title()) {
+            Ok(svg) => svg.evcxr_display(),
+            Err(e) => eprintln!("cannot plot the curve: {e}"),
         }
-        bundle(&parts);
     }
 
     /// The Animator's points as a DataFrame (empty cells where a series has no point).

@@ -165,6 +165,15 @@ pub struct Guess {
 }
 
 /// A trained model ready to classify photos.
+///
+/// ```no_run
+/// use alexnet_lab::{candle::Device, data::ResizeMode, train::Predictor};
+/// let p = Predictor::load("runs/alexnet-cpu".as_ref(), ResizeMode::Crop, true, &Device::Cpu)?;
+/// for guess in p.classify_file("photo.jpg".as_ref(), 3)? {
+///     println!("{} {:.1}%", guess.class, 100.0 * guess.probability);
+/// }
+/// # Ok::<(), alexnet_lab::Error>(())
+/// ```
 pub struct Predictor {
     net: Sequential,
     /// What the checkpoint says about the model and its training.

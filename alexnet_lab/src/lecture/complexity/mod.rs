@@ -5,7 +5,8 @@ use polars::prelude::*;
 
 use crate::nn::LayerSpec;
 use crate::nn::{infer_shapes, Sequential};
-use crate::report::display::text;
+use crate::report::display::{text, Svg};
+use crate::report::plot::share_bars_svg;
 use crate::report::table::{csv_string, human, render, thousands};
 use crate::Result;
 
@@ -86,6 +87,27 @@ impl Complexity {
     /// Rows of the layers of one kind (`"Conv2d"`, `"Linear"`), in order.
     pub fn rows_of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a LayerRow> + 'a {
         self.layers.iter().filter(move |r| r.kind == kind)
+    }
+
+    /// The share of all parameters and of all multiply-adds held by the layers of `kind`
+    /// (`"Conv2d"`: the lecture's "convolutions hold few parameters but most of the compute").
+    pub fn share(&self, kind: &str) -> (f64, f64) {
+        let params: u64 = self.rows_of_kind(kind).map(|r| r.params).sum();
+        let macs: u64 = self.rows_of_kind(kind).map(|r| r.macs).sum();
+        (params as f64 / self.totals.params.max(1) as f64, macs as f64 / self.totals.macs.max(1) as f64)
+    }
+
+    /// Each layer with parameters: its share of the parameters and of the multiply-adds, as bars.
+    pub fn share_plot(&self) -> Result<Svg> {
+        let rows: Vec<&LayerRow> = self.layers.iter().filter(|r| r.params > 0).collect();
+        let labels: Vec<String> = rows.iter().map(|r| format!("{} {}", r.index, r.kind)).collect();
+        let p = rows.iter().map(|r| r.params as f64 / self.totals.params.max(1) as f64).collect();
+        let m = rows.iter().map(|r| r.macs as f64 / self.totals.macs.max(1) as f64).collect();
+        share_bars_svg(
+            &format!("{}: share of parameters and of multiply-adds", self.model),
+            &labels,
+            &[("parameters", p), ("multiply-adds", m)],
+        )
     }
 
     /// The table as a polars DataFrame: index, kind, layer, output_shape, params, macs, flops.
