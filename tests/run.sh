@@ -17,7 +17,16 @@ cargo clippy --all-targets -- -D warnings
 cargo clippy -p alexnet_lab --lib --no-default-features -- -D warnings
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}" cargo check --manifest-path fuzz/Cargo.toml --all-targets
 
-# The notebooks, executed headlessly (installs evcxr_jupyter and nbconvert when missing).
+# The notebooks, executed headlessly (installs evcxr_jupyter and nbconvert when missing); then
+# the committed notebooks opened as a fresh clone has them (untrusted) in JupyterLab in headless
+# Chromium: every plot must render as an image (needs `chromium`; .ci/run installs it).
 if [ "${SKIP_NOTEBOOKS:-0}" != 1 ]; then
   bash notebooks/run_all.sh
+  bash notebooks/setup.sh --lab
+  if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then
+    python3 notebooks/browser_check.py notebooks/[0-9]*.ipynb tests/notebooks/*.ipynb
+  else
+    echo "error: no chromium for notebooks/browser_check.py: install it (apt-get install chromium) or set SKIP_NOTEBOOKS=1" >&2
+    exit 1
+  fi
 fi

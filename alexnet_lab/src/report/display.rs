@@ -46,9 +46,21 @@ impl Svg {
         self.0.as_bytes()
     }
 
-    /// Shows the picture as the cell's `image/svg+xml` output.
+    /// The picture as PNG (1 pixel per SVG unit, the embedded font for text).
+    pub fn to_png(&self) -> crate::Result<Png> {
+        super::raster::svg_to_png(&self.0, 1.0)
+    }
+
+    /// Shows the picture as the cell's output: PNG and SVG in one bundle, so it renders where
+    /// SVG does not (JupyterLab shows no SVG of an untrusted notebook, and a fresh clone is
+    /// untrusted) and stays sharp where SVG does.
     pub fn evcxr_display(&self) {
-        bundle(&[("image/svg+xml", self.0.clone())]);
+        let mut parts = vec![("image/svg+xml", self.0.clone())];
+        match self.to_png() {
+            Ok(png) => parts.push(("image/png", base64::engine::general_purpose::STANDARD.encode(&png.0))),
+            Err(e) => eprintln!("{e}"),
+        }
+        bundle(&parts);
     }
 }
 
@@ -77,9 +89,9 @@ pub fn text(s: &str) {
     bundle(&[("text/plain", s.trim_end().to_string())]);
 }
 
-/// Shows an SVG as the cell's `image/svg+xml` output.
+/// Shows an SVG as the cell's output (with its PNG, as [`Svg::evcxr_display`]).
 pub fn show_svg(svg: &str) {
-    bundle(&[("image/svg+xml", svg.to_string())]);
+    Svg(svg.to_string()).evcxr_display();
 }
 
 /// Shows PNG bytes as the cell's `image/png` output.

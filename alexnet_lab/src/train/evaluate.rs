@@ -152,7 +152,7 @@ impl Evaluation {
         let name = |c: Option<&u32>| c.and_then(|&c| CLASS_NAMES.get(c as usize)).copied().unwrap_or("?");
         let imgs = wrong.iter().map(|&i| Ok((split.image(i)?, SIDE, SIDE))).collect::<Result<Vec<_>>>()?;
         let titles: Vec<String> =
-            wrong.iter().map(|&i| format!("{} → {}", name(self.labels.get(i)), name(self.predictions.get(i)))).collect();
+            wrong.iter().map(|&i| format!("{} -> {}", name(self.labels.get(i)), name(self.predictions.get(i)))).collect();
         image_grid_svg(&imgs, &titles, cols, 84)
     }
 

@@ -1,0 +1,32 @@
+//! Plots as pictures: every SVG the lab draws also becomes a PNG (what an untrusted notebook in
+//! JupyterLab can show), with its text set in the embedded font.
+
+use alexnet_lab::report::plot::{lines_svg, Series};
+
+/// Dark pixels (any channel below 128) in the rows `y0..y1` of an RGBA picture.
+fn dark(img: &image::RgbaImage, y0: u32, y1: u32) -> usize {
+    (y0..y1.min(img.height())).flat_map(|y| (0..img.width()).map(move |x| (x, y))).filter(|&(x, y)| img.get_pixel(x, y).0[..3].iter().any(|&c| c < 128)).count()
+}
+
+#[test]
+fn a_plot_becomes_a_png_with_its_title_written_in_the_embedded_font() {
+    let pts: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, (i * i) as f64)).collect();
+    let svg = lines_svg("Squares", "x", "y", &[Series { name: "x^2", points: pts }], false).unwrap();
+    let png = svg.to_png().unwrap();
+    let img = image::load_from_memory_with_format(png.as_bytes(), image::ImageFormat::Png).unwrap().to_rgba8();
+    assert_eq!((img.width(), img.height()), (680, 420), "one pixel per SVG unit");
+    // The caption sits in the top 36 rows, above the chart, centred: text drawn there is the
+    // only dark ink (without a font it stays white).
+    let caption = dark(&img, 0, 36);
+    assert!(caption > 50, "the title's glyphs are drawn: {caption} dark pixels");
+    // An empty plot of the same size has no ink in that band.
+    let blank = alexnet_lab::report::Svg(r#"<svg width="680" height="420" xmlns="http://www.w3.org/2000/svg"></svg>"#.into());
+    let blank = image::load_from_memory(blank.to_png().unwrap().as_bytes()).unwrap().to_rgba8();
+    assert_eq!(dark(&blank, 0, 420), 0, "white background");
+}
+
+#[test]
+fn malformed_svg_is_an_error_not_a_panic() {
+    let e = alexnet_lab::report::Svg("<svg".into()).to_png().unwrap_err().to_string();
+    assert!(e.contains("cannot rasterise the plot"), "{e}");
+}
