@@ -17,7 +17,7 @@ use crate::{Error, Result};
 pub enum Profile {
     /// The lecture's run: AlexNet 224x224, batch 128, lr 0.01, 10 epochs, all data (for GPUs).
     D2l,
-    /// Real learning on a 2-core CPU in under 20 minutes (see `TrainConfig::cpu`).
+    /// Real learning on a 2-core CPU in 4-12 minutes (see `TrainConfig::cpu`).
     Cpu,
     /// A few minutes on a CPU: a fifth of the training set at 67x67, one epoch; learns enough
     /// for the notebooks' experiments (see `TrainConfig::quick`).
@@ -117,13 +117,13 @@ impl TrainConfig {
         }
     }
 
-    /// AlexNet on a 2-core CPU in under 20 minutes. A 224x224 training step costs ~5.6 GFLOP
-    /// per image; at the ~12 img/s the lab reaches there on 2 cores one epoch would take 80+
-    /// minutes. So the images are resized to 96x96: 7x fewer multiply-adds, the same 21 layers
-    /// (flatten 256 instead of 6400). One epoch of 938 steps at ~59 img/s takes ~17 min; SGD gets
-    /// momentum 0.9 (the AlexNet paper's value) so that this one epoch passes 0.80 test accuracy
-    /// on all 10,000 test images (measured: 0.820, docs/results.md), which plain SGD at lr 0.01
-    /// does not reach that early.
+    /// AlexNet on a 2-core CPU in minutes. A 224x224 training step costs ~5.6 GFLOP per image,
+    /// which at the 18-50 img/s of 2 cores (docs/performance.md) makes one epoch 20-55
+    /// minutes. So the images are resized to 96x96: 7x fewer multiply-adds, the same 21 layers (flatten 256 instead of 6400). One
+    /// epoch of 938 steps took 4:17 on a 2-core AVX-512 EPYC and 11:33 on an AVX2 one
+    /// (docs/results.md); SGD gets momentum 0.9 (the AlexNet paper's value) so that this one
+    /// epoch passes 0.80 test accuracy on all 10,000 test images (measured: 0.820), which plain
+    /// SGD at lr 0.01 does not reach that early.
     pub fn cpu() -> Self {
         Self { profile: Profile::Cpu, epochs: 1, batch_size: 64, lr: 0.01, momentum: 0.9, image_size: 96, ..Self::d2l() }
     }
