@@ -119,8 +119,9 @@ impl TrainConfig {
 
     /// AlexNet on a 2-core CPU in minutes. A 224x224 training step costs ~5.6 GFLOP per image,
     /// which at the 18-50 img/s of 2 cores (docs/performance.md) makes one epoch 20-55
-    /// minutes. So the images are resized to 96x96: 7x fewer multiply-adds, the same 21 layers (flatten 256 instead of 6400). One
-    /// epoch of 938 steps took 4:17 on a 2-core AVX-512 EPYC and 11:33 on an AVX2 one
+    /// minutes. So the images are resized to 96x96: 7x fewer multiply-adds, the same 21 layers
+    /// (flatten 256 instead of 6400). One epoch of 938 steps took 4:17 on a 2-core AVX-512
+    /// EPYC and 11:33 on an AVX2 one
     /// (docs/results.md); SGD gets momentum 0.9 (the AlexNet paper's value) so that this one
     /// epoch passes 0.80 test accuracy on all 10,000 test images (measured: 0.820), which plain
     /// SGD at lr 0.01 does not reach that early.
