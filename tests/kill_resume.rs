@@ -274,7 +274,12 @@ fn a_run_killed_mid_epoch_and_resumed_ends_bit_identical_to_an_uninterrupted_one
     let base = std::env::temp_dir().join(format!("alexnet-lab-exact-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
     let (whole, cut) = (base.join("whole"), base.join("cut"));
-    let run = |out: &Path, resume: bool| train_limit(out, resume, 3, 320);
+    // With a warm-up and a cosine schedule: the resumed run must also continue the schedule.
+    let run = |out: &Path, resume: bool| {
+        let mut c = train_limit(out, resume, 3, 320);
+        c.args(["--schedule", "cosine", "--warmup-epochs", "0.5"]);
+        c
+    };
     let o = run(&whole, false).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // Kill 1-150 ms into epoch 2 (after epoch 1's checkpoint is committed).

@@ -369,3 +369,31 @@ fn the_committed_lenet_reproduces_its_recorded_test_accuracy() {
     assert_eq!((ev.examples, ev.accuracy), (10_000, recorded));
     assert!(recorded > 0.77, "d2l's LeNet reaches 0.779; this one {recorded}");
 }
+
+/// A learning-rate schedule: checked when set, recorded in the checkpoint, part of the recipe a
+/// resume must keep (a cosine spans the run's epochs, so even their number is fixed).
+#[test]
+fn a_schedule_is_checked_and_kept_by_resume() {
+    use alexnet_lab::train::LrSchedule;
+    let cfg = TrainConfig { epochs: 2, limit: Some(64), test_limit: Some(32), schedule: LrSchedule::Cosine, warmup_epochs: 1.0, ..TrainConfig::smoke() };
+    for bad in [-0.5, 2.0, f64::NAN] {
+        let e = TrainConfig { warmup_epochs: bad, ..cfg.clone() }.validate().unwrap_err().to_string();
+        assert!(e.contains("warm-up must last from 0 to fewer than the 2 epochs"), "{e}");
+    }
+    let steps = 2; // 64 examples, batch 32
+    let lrs: Vec<f64> = (0..2).flat_map(|e| (0..steps).map(move |s| (e, s))).map(|(e, s)| cfg.lr_at(e, s, steps)).collect();
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+    assert!(close(lrs[0], cfg.lr * 0.5), "warm-up over epoch 1's 2 steps: half the peak first: {lrs:?}");
+    assert!(close(lrs[1], cfg.lr) && close(lrs[2], cfg.lr), "the peak at the end of the warm-up: {lrs:?}");
+    assert!(close(lrs[3], cfg.lr * 0.5), "half-way down the cosine over epoch 2: {lrs:?}");
+    let dir = tmpdir("schedule");
+    let _ = std::fs::remove_dir_all(&dir);
+    train::run(&opts(cfg.clone(), &dir, false)).unwrap();
+    let meta = checkpoint::read_meta(&dir).unwrap().1;
+    assert_eq!((meta.config.schedule, meta.config.warmup_epochs), (LrSchedule::Cosine, 1.0));
+    let e = train::run(&opts(TrainConfig { epochs: 3, ..cfg.clone() }, &dir, true)).unwrap_err().to_string();
+    assert!(e.contains("epochs 2 -> 3 (the cosine schedule spans the run's epochs)"), "{e}");
+    let e = train::run(&opts(TrainConfig { schedule: LrSchedule::Constant, ..cfg.clone() }, &dir, true)).unwrap_err().to_string();
+    assert!(e.contains("schedule Cosine -> Constant"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -48,7 +48,7 @@ impl Svg {
 
     /// The picture as PNG (1 pixel per SVG unit, the embedded font for text).
     pub fn to_png(&self) -> crate::Result<Png> {
-        super::raster::svg_to_png(&self.0, 1.0)
+        super::raster::svg_to_png(&self.0, 1.0).map(Png)
     }
 
     /// Shows the picture as the cell's output: PNG and SVG in one bundle, so it renders where

@@ -7,7 +7,6 @@ use std::sync::{Arc, OnceLock};
 
 use resvg::{tiny_skia, usvg};
 
-use super::display::Png;
 use crate::{Error, Result};
 
 /// The font database: the embedded sans-serif face, answering for every generic family the
@@ -28,8 +27,8 @@ fn fonts() -> Arc<usvg::fontdb::Database> {
     .clone()
 }
 
-/// Renders `svg` to PNG at `scale` (1.0: one pixel per SVG unit), on white.
-pub fn svg_to_png(svg: &str, scale: f32) -> Result<Png> {
+/// Renders `svg` to PNG bytes at `scale` (1.0: one pixel per SVG unit), on white.
+pub fn svg_to_png(svg: &str, scale: f32) -> Result<Vec<u8>> {
     let bad = |e: &dyn std::fmt::Display| Error::data(format!("cannot rasterise the plot: {e}"));
     let fontdb = fonts();
     let font_family = fontdb.faces().next().and_then(|f| f.families.first().map(|(n, _)| n.clone())).unwrap_or_default();
@@ -40,5 +39,5 @@ pub fn svg_to_png(svg: &str, scale: f32) -> Result<Png> {
     let mut pixmap = tiny_skia::Pixmap::new(w.max(1), h.max(1)).ok_or_else(|| bad(&format!("a {w}x{h} picture is too large")))?;
     pixmap.fill(tiny_skia::Color::WHITE);
     resvg::render(&tree, tiny_skia::Transform::from_scale(scale, scale), &mut pixmap.as_mut());
-    pixmap.encode_png().map(Png).map_err(|e| bad(&e))
+    pixmap.encode_png().map_err(|e| bad(&e))
 }

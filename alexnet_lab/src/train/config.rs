@@ -79,7 +79,27 @@ pub struct TrainConfig {
     pub seed: u64,
     pub resize: ResizeMode,
     pub augment: Augment,
+    /// How the learning rate moves over the run (`lr` is its peak); constant in every profile
+    /// but none yet. Absent from checkpoints written before it existed: constant.
+    #[serde(default)]
+    pub schedule: LrSchedule,
+    /// Epochs of linear warm-up from `lr / steps per epoch` to `lr` (0: none).
+    #[serde(default)]
+    pub warmup_epochs: f64,
 }
+
+/// The shape of the learning rate over a run, after the warm-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LrSchedule {
+    /// `lr` throughout (d2l's `train_ch6`).
+    #[default]
+    Constant,
+    /// Half a cosine from `lr` down to 0 at the end of the last epoch (SGDR without restarts).
+    Cosine,
+}
+
+crate::named_enum!(LrSchedule "learning-rate schedule" { Constant = "constant", Cosine = "cosine" });
 
 impl TrainConfig {
     pub fn for_profile(profile: Profile) -> Self {
@@ -114,6 +134,8 @@ impl TrainConfig {
             seed: 0,
             resize: ResizeMode::Resize,
             augment: Augment::default(),
+            schedule: LrSchedule::Constant,
+            warmup_epochs: 0.0,
         }
     }
 
@@ -189,12 +211,47 @@ impl TrainConfig {
         }
         check_batch_size(self.batch_size)?;
         self.sgd().validate()?;
+        if !(self.warmup_epochs.is_finite() && self.warmup_epochs >= 0.0 && self.warmup_epochs < self.epochs as f64) {
+            return Err(Error::config(format!(
+                "warm-up must last from 0 to fewer than the {} epochs, got {} (e.g. --warmup-epochs 0.5)",
+                self.epochs, self.warmup_epochs
+            )));
+        }
         if self.limit == Some(0) || self.test_limit == Some(0) {
             return Err(Error::config("--limit must be at least 1"));
         }
         // Image too small for the model: checked by building its layer list.
         self.model.specs(self.input())?;
         Ok(())
+    }
+
+    /// The learning rate of step `step` (0-based) of epoch `epoch` (0-based), with `steps` steps
+    /// per epoch: a linear warm-up over `warmup_epochs` reaching `lr` at its end, then `lr`
+    /// (constant) or half a cosine down to 0 at the end of epoch `epochs` (cosine). A function of
+    /// the position alone, so a resumed run continues the schedule where it stopped.
+    ///
+    /// ```
+    /// use alexnet_lab::train::{LrSchedule, TrainConfig};
+    /// let c = TrainConfig { epochs: 4, lr: 0.1, warmup_epochs: 1.0, schedule: LrSchedule::Cosine, ..TrainConfig::smoke() };
+    /// assert!((c.lr_at(0, 0, 10) - 0.01).abs() < 1e-12);  // the first warm-up step
+    /// assert!((c.lr_at(1, 0, 10) - 0.1).abs() < 1e-12);   // the peak
+    /// assert!((c.lr_at(2, 5, 10) - 0.05).abs() < 1e-12);  // half-way down the cosine
+    /// assert!(c.lr_at(3, 9, 10) > 0.0 && c.lr_at(3, 9, 10) < 0.001);
+    /// ```
+    pub fn lr_at(&self, epoch: usize, step: usize, steps: usize) -> f64 {
+        let steps = steps.max(1) as f64;
+        let t = epoch as f64 + step as f64 / steps;
+        let w = self.warmup_epochs;
+        if w > 0.0 && t < w {
+            return self.lr * ((t + 1.0 / steps) / w).min(1.0);
+        }
+        match self.schedule {
+            LrSchedule::Constant => self.lr,
+            LrSchedule::Cosine => {
+                let progress = ((t - w) / (self.epochs as f64 - w).max(f64::MIN_POSITIVE)).clamp(0.0, 1.0);
+                self.lr * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+            }
+        }
     }
 
     pub fn pipeline(&self, train: bool) -> Pipeline {
@@ -223,13 +280,17 @@ impl std::fmt::Display for TrainConfig {
         let count = |l: Option<usize>| l.map_or("all".to_string(), |n| n.to_string());
         write!(
             f,
-            "profile {}: {} {s}x{s}, {} epoch{}, batch {}, lr {}, momentum {}, {} train / {} test images",
+            "profile {}: {} {s}x{s}, {} epoch{}, batch {}, lr {}{}, momentum {}, {} train / {} test images",
             self.profile,
             self.model.name(),
             self.epochs,
             if self.epochs == 1 { "" } else { "s" },
             self.batch_size,
             crate::error::num(self.lr),
+            match (self.schedule, self.warmup_epochs > 0.0) {
+                (LrSchedule::Constant, false) => String::new(),
+                (sched, _) => format!(" ({sched}, {} warm-up epochs)", crate::error::num(self.warmup_epochs)),
+            },
             crate::error::num(self.momentum),
             count(self.limit),
             count(self.test_limit),

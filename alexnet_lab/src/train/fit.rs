@@ -103,6 +103,8 @@ fn fit_epochs(
             // Dropout's masks depend only on (seed, epoch, step): the same seed gives the same
             // run, and a resumed run continues exactly as an uninterrupted one.
             net.set_dropout_seed(mix(cfg.seed, epoch as u64, i as u64));
+            let lr = cfg.lr_at(epoch, i, num_batches);
+            opt.set_lr(lr);
             let t = Instant::now();
             let mut step = || -> Result<(f64, f64)> {
                 let logits = net.forward(&b.images, true)?;
@@ -124,8 +126,8 @@ fn fit_epochs(
                     step: i + 1,
                     loss: l,
                     last_finite,
-                    lr: cfg.lr,
-                    suggested: cfg.lr / 10.0,
+                    lr,
+                    suggested: lr / 10.0,
                 });
             }
             last_finite = l;

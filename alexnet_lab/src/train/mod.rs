@@ -16,7 +16,7 @@ pub mod predict;
 mod run;
 
 pub use checkpoint::{load_model, CheckpointMeta};
-pub use config::{Profile, TrainConfig, PROFILE_ENV};
+pub use config::{LrSchedule, Profile, TrainConfig, PROFILE_ENV};
 pub use evaluate::{accuracy, evaluate, evaluate_checkpoint, CheckpointEval, ClassAccuracy, ConfusionMatrix, Evaluation};
 pub use fit::{request_stop, Fit, Log};
 pub use history::{write_run_files, CurvePoint, EpochMetrics, History};

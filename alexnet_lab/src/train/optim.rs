@@ -66,6 +66,12 @@ impl Sgd {
         self.lr
     }
 
+    /// Sets the learning rate of the next steps (a schedule's; the value is not checked here:
+    /// [`crate::train::TrainConfig::validate`] checks the peak).
+    pub fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
     /// One update: `g += wd * p; v = momentum * v + g; p -= lr * v` (PyTorch's order; the
     /// first step starts from `v = g`).
     pub fn step(&mut self, grads: &GradStore) -> Result<()> {

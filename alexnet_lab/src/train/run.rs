@@ -10,7 +10,7 @@ use super::checkpoint::{self, CheckpointMeta};
 use super::fit::{Fit, Log};
 use super::history::{write_run_files, History};
 use super::optim::Sgd;
-use super::TrainConfig;
+use super::{LrSchedule, TrainConfig};
 use crate::data::{FashionMnist, Source};
 use crate::sys::device::device_name;
 use crate::{Error, Result};
@@ -159,13 +159,18 @@ pub fn lock_run_folder(dir: &Path) -> Result<std::fs::File> {
 }
 
 /// What differs between the recipe a run was trained with and `now` (the number of epochs may
-/// grow; everything else that shapes the training must stay), as `name was -> now` strings.
+/// grow under a constant learning rate; everything else that shapes the training must stay), as
+/// `name was -> now` strings.
 pub fn recipe_changes(was: &TrainConfig, now: &TrainConfig) -> Vec<String> {
     let mut out = vec![];
     macro_rules! cmp {
         ($($f:ident),*) => { $( if was.$f != now.$f { out.push(format!("{} {:?} -> {:?}", stringify!($f), was.$f, now.$f)); } )* };
     }
-    cmp!(model, batch_size, lr, momentum, weight_decay, image_size, limit, test_limit, seed, resize, augment);
+    cmp!(model, batch_size, lr, momentum, weight_decay, image_size, limit, test_limit, seed, resize, augment, schedule, warmup_epochs);
+    // A schedule other than constant is laid out over the run's epochs: more epochs would change it.
+    if was.schedule != LrSchedule::Constant && was.epochs != now.epochs {
+        out.push(format!("epochs {} -> {} (the {} schedule spans the run's epochs)", was.epochs, now.epochs, was.schedule));
+    }
     out
 }
 

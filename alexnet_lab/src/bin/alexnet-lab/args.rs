@@ -7,7 +7,7 @@ use alexnet_lab::candle::Device;
 use alexnet_lab::data::{Augment, ResizeMode};
 use alexnet_lab::nn::ModelKind;
 use alexnet_lab::train::bench::Mode;
-use alexnet_lab::train::{Profile, TrainConfig};
+use alexnet_lab::train::{LrSchedule, Profile, TrainConfig};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -98,6 +98,13 @@ pub struct TrainArgs {
     pub batch_size: Option<usize>,
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
+    /// How the learning rate moves after the warm-up: constant (d2l) or cosine (down to 0 at
+    /// the end of the last epoch; --lr is its peak).
+    #[arg(long, value_parser = named::<LrSchedule>(LrSchedule::NAMES))]
+    pub schedule: Option<LrSchedule>,
+    /// Epochs of linear warm-up to --lr (e.g. 0.5).
+    #[arg(long, allow_negative_numbers = true)]
+    pub warmup_epochs: Option<f64>,
     #[arg(long, allow_negative_numbers = true)]
     pub momentum: Option<f64>,
     #[arg(long, allow_negative_numbers = true)]
@@ -148,7 +155,7 @@ impl TrainArgs {
         macro_rules! set {
             ($($f:ident),*) => { $( if let Some(v) = self.$f { c.$f = v; } )* };
         }
-        set!(epochs, batch_size, lr, momentum, weight_decay, image_size, seed, resize);
+        set!(epochs, batch_size, lr, schedule, warmup_epochs, momentum, weight_decay, image_size, seed, resize);
         if self.limit.is_some() {
             c.limit = self.limit;
         }
