@@ -109,7 +109,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     let resumed_from = history.epochs.len();
     std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(format!("cannot create {}", opts.out.display()), e))?;
     log.line(&format!(
-        "training {:?} on {} ({} train / {} test examples, {}x{}, batch {}, lr {}, {} epoch{}) on {}",
+        "training {:?} on {} ({} train / {} test examples, {}x{}, batch {}, lr {}{}, {} epoch{}) on {}",
         cfg.model,
         opts.source,
         train_loader.len(),
@@ -118,6 +118,10 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         cfg.image_size,
         cfg.batch_size,
         crate::error::num(cfg.lr),
+        match (cfg.schedule, cfg.warmup_epochs > 0.0) {
+            (LrSchedule::Constant, false) => String::new(),
+            (s, _) => format!(" {s} after {} warm-up epochs", crate::error::num(cfg.warmup_epochs)),
+        },
         cfg.epochs,
         if cfg.epochs == 1 { "" } else { "s" },
         device_name(device)
