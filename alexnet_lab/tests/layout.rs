@@ -3,8 +3,12 @@
 //! cycle. Read from the sources (`crate::…` and `super::…` paths outside comments), so a new
 //! `use` that reaches up fails here, with the file and line.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use common::library_sources;
 
 /// Each top-level module's layer; a module may use modules of lower layers only.
 const LAYERS: [(&str, u8); 10] = [
@@ -19,24 +23,6 @@ const LAYERS: [(&str, u8); 10] = [
     ("prelude", 6),
     ("lib", 7),
 ];
-
-fn sources() -> Vec<PathBuf> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = vec![];
-    let mut stack = vec![src];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() && !p.ends_with("bin") {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
-    files
-}
 
 fn rel(p: &Path) -> Vec<String> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -68,7 +54,7 @@ fn layer(module: &str) -> Option<u8> {
 #[test]
 fn layers_point_down() {
     let mut wrong = vec![];
-    let files = sources();
+    let files = library_sources();
     assert!(files.len() > 30, "{files:?}");
     for f in &files {
         let r = rel(f);
@@ -94,7 +80,7 @@ fn layers_point_down() {
 fn no_cycles_inside_a_folder() {
     // file -> siblings it uses, per folder
     let mut graph: BTreeMap<Vec<String>, BTreeSet<Vec<String>>> = BTreeMap::new();
-    let files = sources();
+    let files = library_sources();
     let known: BTreeSet<Vec<String>> = files.iter().map(|f| rel(f)).collect();
     for f in &files {
         let r = rel(f);
@@ -150,7 +136,7 @@ fn no_cycles_inside_a_folder() {
 #[test]
 fn indexing_is_allowed_only_in_the_kernels() {
     let mut wrong = vec![];
-    for f in sources() {
+    for f in library_sources() {
         let r = rel(&f);
         let text = std::fs::read_to_string(&f).unwrap();
         if text.contains("allow(clippy::indexing_slicing)") && r[0] != "kernels" {

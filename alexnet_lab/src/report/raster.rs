@@ -9,30 +9,28 @@ use resvg::{tiny_skia, usvg};
 
 use crate::{Error, Result};
 
-/// The font database: the embedded sans-serif face, answering for every generic family the
-/// plots name (`sans-serif`, `serif`, `monospace`).
-fn fonts() -> Arc<usvg::fontdb::Database> {
-    static DB: OnceLock<Arc<usvg::fontdb::Database>> = OnceLock::new();
+/// The font database, built once: the embedded face answering for every generic family the
+/// plots name (`sans-serif`, `serif`, `monospace`), and that face's family name.
+fn fonts() -> &'static (Arc<usvg::fontdb::Database>, String) {
+    static DB: OnceLock<(Arc<usvg::fontdb::Database>, String)> = OnceLock::new();
     DB.get_or_init(|| {
         let mut db = usvg::fontdb::Database::new();
         db.load_font_data(epaint_default_fonts::UBUNTU_LIGHT.to_vec());
-        let family = db.faces().next().and_then(|f| f.families.first().map(|(name, _)| name.clone()));
-        if let Some(family) = family {
+        let family = db.faces().next().and_then(|f| f.families.first().map(|(name, _)| name.clone())).unwrap_or_default();
+        if !family.is_empty() {
             db.set_sans_serif_family(family.clone());
             db.set_serif_family(family.clone());
-            db.set_monospace_family(family);
+            db.set_monospace_family(family.clone());
         }
-        Arc::new(db)
+        (Arc::new(db), family)
     })
-    .clone()
 }
 
 /// Renders `svg` to PNG bytes at `scale` (1.0: one pixel per SVG unit), on white.
 pub fn svg_to_png(svg: &str, scale: f32) -> Result<Vec<u8>> {
     let bad = |e: &dyn std::fmt::Display| Error::data(format!("cannot rasterise the plot: {e}"));
-    let fontdb = fonts();
-    let font_family = fontdb.faces().next().and_then(|f| f.families.first().map(|(n, _)| n.clone())).unwrap_or_default();
-    let opts = usvg::Options { fontdb, font_family, ..Default::default() };
+    let (fontdb, font_family) = fonts();
+    let opts = usvg::Options { fontdb: Arc::clone(fontdb), font_family: font_family.clone(), ..Default::default() };
     let tree = usvg::Tree::from_str(svg, &opts).map_err(|e| bad(&e))?;
     let size = tree.size();
     let (w, h) = ((size.width() * scale).ceil() as u32, (size.height() * scale).ceil() as u32);

@@ -99,3 +99,21 @@ pub fn assert_same_grads(
     }
     none
 }
+
+/// The library's source files (`src/`, without the binary in `src/bin/`), sorted.
+pub fn library_sources() -> Vec<PathBuf> {
+    let mut files = vec![];
+    let mut stack = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() && !p.ends_with("bin") {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    files
+}
