@@ -300,7 +300,7 @@ fn memory_sweep_from_the_terminal_stops_at_the_budget() {
     let rows: Vec<&str> = out.lines().filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit())).collect();
     assert_eq!(rows.len(), 3, "{out}");
     assert!(rows[0].ends_with("ok") && rows[1].ends_with("ok"), "{out}");
-    assert!(rows[2].contains("out of memory on cpu at batch size 100000000") && rows[2].contains("over the memory budget"), "{out}");
+    assert!(rows[2].contains("refused before running batch size 100000000 on cpu") && rows[2].contains("> memory budget"), "{out}");
 }
 
 /// `predict` on a folder of mixed photos with one broken file: every good one is classified,
@@ -425,4 +425,22 @@ fn predict_classifies_real_test_images_with_the_trained_lenet() {
         let q = probs[test.labels()[i] as usize] as f64;
         assert!((q - p).abs() < 0.05, "image {i}: predict {p:.3}, eval path {q:.3}");
     }
+}
+
+#[test]
+fn profiles_lists_every_recipe_and_prints_one_as_json() {
+    let o = lab(&["profiles"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for name in ["d2l", "cpu", "cpu-full", "quick", "smoke", "lenet"] {
+        assert!(out.lines().any(|l| l.starts_with(&format!("profile {name}:"))), "{name} missing:\n{out}");
+    }
+    let o = lab(&["profiles", "cpu-full", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["profile"], "cpu-full");
+    assert_eq!((v["image_size"].as_u64(), v["epochs"].as_u64(), v["schedule"].as_str()), (Some(80), Some(4), Some("cosine")));
+    assert_eq!(v["limit"], serde_json::Value::Null, "the lecture's accuracy is on all the data");
+    let o = lab(&["profiles", "fast"]);
+    assert!(!o.status.success() && stderr(&o).contains("cpu-full"), "{}", stderr(&o));
 }

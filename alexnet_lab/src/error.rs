@@ -29,6 +29,10 @@ pub enum Error {
         "out of memory on {device} at batch size {batch_size}: {detail}. Try a smaller batch, e.g. --batch-size {smaller}"
     )]
     OutOfMemory { device: String, batch_size: usize, smaller: usize, detail: String },
+    /// A CPU step refused before it ran: its predicted memory, with the margin, is over the
+    /// memory budget (nothing was allocated; the machine never came near swapping).
+    #[error("refused before running batch size {batch_size} on {device}: {detail}. Try a smaller batch, e.g. --batch-size {smaller}")]
+    OverBudget { device: String, batch_size: usize, smaller: usize, detail: String },
     /// A file operation failed. (`io`, not `source`: the message already includes it, and a
     /// `source` would print twice in an error chain.)
     #[error("{context}: {io}")]

@@ -44,6 +44,8 @@ macro_rules! named_enum {
         impl $t {
             /// Every value's name, in declaration order.
             pub const NAMES: &'static [&'static str] = &[$($n),+];
+            /// Every value, in declaration order (the order of [`Self::NAMES`]).
+            pub const ALL: [Self; [$($n),+].len()] = [$(Self::$v),+];
 
             /// The name [`std::str::FromStr`] reads back.
             pub fn as_str(&self) -> &'static str {

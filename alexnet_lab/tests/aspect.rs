@@ -86,3 +86,20 @@ fn crop_of_centred_frames_predicts_like_the_square_originals() {
     let e = aspect::predict(&net, &set.frames, &Pipeline::resize(96), 16, &Device::Cpu).unwrap_err().to_string();
     assert!(e.contains("the model takes 1x28x28 inputs") && e.contains("1x96x96"), "{e}");
 }
+
+/// The table carries each accuracy's 95% interval, and `best` says whether the winner's lead is
+/// outside what chance gives on n images.
+#[test]
+fn best_says_whether_a_lead_is_outside_chance() {
+    assert!((aspect::ci95(0.5, 10_000) - 0.0098).abs() < 1e-4);
+    assert!((aspect::ci95(0.9, 100) - 0.0588).abs() < 1e-4);
+    let data = hub_data();
+    let set = aspect::framed_set(&data.test, 10, 2.0, 0.0, 0).unwrap();
+    let cmp = |n: usize, acc: [f64; 3]| aspect::AspectComparison { n, size: 67, sets: vec![("2:1", set.clone())], accuracy: vec![acc] };
+    let many = cmp(10_000, [0.80, 0.85, 0.83]);
+    assert!(many.best().contains("best: crop (0.850, leads by 0.020, outside the ±0.010"), "{}", many.best());
+    assert!(many.to_table().contains("0.850 ± 0.007"), "{}", many.to_table());
+    let few = cmp(100, [0.80, 0.85, 0.83]);
+    assert!(few.best().contains("within the ±0.102"), "{}", few.best());
+    assert!(cmp(100, [0.85, 0.85, 0.80]).best().contains("tied"));
+}

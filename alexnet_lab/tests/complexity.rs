@@ -78,3 +78,29 @@ fn lecture_comparison_rows_and_reasons() {
     assert!(rows.iter().all(|r| !r.note.is_empty()));
     assert!(rows[6].note.contains("multiply-adds"));
 }
+
+/// The slide's LeNet column: its conv parameters match d2l's LeNet, its dense parameters and
+/// every FLOP entry are 10x d2l's (a slip on the slide), and its totals give its 76x / 250x.
+#[test]
+fn lecture_lenet_column_is_ten_times_d2l_where_it_says_so() {
+    use alexnet_lab::lecture::complexity::slides;
+    assert_eq!(slides::parse_slide_number("2.4K").unwrap(), 2400.0);
+    assert_eq!(slides::parse_slide_number("0.48M").unwrap(), 480_000.0);
+    assert!(slides::parse_slide_number("1.2X").is_err());
+    let c = slides::lenet_column_default().unwrap();
+    let by = |name: &str| c.rows.iter().find(|r| r.row == name).unwrap().clone();
+    for conv in ["Conv1", "Conv2"] {
+        let r = by(conv);
+        assert!((r.params_ratio - 1.0).abs() < 0.05, "{conv}: {r:?}");
+        assert!((r.flops_ratio - 10.0).abs() < 0.3, "{conv}: {r:?}");
+    }
+    for dense in ["Dense1", "Dense2"] {
+        let r = by(dense);
+        assert!((r.params_ratio - 10.0).abs() < 0.2 && (r.flops_ratio - 10.0).abs() < 0.2, "{dense}: {r:?}");
+    }
+    assert_eq!((by("Dense1").params, by("Dense1").macs), (48_120, 48_000));
+    assert_eq!((c.slide_increase.0.round(), c.slide_increase.1.round()), (77.0, 250.0));
+    assert_eq!((c.computed_increase.0.round(), c.computed_increase.1.round()), (758.0, 2252.0));
+    let text = c.to_string();
+    assert!(text.contains("10x parameters and 260x compute") && text.contains("758x"), "{text}");
+}

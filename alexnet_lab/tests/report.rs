@@ -2,6 +2,7 @@
 //! JupyterLab can show), with its text set in the embedded font.
 
 use alexnet_lab::report::plot::{lines_svg, Series};
+mod common;
 
 /// Dark pixels (any channel below 128) in the rows `y0..y1` of an RGBA picture.
 fn dark(img: &image::RgbaImage, y0: u32, y1: u32) -> usize {
@@ -29,4 +30,22 @@ fn a_plot_becomes_a_png_with_its_title_written_in_the_embedded_font() {
 fn malformed_svg_is_an_error_not_a_panic() {
     let e = alexnet_lab::report::Svg("<svg".into()).to_png().unwrap_err().to_string();
     assert!(e.contains("cannot rasterise the plot"), "{e}");
+}
+
+/// Misclassified examples as a PNG: two title lines per cell, room for both, every image shown.
+#[test]
+fn mistakes_png_gives_each_title_its_own_lines() {
+    use alexnet_lab::data::{FashionMnist, Source};
+    use alexnet_lab::train::Evaluation;
+    let test = FashionMnist::load_test(&Source::IdxDir(common::idx_dir())).unwrap().limited(Some(12));
+    let labels: Vec<u32> = test.labels().iter().map(|&l| u32::from(l)).collect();
+    // Every second example "wrong": predicted as the next class.
+    let predictions: Vec<u32> = labels.iter().enumerate().map(|(i, &l)| if i % 2 == 0 { (l + 1) % 10 } else { l }).collect();
+    let ev = Evaluation { accuracy: 0.5, loss: 0.0, examples: 12, predictions, labels };
+    let png = ev.mistakes_png(&test, 18, 3).unwrap();
+    let img = image::load_from_memory(&png.0).unwrap();
+    // 6 mistakes, 3 per row: 2 rows of 112-px images under 2 title lines (16 px each + 2).
+    assert_eq!((img.width(), img.height()), (3 * (112 + 8) + 8, 2 * (112 + 34 + 8) + 8));
+    let svg = alexnet_lab::report::plot::image_grid_svg(&[(test.image(0).unwrap(), 28, 28)], &["a\nb".into()], 1, 28).unwrap();
+    assert_eq!(svg.as_str().matches("<text").count(), 2, "each line its own text element: {}", svg.as_str());
 }

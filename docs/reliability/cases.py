@@ -82,7 +82,7 @@ CASES = [
     ("bad configuration", "unknown model", ["shapes", "--model", "vgg"], {}),
     ("bad configuration", "bad memory budget", ["memory", "--budget", "lots"], {}),
     ("numerical", "loss becomes inf/NaN (lr 1e300)", ["train", "--profile", "smoke", "--epochs", "1", "--limit", "64", "--test-limit", "32", "--lr", "1e300", "--momentum", "0", "--out", os.path.join(TMP, "nan")], None),
-    ("out of memory", "batch size over the CPU budget", ["memory", "--image-size", "96", "--batch-sizes", "8,4096", "--budget", "1G", "--steps", "1"], None),
+    ("refused (over budget)", "batch size over the CPU budget", ["memory", "--image-size", "96", "--batch-sizes", "8,4096", "--budget", "1G", "--steps", "1"], None),
     ("checkpoint", "no checkpoint in the folder", ["eval", "--checkpoint", os.path.join(TMP, "empty-run")], {}),
     ("checkpoint", "not an image", ["predict", "--checkpoint", os.path.join(TMP, "lenet"), os.path.join(ROOT, "Cargo.toml")], None),
     ("checkpoint", "resume with another learning rate", ["train", "--model", "lenet", "--image-size", "28", "--epochs", "2", "--limit", "64", "--lr", "0.5", "--out", os.path.join(TMP, "lenet"), "--resume"], None),
@@ -214,7 +214,7 @@ def main():
     runs += process_cases({**base, "HF_HOME": HF, "HF_HUB_OFFLINE": "1"})
     for kind, case, args, o in runs:
         text = (o.stderr + o.stdout)
-        msg = [l for l in text.splitlines() if "error" in l.lower() or "out of memory" in l or "interrupted" in l]
+        msg = [l for l in text.splitlines() if "error" in l.lower() or "out of memory" in l or "refused before running" in l or "interrupted" in l]
         msg = " ".join(msg) if kind in ("photos", "process") else (msg[0] if msg else text.strip().splitlines()[-1])
         if case == "Ctrl-C during training":
             msg = " ".join(l.strip() for l in o.stderr.strip().splitlines())

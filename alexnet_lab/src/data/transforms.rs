@@ -24,12 +24,8 @@ pub enum ResizeMode {
     Letterbox,
 }
 
+// `ResizeMode::ALL` lists the three in the order the lecture's Q&A compares them.
 crate::named_enum!(ResizeMode "resize mode" { Resize = "resize", Crop = "crop", Letterbox = "letterbox" });
-
-impl ResizeMode {
-    /// All three, in the order the lecture's Q&A compares them.
-    pub const ALL: [ResizeMode; 3] = [ResizeMode::Resize, ResizeMode::Crop, ResizeMode::Letterbox];
-}
 
 /// Training-time augmentation as in the AlexNet paper (off by default, as in d2l).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]

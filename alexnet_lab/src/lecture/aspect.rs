@@ -132,16 +132,28 @@ pub fn compare(net: &Sequential, test: &Split, n: usize, device: &Device) -> Res
     Ok(AspectComparison { n, size, sets, accuracy: acc })
 }
 
+/// Half-width of the 95% interval of an accuracy `p` measured on `n` images (normal
+/// approximation of the binomial: 1.96 standard errors).
+pub fn ci95(p: f64, n: usize) -> f64 {
+    1.96 * (p * (1.0 - p) / n.max(1) as f64).sqrt()
+}
+
 impl AspectComparison {
-    /// The accuracies as a text table, one row per frame.
+    /// The accuracies as a text table, one row per frame, each with its 95% interval.
     pub fn to_table(&self) -> String {
         let rows: Vec<Vec<String>> = self
             .sets
             .iter()
             .zip(&self.accuracy)
-            .map(|((name, _), a)| std::iter::once(name.to_string()).chain(a.iter().map(|v| format!("{v:.3}"))).collect())
+            .map(|((name, _), a)| {
+                std::iter::once(name.to_string()).chain(a.iter().map(|&v| format!("{v:.3} ± {:.3}", ci95(v, self.n)))).collect()
+            })
             .collect();
-        format!("test accuracy on {} real test images per set\n{}", self.n, render(&["frame", ">resize", ">crop", ">letterbox"], &rows))
+        format!(
+            "test accuracy on {} real test images per set (± the 95% interval, 1.96 binomial standard errors)\n{}",
+            self.n,
+            render(&["frame", ">resize", ">crop", ">letterbox"], &rows)
+        )
     }
 
     /// The accuracies as bars, one group per frame.
@@ -152,7 +164,10 @@ impl AspectComparison {
         share_bars_svg("test accuracy by pipeline", &labels, &cols)
     }
 
-    /// One line per frame: the best pipeline and all three accuracies.
+    /// One line per frame: the best pipeline, by how much it leads the runner-up and whether
+    /// that lead is outside the 95% interval of a difference of two accuracies on `n` images
+    /// each (1.96 · √(p₁(1−p₁)/n + p₂(1−p₂)/n); conservative here, as the pipelines see the
+    /// same images), and all three accuracies.
     pub fn best(&self) -> String {
         self.sets
             .iter()
@@ -160,7 +175,14 @@ impl AspectComparison {
             .map(|((name, _), a)| {
                 let (best, acc) = ResizeMode::ALL.iter().zip(a).fold((ResizeMode::Resize, f64::MIN), |b, (m, &v)| if v > b.1 { (*m, v) } else { b });
                 let [r, c, l] = *a;
-                format!("{name:<20} best: {best:?} ({acc:.3}); resize {r:.3}, crop {c:.3}, letterbox {l:.3}\n")
+                let second = a.iter().copied().filter(|&v| v < acc).fold(f64::MIN, f64::max);
+                let lead = if second == f64::MIN || a.iter().filter(|&&v| v == acc).count() > 1 {
+                    "tied".to_string()
+                } else {
+                    let (d, h) = (acc - second, 1.96 * ((acc * (1.0 - acc) + second * (1.0 - second)) / self.n.max(1) as f64).sqrt());
+                    format!("leads by {d:.3}, {} the ±{h:.3} of chance", if d > h { "outside" } else { "within" })
+                };
+                format!("{name:<20} best: {best} ({acc:.3}, {lead}); resize {r:.3}, crop {c:.3}, letterbox {l:.3}\n")
             })
             .collect()
     }

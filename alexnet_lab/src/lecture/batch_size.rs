@@ -103,11 +103,23 @@ pub struct SweepPoint {
     pub seconds_per_step: Option<f64>,
     /// Why this batch size did not run (the error's message), if it did not.
     pub error: Option<String>,
+    /// True when it was refused before running (prediction x margin over the CPU budget), false
+    /// when it ran or failed on the device (out of memory).
+    pub refused: bool,
 }
 
 impl SweepPoint {
     pub fn images_per_sec(&self) -> Option<f64> {
         self.seconds_per_step.map(|s| self.batch_size as f64 / s)
+    }
+
+    /// "ran", "refused before running (predicted over the budget)" or "out of memory".
+    pub fn outcome(&self) -> &'static str {
+        match (&self.error, self.refused) {
+            (None, _) => "ran",
+            (Some(_), true) => "refused before running (predicted over the budget)",
+            (Some(_), false) => "out of memory",
+        }
     }
 }
 
@@ -127,13 +139,13 @@ pub struct SweepConfig {
 impl SweepConfig {
     /// The notebook's sweep for `device`: AlexNet at `LAB_MEM_IMAGE_SIZE` (224 on a GPU, 96
     /// on a CPU), batch sizes 8, 16, ... up to 16384 on a GPU (the card's memory is the limit)
-    /// or 1024 on a CPU, whose budget is `LAB_MEM_BUDGET` (default 2G: a demonstration that
+    /// or 1024 on a CPU, whose budget is [`BUDGET_ENV`] (default here 2G: a demonstration that
     /// stops well before the machine's memory), one timed step each.
     pub fn from_env(device: &Device) -> Result<Self> {
         let gpu = !device.is_cpu();
         let image_size = crate::report::display::env_or("LAB_MEM_IMAGE_SIZE", if gpu { 224 } else { 96 });
-        let budget = std::env::var("LAB_MEM_BUDGET").unwrap_or_else(|_| if gpu { "1T".into() } else { "2G".into() });
-        let budget_bytes = parse_bytes(&budget).map_err(|e| Error::config(format!("LAB_MEM_BUDGET: {e}")))?;
+        let budget = std::env::var(BUDGET_ENV).unwrap_or_else(|_| if gpu { "1T".into() } else { "2G".into() });
+        let budget_bytes = parse_bytes(&budget).map_err(|e| Error::config(format!("{BUDGET_ENV}: {e}")))?;
         let top = if gpu { 14 } else { 10 };
         Ok(Self { model: ModelKind::AlexNet, image_size, batch_sizes: (3..=top).map(|k| 1usize << k).collect(), budget_bytes, steps: 1 })
     }
@@ -158,14 +170,13 @@ pub fn check_budget(e: &Estimate, budget: u64, device: &Device) -> Result<()> {
     if needed <= budget {
         return Ok(());
     }
-    Err(Error::OutOfMemory {
+    Err(Error::OverBudget {
         device: device_name(device),
         batch_size: e.batch_size,
         smaller: fitting_batch(e, budget),
         detail: format!(
-            "a training step needs about {} (parameters {} + activations {}, with a {SAFETY_FACTOR}x margin), over \
-             the memory budget of {} (set it with {BUDGET_ENV}, e.g. {BUDGET_ENV}=8G); stopped before the machine \
-             would swap",
+            "predicted {} (parameters {} + activations {}, x {SAFETY_FACTOR} margin) > memory budget {} (set it with \
+             {BUDGET_ENV}, e.g. {BUDGET_ENV}=8G)",
             gb(needed),
             gb(e.params_bytes),
             gb(e.activations_bytes),
@@ -197,7 +208,7 @@ pub fn sweep(cfg: &SweepConfig, device: &Device, mut on_point: impl FnMut(&Sweep
     let mut points = vec![];
     for b in sizes {
         let predicted = estimate(cfg.model, input, b)?;
-        let mut point = SweepPoint { batch_size: b, predicted, measured_bytes: None, seconds_per_step: None, error: None };
+        let mut point = SweepPoint { batch_size: b, predicted, measured_bytes: None, seconds_per_step: None, error: None, refused: false };
         let fits = if device.is_cpu() { check_budget(&predicted, cfg.budget_bytes, device) } else { Ok(()) };
         let outcome = fits.and_then(|_| {
             // Freed memory the allocator keeps (crate::sys::malloc) would count as in use: give it back.
@@ -219,7 +230,8 @@ pub fn sweep(cfg: &SweepConfig, device: &Device, mut on_point: impl FnMut(&Sweep
                 point.seconds_per_step = Some(secs);
                 false
             }
-            Err(e @ Error::OutOfMemory { .. }) => {
+            Err(e @ (Error::OutOfMemory { .. } | Error::OverBudget { .. })) => {
+                point.refused = matches!(e, Error::OverBudget { .. });
                 point.error = Some(e.to_string());
                 true
             }

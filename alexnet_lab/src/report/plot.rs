@@ -60,7 +60,8 @@ pub fn animator_svg(title: &str, x_desc: &str, series: &[Series]) -> Result<Svg>
 pub fn image_grid_svg(images: &[(&[u8], usize, usize)], titles: &[String], cols: usize, cell: usize) -> Result<Svg> {
     let cols = cols.max(1);
     let rows = images.len().div_ceil(cols).max(1);
-    let title_h = 18;
+    // A title may hold several lines ('\n'); every cell gets room for the longest.
+    let title_h = 16 * titles.iter().map(|t| t.lines().count()).max().unwrap_or(1).max(1) + 2;
     let (w, h) = (cols * (cell + 8) + 8, rows * (cell + title_h + 8) + 8);
     let mut svg = String::new();
     {
@@ -68,8 +69,8 @@ pub fn image_grid_svg(images: &[(&[u8], usize, usize)], titles: &[String], cols:
         root.fill(&WHITE).map_err(perr)?;
         for (k, &(px, iw, ih)) in images.iter().enumerate() {
             let (x0, y0) = ((k % cols) * (cell + 8) + 8, (k / cols) * (cell + title_h + 8) + 8);
-            if let Some(t) = titles.get(k) {
-                root.draw(&Text::new(t.clone(), (x0 as i32, y0 as i32), ("sans-serif", 13))).map_err(perr)?;
+            for (j, line) in titles.get(k).map(|t| t.lines().collect::<Vec<_>>()).unwrap_or_default().into_iter().enumerate() {
+                root.draw(&Text::new(line.to_string(), (x0 as i32, (y0 + 16 * j) as i32), ("sans-serif", 13))).map_err(perr)?;
             }
             let s = cell as f64 / iw.max(ih) as f64;
             for y in 0..ih {

@@ -83,3 +83,22 @@ pub fn file_sha256(path: &Path) -> Result<String> {
     Ok(format!("{:x}", h.finalize()))
 }
 
+
+/// `YYYY-MM-DD` (UTC) of a Unix time in seconds (the civil-from-days algorithm of H. Hinnant).
+///
+/// ```
+/// assert_eq!(alexnet_lab::sys::fs::civil_date(0), "1970-01-01");
+/// assert_eq!(alexnet_lab::sys::fs::civil_date(1_795_000_000), "2026-11-18");
+/// ```
+pub fn civil_date(unix_seconds: u64) -> String {
+    let z = (unix_seconds / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}

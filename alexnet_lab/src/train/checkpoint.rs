@@ -328,3 +328,32 @@ fn model_from_tensors(
     let vb = candle_nn::VarBuilder::from_varmap(&varmap, candle_core::DType::F32, device);
     Ok((Sequential::new(meta.model.name(), meta.input, &specs, vb)?, varmap))
 }
+
+/// One line naming the run a checkpoint comes from, for outputs that depend on it:
+/// `run runs/x: profile cpu-full, AlexNet 80x80, 4 epochs over 60000 train images, test acc
+/// 0.893 on 10000 test images, saved 2026-12-01`.
+pub fn run_label(path: &Path) -> Result<String> {
+    let (dir, meta) = read_meta(path)?;
+    let last = meta.history.epochs.last();
+    let [_, h, w] = meta.input;
+    let saved = std::fs::metadata(dir.join(META_FILE))
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| crate::sys::fs::civil_date(d.as_secs()))
+        .unwrap_or_else(|| "at an unknown date".into());
+    Ok(format!(
+        "run {}: profile {}, {} {}x{}, {} epoch{} over {} train images, test acc {} on {} test images, saved {}",
+        dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned()),
+        meta.config.profile,
+        meta.model.name(),
+        h,
+        w,
+        meta.epoch,
+        if meta.epoch == 1 { "" } else { "s" },
+        last.map_or(0, |e| e.examples),
+        last.map_or("-".into(), |e| format!("{:.3}", e.test_acc)),
+        meta.config.test_limit.map_or("all 10000".into(), |n| n.to_string()),
+        saved
+    ))
+}

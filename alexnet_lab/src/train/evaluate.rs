@@ -9,7 +9,7 @@ use candle_core::{DType, Device, Tensor, D};
 use super::checkpoint::{self, CheckpointMeta};
 use crate::data::{DataLoader, FashionMnist, LoaderConfig, Source, Split, CLASS_NAMES, SIDE};
 use crate::nn::Sequential;
-use crate::report::display::{text, Svg};
+use crate::report::display::{text, Png, Svg};
 use crate::report::plot::image_grid_svg;
 use crate::report::progress::bar;
 use crate::report::table::render;
@@ -154,6 +154,19 @@ impl Evaluation {
         let titles: Vec<String> =
             wrong.iter().map(|&i| format!("{} -> {}", name(self.labels.get(i)), name(self.predictions.get(i)))).collect();
         image_grid_svg(&imgs, &titles, cols, 84)
+    }
+
+    /// [`Self::mistakes_svg`] as a PNG, each image 4x (112 px) under two title lines
+    /// (`true: shirt` / `said: t-shirt/top`), so the titles never overlap: what a notebook shows.
+    pub fn mistakes_png(&self, split: &Split, n: usize, cols: usize) -> Result<Png> {
+        let wrong: Vec<usize> = self.mistakes().into_iter().take(n).collect();
+        let name = |c: Option<&u32>| c.and_then(|&c| CLASS_NAMES.get(c as usize)).copied().unwrap_or("?");
+        let imgs = wrong.iter().map(|&i| Ok((split.image(i)?, SIDE, SIDE))).collect::<Result<Vec<_>>>()?;
+        let titles: Vec<String> = wrong
+            .iter()
+            .map(|&i| format!("true: {}\nsaid: {}", name(self.labels.get(i)), name(self.predictions.get(i))))
+            .collect();
+        image_grid_svg(&imgs, &titles, cols, 4 * SIDE)?.to_png()
     }
 
     /// Indices (in the loader's order) of the misclassified examples.

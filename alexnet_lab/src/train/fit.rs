@@ -143,6 +143,20 @@ fn fit_epochs(
                 n as f64 / secs
             ));
             if (i + 1) % mark == 0 || i + 1 == num_batches {
+                if !progress && i + 1 < num_batches {
+                    // Without a bar (notebooks, logs) a long epoch still shows it is moving.
+                    log.line(&format!(
+                        "  epoch {}/{} step {}/{}: loss {:.3}, train acc {:.3}, {:.1} examples/sec, lr {:.5}",
+                        epoch + 1,
+                        cfg.epochs,
+                        i + 1,
+                        num_batches,
+                        loss_sum / n as f64,
+                        right / n as f64,
+                        n as f64 / secs,
+                        lr
+                    ));
+                }
                 history.curve.push(CurvePoint {
                     epoch: epoch as f64 + (i + 1) as f64 / num_batches as f64,
                     train_loss: Some(loss_sum / n as f64),

@@ -15,7 +15,7 @@ pub mod optim;
 pub mod predict;
 mod run;
 
-pub use checkpoint::{load_model, CheckpointMeta};
+pub use checkpoint::{load_model, run_label, CheckpointMeta};
 pub use config::{LrSchedule, Profile, TrainConfig, PROFILE_ENV};
 pub use evaluate::{accuracy, evaluate, evaluate_checkpoint, CheckpointEval, ClassAccuracy, ConfusionMatrix, Evaluation};
 pub use fit::{request_stop, Fit, Log};

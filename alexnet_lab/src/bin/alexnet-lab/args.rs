@@ -176,6 +176,13 @@ pub enum Command {
     },
     /// Train a model the way d2l's train_ch6 does; writes a run folder.
     Train(Box<TrainArgs>),
+    /// The training profiles and their recipes (one profile's recipe as JSON with --json).
+    Profiles {
+        #[arg(value_parser = named::<Profile>(Profile::NAMES))]
+        profile: Option<Profile>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Test accuracy of a checkpoint (eval mode), overall and per class.
     Eval {
         /// Run folder (or any file in it, e.g. its checkpoint.json).

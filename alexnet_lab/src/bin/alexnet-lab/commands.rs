@@ -10,7 +10,7 @@ use alexnet_lab::lecture::{shapes, Complexity};
 use alexnet_lab::report::table;
 use alexnet_lab::sys::{parse_device, write_atomic};
 use alexnet_lab::train::predict::{self, collect_images, read_photo, Guess, Predictor};
-use alexnet_lab::train::{self, bench, evaluate_checkpoint, Log, RunOptions};
+use alexnet_lab::train::{self, bench, evaluate_checkpoint, Log, Profile, RunOptions, TrainConfig};
 use anyhow::{bail, Result};
 
 use crate::args::{Cli, Command, DataArgs, DataCommand, Format, SplitName};
@@ -52,6 +52,19 @@ pub fn run(cli: Cli) -> Result<()> {
             if let Some(path) = plot {
                 write_atomic(&path, sweep.plot()?.as_bytes())?;
                 println!("wrote {}", path.display());
+            }
+        }
+        Command::Profiles { profile, json } => {
+            let configs: Vec<TrainConfig> = match profile {
+                Some(p) => vec![TrainConfig::for_profile(p)],
+                None => Profile::ALL.iter().map(|p| TrainConfig::for_profile(*p)).collect(),
+            };
+            for c in configs {
+                if json {
+                    println!("{}", serde_json::to_string(&c)?);
+                } else {
+                    println!("{c}");
+                }
             }
         }
         Command::Train(args) => {

@@ -20,6 +20,17 @@ pub const LECTURE_ROWS: [(&str, &str, &str); 6] = [
 ];
 /// The lecture's "AlexNet vs LeNet" increase: parameters and FLOPs.
 pub const LECTURE_INCREASE: (f64, f64) = (76.0, 250.0);
+/// The same slide's LeNet column: (row, parameters, FLOPs) as printed (no Conv3-5 row).
+pub const LECTURE_LENET_ROWS: [(&str, &str, &str); 5] = [
+    ("Conv1", "150", "1.2M"),
+    ("Conv2", "2.4K", "2.4M"),
+    ("Dense1", "0.48M", "0.48M"),
+    ("Dense2", "0.1M", "0.1M"),
+    ("Total", "0.6M", "4M"),
+];
+/// The lecture's summary slide: "AlexNet is a bigger, deeper LeNet: 10x the parameters, 260x
+/// the compute" (10x 参数个数, 260x 计算复杂度).
+pub const LECTURE_SUMMARY: (f64, f64) = (10.0, 260.0);
 
 /// One row of the comparison.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -163,11 +174,123 @@ fn increase_row(alexnet: &Complexity, lenet: &Complexity) -> ComparisonRow {
         params_3ch: 0,
         macs_3ch: 0,
         note: format!(
-            "The slide's ratios imply a LeNet of about 46M/{lp} = {} params and 1G/{lf} = {} FLOPs. d2l's LeNet \
-             (1x28x28) has {} params and {} MACs, about ten times less, so AlexNet is {rp:.0}x larger and needs \
-             {rm:.0}x the multiply-adds per image",
+            "The slide's ratios come from its LeNet column, 46M/{lp} = {} params and 1G/{lf} = {} FLOPs, whose \
+             dense parameters and FLOPs are 10x d2l's LeNet ({} params, {} MACs) while its conv parameters match \
+             (slides::lenet_column): a slip on the slide, not a larger LeNet. Against d2l's LeNet AlexNet has \
+             {rp:.0}x the parameters and {rm:.0}x the multiply-adds per image",
             human(46e6 / lp), human(1e9 / lf), thousands(lenet.totals.params), thousands(lenet.totals.macs)
         ),
+    }
+}
+
+/// A figure as the slide prints it ("150", "2.4K", "0.48M", "1G") as a number.
+pub fn parse_slide_number(s: &str) -> Result<f64> {
+    let s = s.trim();
+    let (num, scale) = [("K", 1e3), ("M", 1e6), ("G", 1e9)]
+        .iter()
+        .find_map(|&(unit, scale)| s.strip_suffix(unit).map(|n| (n, scale)))
+        .unwrap_or((s, 1.0));
+    num.parse::<f64>().map(|v| v * scale).map_err(|_| Error::config(format!("not a slide figure: '{s}'")))
+}
+
+/// One row of the slide's LeNet column beside d2l's LeNet: the slide's figures, d2l's
+/// (computed) figures and their ratios.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LenetRow {
+    pub row: String,
+    pub lecture_params: String,
+    pub lecture_flops: String,
+    pub params: u64,
+    pub macs: u64,
+    /// Slide / d2l.
+    pub params_ratio: f64,
+    pub flops_ratio: f64,
+}
+
+/// The slide's LeNet column checked against d2l's LeNet (grouped as the slide groups it:
+/// Conv1, Conv2, Dense1 = 400->120, Dense2 = 120->84; the 84->10 output layer only in Total).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LenetColumn {
+    pub rows: Vec<LenetRow>,
+    /// The increase the slide's own columns give (AlexNet total / LeNet total).
+    pub slide_increase: (f64, f64),
+    /// AlexNet over LeNet, both as d2l builds them (1 channel).
+    pub computed_increase: (f64, f64),
+}
+
+pub fn lenet_column(alexnet: &Complexity, lenet: &Complexity) -> Result<LenetColumn> {
+    let convs: Vec<_> = lenet.rows_of_kind("Conv2d").collect();
+    let dense: Vec<_> = lenet.rows_of_kind("Linear").collect();
+    let (Some(c1), Some(c2), Some(d1), Some(d2)) = (convs.get(0..1), convs.get(1..2), dense.get(0..1), dense.get(1..2)) else {
+        return Err(Error::config(format!("{} is not LeNet: it needs 2 convolutions and 2 hidden dense layers", lenet.model)));
+    };
+    let groups = [sum(c1), sum(c2), sum(d1), sum(d2), (lenet.totals.params, lenet.totals.macs)];
+    let rows = LECTURE_LENET_ROWS
+        .iter()
+        .zip(groups)
+        .map(|(&(row, lp, lf), (p, m))| {
+            Ok(LenetRow {
+                row: row.into(),
+                lecture_params: lp.into(),
+                lecture_flops: lf.into(),
+                params: p,
+                macs: m,
+                params_ratio: parse_slide_number(lp)? / p as f64,
+                flops_ratio: parse_slide_number(lf)? / m as f64,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let total = |rows: &[(&str, &str, &str)]| -> Result<(f64, f64)> {
+        let t = rows.iter().find(|r| r.0 == "Total").ok_or_else(|| Error::config("no Total row"))?;
+        Ok((parse_slide_number(t.1)?, parse_slide_number(t.2)?))
+    };
+    let ((ap, af), (lp, lf)) = (total(&LECTURE_ROWS)?, total(&LECTURE_LENET_ROWS)?);
+    Ok(LenetColumn {
+        rows,
+        slide_increase: (ap / lp, af / lf),
+        computed_increase: (
+            alexnet.totals.params as f64 / lenet.totals.params as f64,
+            alexnet.totals.macs as f64 / lenet.totals.macs as f64,
+        ),
+    })
+}
+
+/// [`lenet_column`] for d2l's AlexNet and LeNet.
+pub fn lenet_column_default() -> Result<LenetColumn> {
+    let (a, l) = (AlexNetConfig::d2l(), LeNetConfig::d2l());
+    lenet_column(
+        &Complexity::of_specs("AlexNet", &a.input_dims(), &a.layer_specs()?)?,
+        &Complexity::of_specs("LeNet", &l.input_dims(), &l.layer_specs()?)?,
+    )
+}
+
+impl std::fmt::Display for LenetColumn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let body: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|r| {
+                vec![r.row.clone(), r.lecture_params.clone(), thousands(r.params), format!("{:.2}x", r.params_ratio),
+                     r.lecture_flops.clone(), thousands(r.macs), format!("{:.2}x", r.flops_ratio)]
+            })
+            .collect();
+        f.write_str(&render(
+            &["row", ">slide params", ">d2l LeNet params", ">slide/d2l", ">slide FLOP", ">d2l LeNet MACs", ">slide/d2l"],
+            &body,
+        ))?;
+        let (sp, sf) = self.slide_increase;
+        let (cp, cf) = self.computed_increase;
+        let (np, nf) = LECTURE_SUMMARY;
+        writeln!(f)?;
+        writeln!(f, "AlexNet / LeNet from the slide's own totals (46M / 0.6M, 1G / 4M): {sp:.0}x parameters, {sf:.0}x FLOPs.")?;
+        writeln!(f, "AlexNet / LeNet as d2l builds both (1 channel): {cp:.0}x parameters, {cf:.0}x multiply-adds.")?;
+        write!(f, "The lecture's summary slide says {np:.0}x parameters and {nf:.0}x compute.")
+    }
+}
+
+impl LenetColumn {
+    pub fn evcxr_display(&self) {
+        text(&self.to_string());
     }
 }
 
