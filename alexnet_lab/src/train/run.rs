@@ -62,6 +62,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     let mut opt = Sgd::for_varmap(&varmap, cfg.sgd())?;
     let mut history = History::default();
     let existing = opts.resume && opts.out.join(checkpoint::META_FILE).exists();
+    let mut finished = false;
     if opts.resume && !existing {
         log.line(&format!(
             "no checkpoint in {} yet: starting a new run (--resume continues one when there is)",
@@ -90,7 +91,8 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
                 changed.join(", ")
             )));
         }
-        if meta.epoch >= cfg.epochs {
+        finished = meta.epoch >= cfg.epochs;
+        if finished {
             log.line(&format!(
                 "the run in {} has already done {} of {} epochs: nothing to train (ask for more with --epochs)",
                 dir.display(),
@@ -104,28 +106,32 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
             opt.load_state(&state)?;
         }
         history = meta.history;
-        log.line(&format!("resuming from {} after epoch {}", dir.display(), history.epochs.len()));
+        if !finished {
+            log.line(&format!("resuming from {} after epoch {}", dir.display(), history.epochs.len()));
+        }
     }
     let resumed_from = history.epochs.len();
     std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(format!("cannot create {}", opts.out.display()), e))?;
-    log.line(&format!(
-        "training {:?} on {} ({} train / {} test examples, {}x{}, batch {}, lr {}{}, {} epoch{}) on {}",
-        cfg.model,
-        opts.source,
-        train_loader.len(),
-        test_loader.len(),
-        cfg.image_size,
-        cfg.image_size,
-        cfg.batch_size,
-        crate::error::num(cfg.lr),
-        match (cfg.schedule, cfg.warmup_epochs > 0.0) {
-            (LrSchedule::Constant, false) => String::new(),
-            (s, _) => format!(" {s} after {} warm-up epochs", crate::error::num(cfg.warmup_epochs)),
-        },
-        cfg.epochs,
-        if cfg.epochs == 1 { "" } else { "s" },
-        device_name(device)
-    ));
+    if !finished {
+        log.line(&format!(
+            "training {:?} on {} ({} train / {} test examples, {}x{}, batch {}, lr {}{}, {} epoch{}) on {}",
+            cfg.model,
+            opts.source,
+            train_loader.len(),
+            test_loader.len(),
+            cfg.image_size,
+            cfg.image_size,
+            cfg.batch_size,
+            crate::error::num(cfg.lr),
+            match (cfg.schedule, cfg.warmup_epochs > 0.0) {
+                (LrSchedule::Constant, false) => String::new(),
+                (s, _) => format!(" {s} after {} warm-up epochs", crate::error::num(cfg.warmup_epochs)),
+            },
+            cfg.epochs,
+            if cfg.epochs == 1 { "" } else { "s" },
+            device_name(device)
+        ));
+    }
     let out = opts.out.clone();
     let fit = Fit { net: &net, train: &train_loader, test: &test_loader, config: cfg, device, progress: opts.progress, log };
     let history = fit.run(&mut opt, history, |h, opt| {
