@@ -179,7 +179,8 @@ impl AspectComparison {
                 let lead = if second == f64::MIN || a.iter().filter(|&&v| v == acc).count() > 1 {
                     "tied".to_string()
                 } else {
-                    let (d, h) = (acc - second, 1.96 * ((acc * (1.0 - acc) + second * (1.0 - second)) / self.n.max(1) as f64).sqrt());
+                    // The half-widths of two independent intervals add in quadrature.
+                    let (d, h) = (acc - second, ci95(acc, self.n).hypot(ci95(second, self.n)));
                     format!("leads by {d:.3}, {} the ±{h:.3} of chance", if d > h { "outside" } else { "within" })
                 };
                 format!("{name:<20} best: {best} ({acc:.3}, {lead}); resize {r:.3}, crop {c:.3}, letterbox {l:.3}\n")

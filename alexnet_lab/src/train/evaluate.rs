@@ -148,25 +148,22 @@ impl Evaluation {
     /// The first `n` misclassified examples of `split` (the split this evaluation ran on, in
     /// order) with `true → predicted` above each, `cols` per row, as SVG.
     pub fn mistakes_svg(&self, split: &Split, n: usize, cols: usize) -> Result<Svg> {
-        let wrong: Vec<usize> = self.mistakes().into_iter().take(n).collect();
-        let name = |c: Option<&u32>| c.and_then(|&c| CLASS_NAMES.get(c as usize)).copied().unwrap_or("?");
-        let imgs = wrong.iter().map(|&i| Ok((split.image(i)?, SIDE, SIDE))).collect::<Result<Vec<_>>>()?;
-        let titles: Vec<String> =
-            wrong.iter().map(|&i| format!("{} -> {}", name(self.labels.get(i)), name(self.predictions.get(i)))).collect();
-        image_grid_svg(&imgs, &titles, cols, 84)
+        self.mistakes_grid(split, n, cols, 84, |t, p| format!("{t} -> {p}"))
     }
 
     /// [`Self::mistakes_svg`] as a PNG, each image 4x (112 px) under two title lines
     /// (`true: shirt` / `said: t-shirt/top`), so the titles never overlap: what a notebook shows.
     pub fn mistakes_png(&self, split: &Split, n: usize, cols: usize) -> Result<Png> {
+        self.mistakes_grid(split, n, cols, 4 * SIDE, |t, p| format!("true: {t}\nsaid: {p}"))?.to_png()
+    }
+
+    /// The first `n` mistakes as an image grid, each titled by `title(true class, predicted)`.
+    fn mistakes_grid(&self, split: &Split, n: usize, cols: usize, cell: usize, title: impl Fn(&str, &str) -> String) -> Result<Svg> {
         let wrong: Vec<usize> = self.mistakes().into_iter().take(n).collect();
         let name = |c: Option<&u32>| c.and_then(|&c| CLASS_NAMES.get(c as usize)).copied().unwrap_or("?");
         let imgs = wrong.iter().map(|&i| Ok((split.image(i)?, SIDE, SIDE))).collect::<Result<Vec<_>>>()?;
-        let titles: Vec<String> = wrong
-            .iter()
-            .map(|&i| format!("true: {}\nsaid: {}", name(self.labels.get(i)), name(self.predictions.get(i))))
-            .collect();
-        image_grid_svg(&imgs, &titles, cols, 4 * SIDE)?.to_png()
+        let titles: Vec<String> = wrong.iter().map(|&i| title(name(self.labels.get(i)), name(self.predictions.get(i)))).collect();
+        image_grid_svg(&imgs, &titles, cols, cell)
     }
 
     /// Indices (in the loader's order) of the misclassified examples.
