@@ -1,5 +1,9 @@
 //! End-to-end tests of the `alexnet-lab` binary.
 
+#[path = "../alexnet_lab/tests/common/scratch.rs"]
+mod scratch;
+use scratch::Scratch;
+
 use std::process::{Command, Output};
 
 /// Runs the binary; whatever it is asked, it never panics.
@@ -140,7 +144,7 @@ fn data_info_and_show_from_both_sources() {
     // Balanced classes: 6,000 training and 1,000 test images of each.
     let balanced = out.lines().filter(|l| l.split_whitespace().rev().take(2).eq(["1000", "6000"])).count();
     assert_eq!(balanced, 10, "{out}");
-    let dir = std::env::temp_dir().join(format!("alexnet-lab-cli-show-{}", std::process::id()));
+    let dir = Scratch::new("cli-show");
     std::fs::create_dir_all(&dir).unwrap();
     for ext in ["svg", "png"] {
         let out = dir.join(format!("grid.{ext}"));
@@ -157,7 +161,7 @@ fn missing_data_offline_names_hf_home_and_the_alternatives() {
     assert!(!o.status.success());
     let e = stderr(&o);
     assert!(e.contains("HF_HOME") && e.contains("--data-dir") && !e.contains("panicked"), "{e}");
-    let dir = std::env::temp_dir().join(format!("alexnet-lab-cli-partial-{}", std::process::id()));
+    let dir = Scratch::new("cli-partial");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(shared("fashion-mnist/t10k-labels-idx1-ubyte.gz"), dir.join("t10k-labels-idx1-ubyte.gz")).unwrap();
     let o = lab_env(&["data", "info", "--data-dir", dir.to_str().unwrap()], &[]);
@@ -169,7 +173,7 @@ fn missing_data_offline_names_hf_home_and_the_alternatives() {
 fn train_eval_predict_from_the_terminal() {
     let hf = shared("hf");
     let env = [("HF_HOME", hf.to_str().unwrap()), ("HF_HUB_OFFLINE", "1")];
-    let dir = std::env::temp_dir().join(format!("alexnet-lab-cli-train-{}", std::process::id()));
+    let dir = Scratch::new("cli-train");
     let _ = std::fs::remove_dir_all(&dir);
     let run = dir.to_str().unwrap();
     let o = lab_env(
@@ -204,8 +208,8 @@ fn train_eval_predict_from_the_terminal() {
 
 /// A hub cache (`$HF_HOME/hub/...`) whose Fashion-MNIST train file is `train` (the real test file
 /// stands in for the rest), as hf-hub lays it out.
-fn fake_hub(name: &str, train: &[u8]) -> std::path::PathBuf {
-    let home = std::env::temp_dir().join(format!("alexnet-lab-cli-hub-{name}-{}", std::process::id()));
+fn fake_hub(name: &str, train: &[u8]) -> Scratch {
+    let home = Scratch::new(&format!("cli-hub-{name}"));
     let repo = home.join("hub/datasets--zalando-datasets--fashion_mnist");
     let snap = repo.join("snapshots/0000000000000000000000000000000000000000/fashion_mnist");
     std::fs::create_dir_all(&snap).unwrap();
@@ -256,7 +260,7 @@ fn corrupt_data_through_the_cli_is_an_error_naming_file_and_fix() {
         ("wrong-magic", "t10k-images-idx3-ubyte.gz", labels.clone(), "bad IDX magic"),
         ("short", "t10k-images-idx3-ubyte.gz", raw_header_only, "the header says [9, 28, 28]"),
     ] {
-        let dir = std::env::temp_dir().join(format!("alexnet-lab-cli-idx-{name}-{}", std::process::id()));
+        let dir = Scratch::new(&format!("cli-idx-{name}"));
         std::fs::create_dir_all(&dir).unwrap();
         for f in ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
             std::fs::copy(real.join(f), dir.join(f)).unwrap();
@@ -308,7 +312,7 @@ fn memory_sweep_from_the_terminal_stops_at_the_budget() {
 #[test]
 fn predict_a_folder_of_mixed_photos() {
     use image::{ExtendedColorType, ImageEncoder};
-    let dir = std::env::temp_dir().join(format!("alexnet-lab-cli-photos-{}", std::process::id()));
+    let dir = Scratch::new("cli-photos");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("photos/more")).unwrap();
     // A checkpoint of an untrained AlexNet at 67x67: the plumbing, not the classes, is tested.
@@ -388,7 +392,7 @@ fn predict_classifies_real_test_images_with_the_trained_lenet() {
     use image::{ExtendedColorType, ImageEncoder};
     let test = alexnet_lab::data::FashionMnist::load_test(&alexnet_lab::data::Source::IdxDir(shared("fashion-mnist"))).unwrap();
     assert_eq!((test.labels()[1], test.labels()[2]), (2, 1), "test images 1 and 2 are a pullover and a trouser");
-    let dir = std::env::temp_dir().join(format!("alexnet-lab-cli-lenet-{}", std::process::id()));
+    let dir = Scratch::new("cli-lenet");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let gray = |i: usize| image::GrayImage::from_raw(28, 28, test.image(i).unwrap().to_vec()).unwrap();

@@ -3,6 +3,10 @@
 //! split; a job killed before its first save and re-run with the same `--resume` command line;
 //! Ctrl-C during training; a full disk during a save.
 
+#[path = "../alexnet_lab/tests/common/scratch.rs"]
+mod scratch;
+use scratch::Scratch;
+
 #[path = "../alexnet_lab/tests/common/hub_server.rs"]
 mod hub_server;
 
@@ -13,11 +17,8 @@ use std::time::{Duration, Instant};
 use alexnet_lab::candle::Device;
 use alexnet_lab::train::checkpoint;
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("alexnet-lab-first-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn tmp(name: &str) -> Scratch {
+    Scratch::new(&format!("first-{name}"))
 }
 
 fn idx_dir() -> PathBuf {

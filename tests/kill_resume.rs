@@ -4,6 +4,10 @@
 //! epoch; every resume must start right after the epoch the checkpoint names; the last run
 //! finishes all epochs.
 
+#[path = "../alexnet_lab/tests/common/scratch.rs"]
+mod scratch;
+use scratch::Scratch;
+
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -162,7 +166,7 @@ fn run_and_kill(out: &Path, resume: bool, when: When) -> Option<String> {
 
 #[test]
 fn kill_9_at_random_points_never_loses_a_complete_epoch() {
-    let out = std::env::temp_dir().join(format!("alexnet-lab-kill-{}", std::process::id()));
+    let out = Scratch::new("kill");
     let _ = std::fs::remove_dir_all(&out);
     // A new kill plan every run; ALEXNET_LAB_KILL_SEED=<seed> repeats one.
     let seed = std::env::var("ALEXNET_LAB_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
@@ -238,7 +242,11 @@ fn kill_9_at_random_points_never_loses_a_complete_epoch() {
     let o = train(&out, out.join(checkpoint::META_FILE).exists()).output().unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}\n{}", stdout, String::from_utf8_lossy(&o.stderr));
-    if before > 0 {
+    // A run that finished before its kill leaves a finished folder: the same command then trains
+    // nothing and says so.
+    if before == EPOCHS {
+        assert!(stdout.contains(&format!("has already done {EPOCHS} of {EPOCHS} epochs: nothing to train")), "{stdout}");
+    } else if before > 0 {
         assert!(stdout.contains(&format!("after epoch {before}\n")), "{stdout}");
     }
     let epochs = check_folder(&out).expect("a finished run has a checkpoint");
@@ -254,7 +262,7 @@ fn kill_9_at_random_points_never_loses_a_complete_epoch() {
 #[test]
 fn a_crash_halfway_through_the_checkpoint_json_keeps_the_previous_one() {
     use std::os::unix::process::ExitStatusExt;
-    let out = std::env::temp_dir().join(format!("alexnet-lab-json-crash-{}", std::process::id()));
+    let out = Scratch::new("json-crash");
     let _ = std::fs::remove_dir_all(&out);
     let o = train_epochs(&out, false, 1).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -271,7 +279,7 @@ fn a_crash_halfway_through_the_checkpoint_json_keeps_the_previous_one() {
 /// the SHA-256 of both tensor files).
 #[test]
 fn a_run_killed_mid_epoch_and_resumed_ends_bit_identical_to_an_uninterrupted_one() {
-    let base = std::env::temp_dir().join(format!("alexnet-lab-exact-{}", std::process::id()));
+    let base = Scratch::new("exact");
     let _ = std::fs::remove_dir_all(&base);
     let (whole, cut) = (base.join("whole"), base.join("cut"));
     // With a warm-up and a cosine schedule: the resumed run must also continue the schedule.

@@ -15,7 +15,7 @@ fn hub(endpoint: &str, cache: &Path) -> Hub {
     Hub { endpoint: endpoint.into(), cache: cache.into(), offline: false, timeout: Duration::from_secs(2), progress: false }
 }
 
-fn empty_cache(name: &str) -> PathBuf {
+fn empty_cache(name: &str) -> common::Scratch {
     let d = common::tmpdir(&format!("hub-{name}"));
     let _ = std::fs::remove_dir_all(&d);
     d

@@ -1,5 +1,9 @@
 //! The models: PyTorch parameter names, exact sizes, init bounds, shapes, training-mode gradients.
 
+#[path = "common/scratch.rs"]
+mod scratch;
+use scratch::Scratch;
+
 use std::collections::BTreeMap;
 
 use alexnet_lab::candle::{DType, Device, Tensor, D};
@@ -98,7 +102,7 @@ fn init_is_xavier_uniform_with_pytorch_biases_and_seeded() {
 
 #[test]
 fn weights_round_trip_through_safetensors_with_pytorch_names() {
-    let dir = std::env::temp_dir().join(format!("alexnet-lab-st-{}", std::process::id()));
+    let dir = Scratch::new("st");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("lenet.safetensors");
     let cfg = LeNetConfig::d2l();

@@ -184,7 +184,7 @@ fn folders_are_searched_recursively_for_image_files_sorted() {
     // A symlink back to the folder itself: not followed (it would never end).
     #[cfg(unix)]
     std::os::unix::fs::symlink(&dir, dir.join("sub/loop")).unwrap();
-    let (files, problems) = collect_images(&[dir.clone(), dir.join("a.jpg"), dir.join("missing.png"), dir.join("empty")]);
+    let (files, problems) = collect_images(&[dir.to_path_buf(), dir.join("a.jpg"), dir.join("missing.png"), dir.join("empty")]);
     let names: Vec<String> = files.iter().map(|p| p.strip_prefix(&dir).unwrap().display().to_string()).collect();
     assert_eq!(names, ["a.jpg", "b.PNG", "sub/c.webp", "sub/old.gif"]);
     let problems: Vec<String> = problems.iter().map(|(_, e)| e.to_string()).collect();

@@ -3,6 +3,7 @@
 (A B C A B C ...) on the same machine, medians of medians, ratios printed.
 
     python3 docs/perf/compare.py [--rounds 2] [--device cpu] [--out docs/perf/latest.json]
+        [--only train/64/96,forward/256/96] [--impls alexnet_lab,PyTorch]
 
 Needs the release binary (`cargo build --release`) and a Python with PyTorch (PYTHON, default
 .venv-torch/bin/python; see pytorch_alexnet.py). "stock candle" is the same network with
@@ -25,6 +26,8 @@ CONFIGS = [
     ("train", 16, 96, ["stock candle", "alexnet_lab", "PyTorch"], 5),
     ("train", 64, 96, ["stock candle", "alexnet_lab", "PyTorch"], 3),  # the `cpu` training profile's step
     ("train", 128, 224, ["stock candle", "alexnet_lab", "PyTorch"], 2),
+    ("forward", 256, 96, ["stock candle", "alexnet_lab", "PyTorch"], 3),  # evaluation at 96x96
+    ("train", 64, 80, ["stock candle", "alexnet_lab", "PyTorch"], 3),  # the `cpu-full` profile's step
 ]
 
 
@@ -50,9 +53,17 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out")
+    ap.add_argument("--only", help="a subset of the table, e.g. train/64/96,forward/256/96")
+    ap.add_argument("--impls", help="a subset of the implementations, e.g. alexnet_lab,PyTorch")
     a = ap.parse_args()
+    configs = CONFIGS
+    if a.only:
+        want = {tuple(c.split("/")) for c in a.only.split(",")}
+        configs = [c for c in CONFIGS if (c[0], str(c[1]), str(c[2])) in want]
+    if a.impls:
+        configs = [(m, b, s, [i for i in impls if i in a.impls.split(",")], r) for m, b, s, impls, r in configs]
     results = []
-    for mode, batch, size, impls, repeats in CONFIGS:
+    for mode, batch, size, impls, repeats in configs:
         rows = {i: [] for i in impls}
         for r in range(a.rounds):
             for impl in impls:

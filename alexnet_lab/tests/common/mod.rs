@@ -3,6 +3,9 @@
 #![allow(dead_code)]
 
 pub mod hub_server;
+pub mod scratch;
+
+pub use scratch::Scratch;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -58,11 +61,9 @@ pub fn det(shape: &[usize], seed: u64, dtype: alexnet_lab::candle::DType) -> ale
     alexnet_lab::candle::Tensor::from_vec(v, shape, &alexnet_lab::candle::Device::Cpu).unwrap().to_dtype(dtype).unwrap()
 }
 
-pub fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("alexnet-lab-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// An empty scratch folder, removed when the returned guard drops (see `scratch.rs`).
+pub fn tmpdir(name: &str) -> Scratch {
+    Scratch::new(&format!("test-{name}"))
 }
 
 /// Largest |a - b| over the tensors, relative to `b`'s largest magnitude.
