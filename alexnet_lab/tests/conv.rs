@@ -25,7 +25,28 @@ const CASES: [(usize, usize, usize, usize, usize, usize, usize); 9] = [
 
 #[test]
 fn forward_and_gradients_match_candle() {
-    for (n, c, h, o, k, s, p) in CASES {
+    for case in CASES {
+        same_as_candle(case);
+    }
+}
+
+/// Batches of at least 4 images per thread, which the op shares out (one range of images per
+/// thread, each with its own GEMMs), in pools of 2 and 3 threads: ranges of 6 + 7 and 4 + 4 + 5
+/// images (one GEMM group each at 16 positions per image), 4 + 5 in groups of 4 (144
+/// positions), 4 + 4 with conv1's stride (49 positions, groups of 11).
+#[test]
+fn batches_shared_out_between_threads_match_candle() {
+    const SHARED: [(usize, usize, usize, usize, usize, usize, usize); 3] =
+        [(13, 2, 8, 5, 5, 2, 2), (9, 3, 12, 4, 3, 1, 1), (8, 1, 35, 8, 11, 4, 1)];
+    for threads in [2, 3] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| SHARED.into_iter().for_each(same_as_candle));
+    }
+}
+
+/// The op's forward and its gradients of x, w and b against candle's conv2d + broadcast add.
+fn same_as_candle((n, c, h, o, k, s, p): (usize, usize, usize, usize, usize, usize, usize)) {
+    {
         let x = Var::from_tensor(&det(&[n, c, h, h], 1, DType::F32)).unwrap();
         let w = Var::from_tensor(&det(&[o, c, k, k], 2, DType::F32)).unwrap();
         let b = Var::from_tensor(&det(&[o], 3, DType::F32)).unwrap();

@@ -12,6 +12,12 @@
 //! of a plain im2col convolution goes. Bias and ReLU run inside the op, sparing two
 //! output-sized tensors per layer and candle's zero-fill + add of their gradients.
 //!
+//! A batch of at least 4 images per thread is shared out: each rayon thread takes a contiguous
+//! range of the images and works through it alone (its own column buffer, single-threaded
+//! GEMMs, its own weight-gradient sum, added up at the end), so a layer hands work between
+//! threads once instead of in every im2col, GEMM and copy ([`shares`]). Smaller batches (a
+//! prediction, the tests' shapes) share every loop and GEMM between all threads instead.
+//!
 //! Self-contained (with `cpu_ops`) so it can be offered upstream to candle.
 
 // Indexing in this file's hot loops is in bounds by construction: every op checks its
@@ -22,11 +28,14 @@
 #![allow(clippy::indexing_slicing)]
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, WithDType};
+use std::ops::Range;
+
 use rayon::prelude::*;
 
 use super::Kernels;
 use super::cpu::{
-    bias_or_zeros, check_dims, contiguous, float_pair, float_triple, matmul_into, relu_in_place, ReluMask, SumToChannels,
+    bias_or_zeros, check_dims, contiguous, float_pair, float_triple, for_chunks_mut, matmul_on, relu_in_place, ReluMask,
+    SumToChannels, Threads,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,21 +97,21 @@ impl Geom {
         (first.min(hi), hi)
     }
 
-    /// How many images share one GEMM: enough output positions (`m·l ≥ 512`) that the
+    /// How many of `n` images share one GEMM: enough output positions (`m·l ≥ 512`) that the
     /// product is not a thin one (AlexNet's conv3-5 have 144 positions at 224x224, 16 at
     /// 96x96), while the group's columns stay under 32 MB.
-    fn group(&self) -> usize {
+    fn group(&self, n: usize) -> usize {
         let by_width = 512usize.div_ceil(self.l().max(1));
         let by_memory = ((32 << 20) / 4 / (self.kk() * self.l()).max(1)).max(1);
-        by_width.min(by_memory).clamp(1, self.n.max(1))
+        by_width.min(by_memory).clamp(1, n.max(1))
     }
 
     /// `m` images `(m, c, h, w)` -> their columns `(c·k·k, m·oh·ow)`: row `(ci, ky, kx)` holds,
     /// image after image, the input pixel each output position sees through that kernel tap
     /// (0 in the padding). Every entry is written, so the buffer can be reused.
-    fn im2col<T: WithDType + Send + Sync>(&self, imgs: &[T], m: usize, cols: &mut [T]) {
+    fn im2col<T: WithDType + Send + Sync>(&self, imgs: &[T], m: usize, cols: &mut [T], threads: Threads) {
         let (k, l, ow) = (self.k, self.l(), self.ow);
-        cols.par_chunks_mut(m * l).enumerate().for_each(|(r, row)| {
+        for_chunks_mut(threads, cols, m * l, |(r, row)| {
             let (ci, ky, kx) = (r / (k * k), r / k % k, r % k);
             let (lo, hi) = self.cols_inside(kx);
             for (img, seg) in imgs.chunks(self.image()).zip(row.chunks_mut(l)) {
@@ -133,9 +142,9 @@ impl Geom {
 
     /// im2col's adjoint: overwrites `m` images `(m, c, h, w)` with the sums of `cols`' entries
     /// over every tap that saw each pixel. Parallel over planes (each has one writer).
-    fn col2im<T: WithDType + Send + Sync>(&self, cols: &[T], m: usize, imgs: &mut [T]) {
+    fn col2im<T: WithDType + Send + Sync>(&self, cols: &[T], m: usize, imgs: &mut [T], threads: Threads) {
         let (k, l, ow) = (self.k, self.l(), self.ow);
-        imgs.par_chunks_mut(self.h * self.w).enumerate().for_each(|(p, plane)| {
+        for_chunks_mut(threads, imgs, self.h * self.w, |(p, plane)| {
             let (b, ci) = (p / self.c, p % self.c);
             plane.fill(T::zero());
             for ky in 0..k {
@@ -167,17 +176,41 @@ impl Geom {
 }
 
 /// `(m, o, l)` -> `(o, m·l)`: a group's output gradients side by side, as the GEMMs read them.
-fn gather_channels<T: WithDType + Send + Sync>(grad: &[T], m: usize, o: usize, l: usize, out: &mut [T]) {
-    out.par_chunks_mut(m * l).enumerate().for_each(|(oc, row)| {
+fn gather_channels<T: WithDType + Send + Sync>(grad: &[T], m: usize, o: usize, l: usize, out: &mut [T], threads: Threads) {
+    for_chunks_mut(threads, out, m * l, |(oc, row)| {
         for (b, seg) in row.chunks_mut(l).enumerate() {
             seg.copy_from_slice(&grad[(b * o + oc) * l..(b * o + oc + 1) * l]);
         }
     });
 }
 
-/// The convolution itself, `(x, w, b) -> y = [relu](conv(x, w) + b)`, as one op, image by
-/// image: the image's columns into one reused buffer, then one GEMM writing the image's NCHW
-/// output on top of the bias. The backward pass is [`ReluMask`] (with `relu`), the bias sum
+/// How a batch of `n` images is shared out: one contiguous range of images per rayon thread,
+/// each worked through by its thread alone (its own column buffer, single-threaded loops and
+/// GEMMs: no hand-offs between threads inside a layer), when there are at least 4 images per
+/// thread; else one range, with every loop and GEMM shared by all threads.
+fn shares(n: usize) -> (Threads, Vec<Range<usize>>) {
+    let t = rayon::current_num_threads();
+    if t > 1 && n >= 4 * t {
+        (Threads::One, (0..t).map(|i| i * n / t..(i + 1) * n / t).collect())
+    } else {
+        (Threads::All, std::iter::once(0..n).collect())
+    }
+}
+
+/// `v`, `per` elements per image, cut into one mutable piece per range of images.
+fn split_images<'a, T>(mut v: &'a mut [T], ranges: &[Range<usize>], per: usize) -> Vec<&'a mut [T]> {
+    let mut out = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        let (a, b) = std::mem::take(&mut v).split_at_mut(r.len() * per);
+        out.push(a);
+        v = b;
+    }
+    out
+}
+
+/// The convolution itself, `(x, w, b) -> y = [relu](conv(x, w) + b)`, as one op, a group of
+/// images at a time (in each thread's share of the batch): the group's columns into one reused
+/// buffer, then one GEMM writing the group's output on top of the bias. The backward pass is [`ReluMask`] (with `relu`), the bias sum
 /// and two more ops working image by image ([`ConvGradWeight`], [`ConvGradInput`]).
 struct Conv2dOp {
     stride: usize,
@@ -187,32 +220,57 @@ struct Conv2dOp {
 
 impl Conv2dOp {
     fn fwd<T: WithDType + Send + Sync>(&self, x: &[T], w: &[T], bias: &[T], g: &Geom) -> Result<Vec<T>> {
-        let (o, l, kk, m) = (bias.len(), g.l(), g.kk(), g.group());
+        let (o, l, img) = (bias.len(), g.l(), g.image());
         let mut y = vec![T::zero(); g.n * o * l];
+        let (threads, shares) = shares(g.n);
+        let ys = split_images(&mut y, &shares, o * l);
+        shares
+            .into_par_iter()
+            .zip(ys)
+            .map(|(r, y)| self.fwd_images(&x[r.start * img..r.end * img], w, bias, g, y, threads))
+            .collect::<Result<()>>()?;
+        Ok(y)
+    }
+
+    /// The forward of some of the batch's images `x` into their outputs `y`.
+    fn fwd_images<T: WithDType + Send + Sync>(
+        &self,
+        x: &[T],
+        w: &[T],
+        bias: &[T],
+        g: &Geom,
+        y: &mut [T],
+        threads: Threads,
+    ) -> Result<()> {
+        let (o, l, kk) = (bias.len(), g.l(), g.kk());
+        let m = g.group(x.len() / g.image());
         let mut cols = vec![T::zero(); kk * m * l];
         let mut t = vec![T::zero(); if m > 1 { o * m * l } else { 0 }];
         for (imgs, y_g) in x.chunks(m * g.image()).zip(y.chunks_mut(m * o * l)) {
             let mg = imgs.len() / g.image(); // the last group may be smaller
             let cols = &mut cols[..kk * mg * l];
-            g.im2col(imgs, mg, cols);
+            g.im2col(imgs, mg, cols, threads);
             // (o x mg·l) = bias + w (o x kk) . cols (kk x mg·l), straight into y when mg = 1
             let dst = if mg == 1 { &mut y_g[..] } else { &mut t[..o * mg * l] };
             for (row, &v) in dst.chunks_mut(mg * l).zip(bias) {
                 row.fill(v);
             }
-            matmul_into((o, mg * l, kk), dst, true, w, (1, kk), cols, (1, mg * l))?;
+            matmul_on(threads, (o, mg * l, kk), dst, true, w, (1, kk), cols, (1, mg * l))?;
             if mg > 1 {
                 // (o, mg, l) -> (mg, o, l)
-                y_g.par_chunks_mut(l).enumerate().for_each(|(i, run)| {
+                for_chunks_mut(threads, y_g, l, |(i, run)| {
                     let (b, oc) = (i / o, i % o);
                     run.copy_from_slice(&t[oc * mg * l + b * l..oc * mg * l + (b + 1) * l]);
                 });
             }
             if self.relu {
-                relu_in_place(y_g);
+                match threads {
+                    Threads::All => relu_in_place(y_g),
+                    Threads::One => y_g.iter_mut().for_each(|v| *v = v.max(T::zero())),
+                }
             }
         }
-        Ok(y)
+        Ok(())
     }
 }
 
@@ -292,29 +350,46 @@ impl CustomOp2 for ConvGradWeight {
         let o = l2.shape().dims().get(1).copied().unwrap_or(0).max(1);
         check_dims("conv2d grad-weight input", l1, &[g.n, g.c, g.h, g.w])?;
         check_dims("conv2d grad-weight gradient", l2, &[g.n, o, g.oh, g.ow])?;
-        let (l, kk) = (g.l(), g.kk());
-        let m = g.group();
+        let (l, kk, img) = (g.l(), g.kk(), g.image());
         let out = float_pair!(self.name(), s1, l1, s2, l2, |x, grad| {
-            let mut dw = vec![Default::default(); o * kk];
-            let mut cols = vec![Default::default(); kk * m * l];
-            let mut gg = vec![Default::default(); if m > 1 { o * m * l } else { 0 }];
-            for (i, (imgs, grad_g)) in x.chunks(m * g.image()).zip(grad.chunks(m * o * l)).enumerate() {
-                let mg = imgs.len() / g.image();
-                let cols = &mut cols[..kk * mg * l];
-                g.im2col(imgs, mg, cols);
-                let lhs = if mg == 1 {
-                    grad_g
-                } else {
-                    gather_channels(grad_g, mg, o, l, &mut gg[..o * mg * l]);
-                    &gg[..o * mg * l]
-                };
-                // dW (o x kk) += grad (o x mg·l) . cols^T (mg·l x kk)
-                matmul_into((o, kk, mg * l), &mut dw, i > 0, lhs, (1, mg * l), cols, (mg * l, 1))?;
+            let (threads, shares) = shares(g.n);
+            // Each share's own dW, then their sum.
+            let parts = shares
+                .into_par_iter()
+                .map(|r| grad_weight(&x[r.start * img..r.end * img], &grad[r.start * o * l..r.end * o * l], &g, o, threads))
+                .collect::<Result<Vec<_>>>()?;
+            let mut parts = parts.into_iter();
+            let mut dw = parts.next().unwrap_or_else(|| vec![Default::default(); o * kk]);
+            for p in parts {
+                dw.iter_mut().zip(&p).for_each(|(a, &b)| *a += b);
             }
             dw
         });
         Ok((out, Shape::from((o, g.c, g.k, g.k))))
     }
+}
+
+/// `dW (o x kk) = Σ_b grad_b (o x l) · cols_bᵀ (l x kk)` over some of the batch's images.
+fn grad_weight<T: WithDType + Send + Sync>(x: &[T], grad: &[T], g: &Geom, o: usize, threads: Threads) -> Result<Vec<T>> {
+    let (l, kk) = (g.l(), g.kk());
+    let m = g.group(x.len() / g.image());
+    let mut dw = vec![T::zero(); o * kk];
+    let mut cols = vec![T::zero(); kk * m * l];
+    let mut gg = vec![T::zero(); if m > 1 { o * m * l } else { 0 }];
+    for (i, (imgs, grad_g)) in x.chunks(m * g.image()).zip(grad.chunks(m * o * l)).enumerate() {
+        let mg = imgs.len() / g.image();
+        let cols = &mut cols[..kk * mg * l];
+        g.im2col(imgs, mg, cols, threads);
+        let lhs = if mg == 1 {
+            grad_g
+        } else {
+            gather_channels(grad_g, mg, o, l, &mut gg[..o * mg * l], threads);
+            &gg[..o * mg * l]
+        };
+        // dW (o x kk) += grad (o x mg·l) . cols^T (mg·l x kk)
+        matmul_on(threads, (o, kk, mg * l), &mut dw, i > 0, lhs, (1, mg * l), cols, (mg * l, 1))?;
+    }
+    Ok(dw)
 }
 
 /// `(grad (n, o, oh, ow), w (o, c, k, k)) -> dX (n, c, h, w) = col2im(Wᵀ (kk x o) · grad_b (o x l))`.
@@ -332,29 +407,42 @@ impl CustomOp2 for ConvGradInput {
         let o = l2.shape().dims().first().copied().unwrap_or(0).max(1);
         check_dims("conv2d grad-input gradient", l1, &[g.n, o, g.oh, g.ow])?;
         check_dims("conv2d grad-input weight", l2, &[o, g.c, g.k, g.k])?;
-        let (l, kk) = (g.l(), g.kk());
-        let m = g.group();
+        let (l, img) = (g.l(), g.image());
         let out = float_pair!(self.name(), s1, l1, s2, l2, |grad, w| {
-            let mut dx = vec![Default::default(); g.n * g.image()];
-            let mut gcols = vec![Default::default(); kk * m * l];
-            let mut gg = vec![Default::default(); if m > 1 { o * m * l } else { 0 }];
-            for (grad_g, dx_g) in grad.chunks(m * o * l).zip(dx.chunks_mut(m * g.image())) {
-                let mg = dx_g.len() / g.image();
-                let rhs = if mg == 1 {
-                    grad_g
-                } else {
-                    gather_channels(grad_g, mg, o, l, &mut gg[..o * mg * l]);
-                    &gg[..o * mg * l]
-                };
-                // gcols (kk x mg·l) = w^T (kk x o) . grad (o x mg·l)
-                let gcols = &mut gcols[..kk * mg * l];
-                matmul_into((kk, mg * l, o), gcols, false, w, (kk, 1), rhs, (1, mg * l))?;
-                g.col2im(gcols, mg, dx_g);
-            }
+            let mut dx = vec![Default::default(); g.n * img];
+            let (threads, shares) = shares(g.n);
+            let dxs = split_images(&mut dx, &shares, img);
+            shares
+                .into_par_iter()
+                .zip(dxs)
+                .map(|(r, dx)| grad_input(&grad[r.start * o * l..r.end * o * l], w, &g, o, dx, threads))
+                .collect::<Result<()>>()?;
             dx
         });
         Ok((out, Shape::from((g.n, g.c, g.h, g.w))))
     }
+}
+
+/// `dX = col2im(Wᵀ (kk x o) · grad_b (o x l))` for some of the batch's images, into `dx`.
+fn grad_input<T: WithDType + Send + Sync>(grad: &[T], w: &[T], g: &Geom, o: usize, dx: &mut [T], threads: Threads) -> Result<()> {
+    let (l, kk) = (g.l(), g.kk());
+    let m = g.group(dx.len() / g.image());
+    let mut gcols = vec![T::zero(); kk * m * l];
+    let mut gg = vec![T::zero(); if m > 1 { o * m * l } else { 0 }];
+    for (grad_g, dx_g) in grad.chunks(m * o * l).zip(dx.chunks_mut(m * g.image())) {
+        let mg = dx_g.len() / g.image();
+        let rhs = if mg == 1 {
+            grad_g
+        } else {
+            gather_channels(grad_g, mg, o, l, &mut gg[..o * mg * l], threads);
+            &gg[..o * mg * l]
+        };
+        // gcols (kk x mg·l) = w^T (kk x o) . grad (o x mg·l)
+        let gcols = &mut gcols[..kk * mg * l];
+        matmul_on(threads, (kk, mg * l, o), gcols, false, w, (kk, 1), rhs, (1, mg * l))?;
+        g.col2im(gcols, mg, dx_g, threads);
+    }
+    Ok(())
 }
 
 /// 2-D convolution `(n, c, h, w) * (o, c, k, k) -> (n, o, oh, ow)` with optional bias `(o,)`,

@@ -78,6 +78,14 @@ pub(crate) fn relu_in_place<T: WithDType + Send + Sync>(v: &mut [T]) {
     v.par_chunks_mut(1 << 14).for_each(|c| c.iter_mut().for_each(|v| *v = v.max(T::zero())));
 }
 
+/// `f(i, chunk)` for every `size`-element chunk of `v`, in parallel or on this thread.
+pub(crate) fn for_chunks_mut<T: Send, F: Fn((usize, &mut [T])) + Sync + Send>(threads: Threads, v: &mut [T], size: usize, f: F) {
+    match threads {
+        Threads::All => v.par_chunks_mut(size).enumerate().for_each(f),
+        Threads::One => v.chunks_mut(size).enumerate().for_each(f),
+    }
+}
+
 /// A layer op's bias input: the bias, or zeros (a constant, so it gets no gradient).
 pub(crate) fn bias_or_zeros(bias: Option<&Tensor>, weight: &Tensor) -> Result<Tensor> {
     match bias {
@@ -97,6 +105,30 @@ pub(crate) fn check_dims(what: &str, l: &Layout, expected: &[usize]) -> Result<(
 /// strides (so a transposed view costs nothing), multithreaded by `gemm`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn matmul_into<T: WithDType>(
+    mnk: (usize, usize, usize),
+    dst: &mut [T],
+    accumulate: bool,
+    lhs: &[T],
+    lhs_strides: (usize, usize),
+    rhs: &[T],
+    rhs_strides: (usize, usize),
+) -> Result<()> {
+    matmul_on(Threads::All, mnk, dst, accumulate, lhs, lhs_strides, rhs, rhs_strides)
+}
+
+/// Whether an op's loops and GEMMs share the work between rayon's threads ([`Threads::All`]) or
+/// run on the calling thread alone ([`Threads::One`]: the op is already one of several parallel
+/// workers, each with its own images).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Threads {
+    All,
+    One,
+}
+
+/// [`matmul_into`] on `threads`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn matmul_on<T: WithDType>(
+    threads: Threads,
     (m, n, k): (usize, usize, usize),
     dst: &mut [T],
     accumulate: bool,
@@ -133,7 +165,10 @@ pub(crate) fn matmul_into<T: WithDType>(
             lhs.as_ptr(), lhs_cs as isize, lhs_rs as isize,
             rhs.as_ptr(), rhs_cs as isize, rhs_rs as isize,
             T::one(), T::one(), false, false, false,
-            gemm::Parallelism::Rayon(0),
+            match threads {
+                Threads::All => gemm::Parallelism::Rayon(0),
+                Threads::One => gemm::Parallelism::None,
+            },
         );
     }
     Ok(())
