@@ -353,16 +353,23 @@ impl CustomOp2 for ConvGradWeight {
         let (l, kk, img) = (g.l(), g.kk(), g.image());
         let out = float_pair!(self.name(), s1, l1, s2, l2, |x, grad| {
             let (threads, shares) = shares(g.n);
-            // Each share's own dW, then their sum.
+            // Each share's own dWᵀ, their sum, then dW.
             let parts = shares
                 .into_par_iter()
-                .map(|r| grad_weight(&x[r.start * img..r.end * img], &grad[r.start * o * l..r.end * o * l], &g, o, threads))
+                .map(|r| grad_weight_t(&x[r.start * img..r.end * img], &grad[r.start * o * l..r.end * o * l], &g, o, threads))
                 .collect::<Result<Vec<_>>>()?;
             let mut parts = parts.into_iter();
-            let mut dw = parts.next().unwrap_or_else(|| vec![Default::default(); o * kk]);
+            let mut dwt = parts.next().unwrap_or_else(|| vec![Default::default(); kk * o]);
             for p in parts {
-                dw.iter_mut().zip(&p).for_each(|(a, &b)| *a += b);
+                dwt.iter_mut().zip(&p).for_each(|(a, &b)| *a += b);
             }
+            // (kk x o) -> (o x kk)
+            let mut dw = vec![Default::default(); o * kk];
+            for_chunks_mut(Threads::All, &mut dw, kk.max(1), |(oc, row)| {
+                for (v, &t) in row.iter_mut().zip(dwt.iter().skip(oc).step_by(o)) {
+                    *v = t;
+                }
+            });
             dw
         });
         Ok((out, Shape::from((o, g.c, g.k, g.k))))
@@ -370,10 +377,14 @@ impl CustomOp2 for ConvGradWeight {
 }
 
 /// `dW (o x kk) = Σ_b grad_b (o x l) · cols_bᵀ (l x kk)` over some of the batch's images.
-fn grad_weight<T: WithDType + Send + Sync>(x: &[T], grad: &[T], g: &Geom, o: usize, threads: Threads) -> Result<Vec<T>> {
+///
+/// Computed transposed, `dWᵀ (kk x o) = Σ_b cols_b (kk x l) · grad_bᵀ (l x o)`: gemm then packs the
+/// gradients (`o x l`) instead of the columns (`kk x l`, 6-9x larger for conv2-5), which it would
+/// gather into panels in the untransposed form.
+fn grad_weight_t<T: WithDType + Send + Sync>(x: &[T], grad: &[T], g: &Geom, o: usize, threads: Threads) -> Result<Vec<T>> {
     let (l, kk) = (g.l(), g.kk());
     let m = g.group(x.len() / g.image());
-    let mut dw = vec![T::zero(); o * kk];
+    let mut dwt = vec![T::zero(); kk * o];
     let mut cols = vec![T::zero(); kk * m * l];
     let mut gg = vec![T::zero(); if m > 1 { o * m * l } else { 0 }];
     for (i, (imgs, grad_g)) in x.chunks(m * g.image()).zip(grad.chunks(m * o * l)).enumerate() {
@@ -386,10 +397,10 @@ fn grad_weight<T: WithDType + Send + Sync>(x: &[T], grad: &[T], g: &Geom, o: usi
             gather_channels(grad_g, mg, o, l, &mut gg[..o * mg * l], threads);
             &gg[..o * mg * l]
         };
-        // dW (o x kk) += grad (o x mg·l) . cols^T (mg·l x kk)
-        matmul_on(threads, (o, kk, mg * l), &mut dw, i > 0, lhs, (1, mg * l), cols, (mg * l, 1))?;
+        // dW^T (kk x o) += cols (kk x mg·l) . grad^T (mg·l x o)
+        matmul_on(threads, (kk, o, mg * l), &mut dwt, i > 0, cols, (1, mg * l), lhs, (mg * l, 1))?;
     }
-    Ok(dw)
+    Ok(dwt)
 }
 
 /// `(grad (n, o, oh, ow), w (o, c, k, k)) -> dX (n, c, h, w) = col2im(Wᵀ (kk x o) · grad_b (o x l))`.
