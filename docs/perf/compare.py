@@ -48,6 +48,19 @@ def run(impl, mode, batch, size, repeats, device):
     return json.loads(out.strip().splitlines()[-1])
 
 
+def cpu_name():
+    """The CPU as /proc/cpuinfo names it, with its family (26: AMD Zen 5) and whether gemm's and
+    oneDNN's AVX-512 kernels can run."""
+    try:
+        info = open("/proc/cpuinfo").read()
+    except OSError:
+        return platform.processor() or platform.machine()
+    field = lambda k: next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith(k)), "?")
+    flags = field("flags").split()
+    return f"{field('model name')}, family {field('cpu family')} model {field('model')}, " + \
+        ("AVX-512 (avx512f)" if "avx512f" in flags else "AVX2, no AVX-512" if "avx2" in flags else "no AVX2")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=2)
@@ -84,7 +97,7 @@ def main():
         print(f"{r['impl']:<12} {r['mode']:<8}{r['batch_size']:>6}{r['image_size']:>6}{r['images_per_sec']:>9.1f}"
               f"{ratio:>11.2f}x{r['peak_rss_bytes'] / 1e9:>9.2f}")
     if a.out:
-        meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.processor() or platform.machine(),
+        meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": cpu_name(),
                 "cpus": os.cpu_count(), "commit": subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                                                                  capture_output=True, text=True).stdout.strip()}
         json.dump({"meta": meta, "results": results}, open(a.out, "w"), indent=1)
