@@ -397,3 +397,23 @@ fn a_schedule_is_checked_and_kept_by_resume() {
     assert!(e.contains("schedule Cosine -> Constant"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A run killed between committing an epoch's checkpoint and writing metrics.csv (which follows
+/// it) leaves the metrics an epoch behind; resuming, even a finished run, writes them again from
+/// the checkpoint's history.
+#[test]
+fn resuming_repairs_metrics_an_epoch_behind_the_checkpoint() {
+    use alexnet_lab::report::table::read_csv;
+    let dir = tmpdir("metrics-behind");
+    let cfg = TrainConfig { epochs: 2, limit: Some(64), test_limit: Some(32), ..TrainConfig::smoke() };
+    train::run(&opts(cfg.clone(), &dir, false)).unwrap();
+    let full = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    // The file as it was after epoch 1: the header and the first row.
+    let behind: String = full.lines().take(2).map(|l| format!("{l}\n")).collect();
+    std::fs::write(dir.join("metrics.csv"), &behind).unwrap();
+    assert_eq!(read_csv(dir.join("metrics.csv")).unwrap().height(), 1);
+    // The same command again: nothing to train, and the metrics match the checkpoint again.
+    let s = train::run(&opts(cfg, &dir, true)).unwrap();
+    assert_eq!((s.resumed_from, s.history.epochs.len()), (2, 2));
+    assert_eq!(std::fs::read_to_string(dir.join("metrics.csv")).unwrap(), full);
+}

@@ -112,6 +112,16 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     }
     let resumed_from = history.epochs.len();
     std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(format!("cannot create {}", opts.out.display()), e))?;
+    // metrics.csv and the curve follow the checkpoint, which is committed first: a run killed
+    // between the two left them an epoch behind. Written again from the checkpoint's history
+    // (only then, so a finished run in a read-only folder still loads).
+    let behind = || {
+        crate::report::table::read_csv(opts.out.join("metrics.csv")).map_or(true, |m| m.height() != history.epochs.len())
+            || !opts.out.join("curve.svg").exists()
+    };
+    if existing && behind() {
+        write_run_files(&opts.out, &history)?;
+    }
     if !finished {
         log.line(&format!(
             "training {:?} on {} ({} train / {} test examples, {}x{}, batch {}, lr {}{}, {} epoch{}) on {}",
