@@ -34,8 +34,8 @@ use rayon::prelude::*;
 
 use super::Kernels;
 use super::cpu::{
-    bias_or_zeros, check_dims, contiguous, float_pair, float_triple, for_chunks_mut, matmul_on, relu_in_place, ReluMask,
-    SumToChannels, Threads,
+    bias_or_zeros, check_dims, contiguous, float_pair, float_triple, for_chunks_mut, matmul_on, relu_in_place, transpose,
+    ReluMask, SumToChannels, Threads,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,10 +264,7 @@ impl Conv2dOp {
                 });
             }
             if self.relu {
-                match threads {
-                    Threads::All => relu_in_place(y_g),
-                    Threads::One => y_g.iter_mut().for_each(|v| *v = v.max(T::zero())),
-                }
+                relu_in_place(threads, y_g);
             }
         }
         Ok(())
@@ -363,14 +360,7 @@ impl CustomOp2 for ConvGradWeight {
             for p in parts {
                 dwt.iter_mut().zip(&p).for_each(|(a, &b)| *a += b);
             }
-            // (kk x o) -> (o x kk)
-            let mut dw = vec![Default::default(); o * kk];
-            for_chunks_mut(Threads::All, &mut dw, kk.max(1), |(oc, row)| {
-                for (v, &t) in row.iter_mut().zip(dwt.iter().skip(oc).step_by(o)) {
-                    *v = t;
-                }
-            });
-            dw
+            transpose(&dwt, kk, o)
         });
         Ok((out, Shape::from((o, g.c, g.k, g.k))))
     }

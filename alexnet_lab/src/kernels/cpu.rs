@@ -73,9 +73,20 @@ macro_rules! float_triple {
 }
 pub(crate) use float_triple;
 
-/// ReLU in place, in parallel chunks.
-pub(crate) fn relu_in_place<T: WithDType + Send + Sync>(v: &mut [T]) {
-    v.par_chunks_mut(1 << 14).for_each(|c| c.iter_mut().for_each(|v| *v = v.max(T::zero())));
+/// ReLU in place, in chunks on `threads`.
+pub(crate) fn relu_in_place<T: WithDType + Send + Sync>(threads: Threads, v: &mut [T]) {
+    for_chunks_mut(threads, v, 1 << 14, |(_, c)| c.iter_mut().for_each(|v| *v = v.max(T::zero())));
+}
+
+/// `src (r x c)` -> its transpose `(c x r)`, in parallel over the result's rows.
+pub(crate) fn transpose<T: WithDType + Send + Sync>(src: &[T], r: usize, c: usize) -> Vec<T> {
+    let mut dst = vec![T::zero(); r * c];
+    dst.par_chunks_mut(r.max(1)).enumerate().for_each(|(j, row)| {
+        for (v, &s) in row.iter_mut().zip(src.iter().skip(j).step_by(c.max(1))) {
+            *v = s;
+        }
+    });
+    dst
 }
 
 /// `f(i, chunk)` for every `size`-element chunk of `v`, in parallel or on this thread.

@@ -8,9 +8,9 @@
 //! one sum; the ReLU after the layer is applied as the output is written.
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, WithDType};
-use rayon::prelude::*;
 use super::cpu::{
-    bias_or_zeros, check_dims, contiguous, float_pair, float_triple, matmul_into, relu_in_place, ReluMask, SumToChannels,
+    bias_or_zeros, check_dims, contiguous, float_pair, float_triple, matmul_into, relu_in_place, transpose, ReluMask, SumToChannels,
+    Threads,
 };
 
 struct LinearOp {
@@ -31,14 +31,9 @@ impl LinearOp {
         }
         // y^T (o x n) += w (o x i) . x^T (i x n)
         matmul_into((o, n, i), &mut yt, true, w, (1, i), x, (i, 1))?;
-        let mut y = vec![T::zero(); n * o];
-        y.par_chunks_mut(o.max(1)).enumerate().for_each(|(r, row)| {
-            for (v, &t) in row.iter_mut().zip(yt.iter().skip(r).step_by(n.max(1))) {
-                *v = t;
-            }
-        });
+        let mut y = transpose(&yt, o, n);
         if self.relu {
-            relu_in_place(&mut y);
+            relu_in_place(Threads::All, &mut y);
         }
         Ok(y)
     }
