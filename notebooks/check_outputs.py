@@ -6,9 +6,18 @@ absolute paths in text outputs (the folder above the repository, the home direct
 outputs must read the same on every machine. And fails when a cell's result shows as Rust's
 debug form of one of the lab's types (`Svg(12345 bytes)`, `ShapeWalk([...])`): evcxr falls back
 to that when the cell's `evcxr_display()` call does not compile, so the table or picture the
-cell is there for is missing."""
+cell is there for is missing.
+
+Knobs: a notebook states its run in its cells (`let profile: Profile = knob("LAB_PROFILE",
+"cpu-full")?;`); the environment may override a knob, and the cell then prints a line starting
+with KNOB_OVERRIDE. Every output that names the run (run labels, configs, the aspect table's
+image count, the sweep's image size and budget) must agree with the knob's value in the cells,
+or with the override the outputs show. With --committed (the committed notebooks, checked by
+the test command) no override may show at all, and every run label must name the clean commit
+that trained it: committed outputs come from what the cells say, nothing hidden."""
 import json
 import os
+import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -19,9 +28,71 @@ DEBUG_FORMS = ("Svg(", "Png(", "ShapeWalk(", "History {", "Complexity {", "Compa
                "Sweep {", "AspectComparison {", "AspectExamples {", "TrainConfig {", "SideBySide {", "DropoutDemo {",
                "CheckpointEval {")
 
+# alexnet_lab::report::display::KNOB_OVERRIDE
+KNOB_OVERRIDE = "knob from the environment:"
+KNOB_CALL = re.compile(r'knob(?:::<[^>]*>)?\(\s*"(\w+)"\s*,\s*"([^"]*)"\s*\)')
+OVERRIDE_LINE = re.compile(re.escape(KNOB_OVERRIDE) + r' (\w+)=(\S+)')
+
+
+def gib(text):
+    """alexnet_lab::lecture::batch_size::parse_bytes, then shown as GiB with two decimals."""
+    m = re.fullmatch(r"([\d.]+)\s*([KMGT]?)(?:I?B)?", text.strip().upper())
+    if not m:
+        return None
+    scale = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}[m.group(2)]
+    return f"{float(m.group(1)) * scale / 2**30:.2f}"
+
+
+# What each knob shows in the outputs: (pattern whose group 1 must equal the value, value -> shown).
+KNOB_OUTPUTS = {
+    "LAB_PROFILE": [(re.compile(r"\brun [\w.-]+: profile ([\w-]+),"), str), (re.compile(r"^profile ([\w-]+): ", re.M), str)],
+    "LAB_ASPECT_N": [(re.compile(r"test accuracy on (\d+) real test images per set"), str)],
+    "LAB_MEM_IMAGE_SIZE": [(re.compile(r"\bAlexNet at (\d+)x\d+, batch sizes"), str)],
+    "ALEXNET_LAB_MEMORY_BUDGET": [(re.compile(r"memory budget ([\d.]+) GiB \(CPU\)"), gib)],
+}
+RUN_LABEL = re.compile(r"\brun [\w.-]+: profile [^\n]*")
+CLEAN_COMMIT = re.compile(r", commit [0-9a-f]{12}, saved ")
+
+
+def knob_problems(path, nb, committed):
+    """Outputs that disagree with the knobs the cells state (see the module docs)."""
+    out = []
+    knobs = {}
+    for c in nb.get("cells", []):
+        if c.get("cell_type") == "code":
+            for name, value in KNOB_CALL.findall("".join(c.get("source", []))):
+                knobs.setdefault(name, value)
+    for i, c in enumerate(nb.get("cells", [])):
+        if c.get("cell_type") != "code":
+            continue
+        for o in c.get("outputs", []):
+            shown = "".join(o.get("text", [])) + "".join(o.get("data", {}).get("text/plain", []))
+            for name, value in OVERRIDE_LINE.findall(shown):
+                if committed:
+                    out.append(f"{path}: cell {i}: the environment set {name}={value}: committed outputs must come from the cells' own knobs")
+                knobs[name] = value
+            for name, checks in KNOB_OUTPUTS.items():
+                if name not in knobs:
+                    continue
+                for pattern, show in checks:
+                    for got in pattern.findall(shown):
+                        want = show(knobs[name])
+                        if got != want:
+                            out.append(f"{path}: cell {i} shows {got!r} for {name}, but the cells say {want!r} (and no override is shown): "
+                                       "re-execute the notebook from its cells")
+            if committed:
+                for label in RUN_LABEL.findall(shown):
+                    if not CLEAN_COMMIT.search(label):
+                        out.append(f"{path}: cell {i}: the run label {label[:60]!r}... names no clean commit: commit, then train "
+                                   "the run the committed outputs show")
+    return out
+
+
+committed = "--committed" in sys.argv[1:]
 bad = []
-for path in sys.argv[1:]:
+for path in [a for a in sys.argv[1:] if a != "--committed"]:
     nb = json.load(open(path))
+    bad += knob_problems(path, nb, committed)
     for i, c in enumerate(nb.get("cells", [])):
         if c.get("cell_type") != "code" or not "".join(c.get("source", [])).strip():
             continue

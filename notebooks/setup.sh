@@ -19,12 +19,23 @@ fi
 evcxr_jupyter --install >/dev/null
 # evcxr's code libraries link libstd dynamically; a kernel started by Jupyter (not through
 # rustup's cargo) does not find it ("dlopen failed"): put the toolchain's lib dir in the spec.
+# And evcxr compiles the crates a notebook `:dep`s (candle, gemm, the lab's kernels) with its own
+# [profile.dev]: debug assertions and overflow checks on, opt-level 2, about half the terminal's
+# training speed. Cargo takes CARGO_PROFILE_DEV_* from the environment over that profile, and a
+# kernel.json `env` block applies however Jupyter is started (alexnet_lab::sys::build::KERNEL_ENV
+# holds the same three; notebooks say when they are missing).
 SYSROOT_LIB="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n "s/^host: //p")/lib"
 python3 - "$SYSROOT_LIB" <<'PY'
 import json, os, sys
 spec = os.path.join(os.environ.get("JUPYTER_DATA_DIR", os.path.expanduser("~/.local/share/jupyter")), "kernels", "rust", "kernel.json")
 k = json.load(open(spec))
-k.setdefault("env", {})["LD_LIBRARY_PATH"] = sys.argv[1]
+env = k.setdefault("env", {})
+env["LD_LIBRARY_PATH"] = sys.argv[1]
+env.update({
+    "CARGO_PROFILE_DEV_OPT_LEVEL": "3",
+    "CARGO_PROFILE_DEV_DEBUG_ASSERTIONS": "false",
+    "CARGO_PROFILE_DEV_OVERFLOW_CHECKS": "false",
+})
 json.dump(k, open(spec, "w"), indent=2)
 PY
 

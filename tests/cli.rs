@@ -300,7 +300,7 @@ fn memory_sweep_from_the_terminal_stops_at_the_budget() {
     let o = lab(&["memory", "--model", "lenet", "--image-size", "28", "--batch-sizes", "16,64,100000000", "--budget", "256M", "--steps", "1"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("memory budget 0.27 GB"), "{out}");
+    assert!(out.contains("memory budget 0.25 GiB"), "{out}");
     let rows: Vec<&str> = out.lines().filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit())).collect();
     assert_eq!(rows.len(), 3, "{out}");
     assert!(rows[0].ends_with("ok") && rows[1].ends_with("ok"), "{out}");
@@ -447,4 +447,36 @@ fn profiles_lists_every_recipe_and_prints_one_as_json() {
     assert_eq!(v["limit"], serde_json::Value::Null, "the lecture's accuracy is on all the data");
     let o = lab(&["profiles", "fast"]);
     assert!(!o.status.success() && stderr(&o).contains("cpu-full"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_diverging_run_fails_and_commits_nothing() {
+    // The audit's case: `train --profile smoke --lr 1e8` exited 0 with a finite loss of 2.3e8
+    // and committed weights full of NaN. Now the loss, far above chance (ln 10), stops it at the
+    // step where it happens, with exit 1 and a learning rate to try.
+    let hf = shared("hf");
+    let env = [("HF_HOME", hf.to_str().unwrap()), ("HF_HUB_OFFLINE", "1")];
+    let dir = Scratch::new("cli-diverge");
+    let run = dir.to_str().unwrap();
+    let o = lab_env(&["train", "--profile", "smoke", "--lr", "1e8", "--out", run], &env);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(e.contains("training diverged: the loss became") && e.contains("at epoch 1, step ") && e.contains("try --lr 1e7"), "{e}");
+    assert!(!dir.join("checkpoint.json").exists(), "nothing committed");
+}
+
+#[test]
+fn a_run_logged_to_a_file_shows_its_steps() {
+    // With stderr not a terminal indicatif hides its bar; the step lines take its place (a run
+    // in a job log or under nohup printed nothing for a whole epoch).
+    let hf = shared("hf");
+    let env = [("HF_HOME", hf.to_str().unwrap()), ("HF_HUB_OFFLINE", "1")];
+    let dir = Scratch::new("cli-log");
+    let run = dir.to_str().unwrap();
+    let o = lab_env(&["train", "--profile", "smoke", "--epochs", "1", "--limit", "160", "--test-limit", "32", "--out", run], &env);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let steps: Vec<&str> = out.lines().filter(|l| l.trim_start().starts_with("epoch 1/1 step ")).collect();
+    assert_eq!(steps.len(), 4, "a line at each fifth of the epoch but the last:\n{out}");
+    assert!(steps.iter().all(|l| l.ends_with(" of training left")), "{out}");
 }

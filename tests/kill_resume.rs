@@ -85,6 +85,35 @@ fn check_folder(out: &Path) -> Option<Vec<EpochMetrics>> {
     Some(meta.history.epochs)
 }
 
+/// The files a run folder may hold for good: the checkpoint, the run files, the lock, and the
+/// epoch-named tensor files.
+fn known_name(name: &str) -> bool {
+    let epoch_file = |prefix: &str| {
+        name.strip_prefix(prefix).and_then(|r| r.strip_suffix(".safetensors")).is_some_and(|r| {
+            let (epoch, suffix) = r.split_once('.').unwrap_or((r, "0"));
+            epoch.len() == 4 && epoch.parse::<usize>().is_ok() && suffix.parse::<usize>().is_ok()
+        })
+    };
+    ["checkpoint.json", "metrics.csv", "curve.csv", "curve.svg", ".lock"].contains(&name)
+        || epoch_file("weights-epoch-")
+        || epoch_file("optimizer-epoch-")
+}
+
+/// What in `out` should not be there: a name no run writes, or (when `started` is given: the
+/// run got past its start, where it removes them) a half-written file older than that run, left
+/// by an earlier kill.
+fn strays(out: &Path, started: Option<std::time::SystemTime>) -> Vec<String> {
+    let mut bad = vec![];
+    for e in std::fs::read_dir(out).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let old = started.is_some_and(|s| e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < s));
+        if !known_name(&name) && !(checkpoint::is_interrupted_write(&name) && !old) {
+            bad.push(name);
+        }
+    }
+    bad
+}
+
 /// When a kill comes.
 #[derive(Debug, Clone, Copy)]
 enum When {
@@ -221,6 +250,11 @@ fn kill_9_at_random_points_never_loses_a_complete_epoch() {
             n.ends_with(".tmp") || n.split("epoch-").nth(1).and_then(|r| r.get(..4)).and_then(|e| e.parse::<usize>().ok()).is_some_and(|e| e > done)
         };
         let inside = names.iter().any(uncommitted);
+        // Past its start a run has removed the half-written files of earlier kills; any other
+        // name is never there.
+        let past_start = ["training ", "resuming", "nothing to train"].iter().any(|l| stdout.contains(l));
+        let stray = strays(&out, past_start.then_some(started));
+        assert!(stray.is_empty(), "attempt {attempt}: files left in the run folder: {stray:?}");
         mid_write += inside as usize;
         if let Some(epochs) = committed {
             assert!(epochs.len() >= before, "attempt {attempt}: the checkpoint went back from epoch {before} to {}", epochs.len());
@@ -253,6 +287,14 @@ fn kill_9_at_random_points_never_loses_a_complete_epoch() {
     assert_eq!(epochs.len(), EPOCHS);
     assert_eq!(&epochs[..before], &kept[..], "epochs done before the kills are kept as they were");
     assert_eq!(alexnet_lab::report::table::read_csv(out.join("metrics.csv")).unwrap().height(), EPOCHS);
+    // Finished: only the checkpoint's own files, nothing half-written, no older epoch.
+    let stray = strays(&out, Some(std::time::SystemTime::now()));
+    assert!(stray.is_empty(), "files left in the finished run folder: {stray:?}");
+    let (_, meta) = checkpoint::read_meta(&out).unwrap();
+    let tensors: Vec<String> = std::fs::read_dir(&out).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".safetensors")).collect();
+    assert_eq!(tensors.len(), 2, "{tensors:?}");
+    assert!(tensors.contains(&meta.weights) && tensors.contains(meta.optimizer.as_ref().unwrap()), "{tensors:?}");
     let _ = std::fs::remove_dir_all(&out);
 }
 

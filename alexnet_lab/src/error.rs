@@ -20,6 +20,17 @@ pub enum Error {
         num(*suggested)
     )]
     Diverged { epoch: usize, step: usize, loss: f64, last_finite: f64, lr: f64, suggested: f64 },
+    /// At the end of an epoch, before its checkpoint: the weights or momentum are no longer
+    /// finite, or the epoch's loss is far above chance (nothing was committed).
+    #[error(
+        "training diverged in epoch {epoch} (checked after its step {step}, before saving): {why}; the learning rate \
+         ({}, {} at that step) is probably too high: try --lr {}. Nothing of this epoch was saved; the last good \
+         checkpoint is untouched",
+        num(*lr),
+        num(*last_lr),
+        num(*suggested)
+    )]
+    DivergedWeights { epoch: usize, step: usize, why: String, lr: f64, last_lr: f64, suggested: f64 },
     /// A stop was requested ([`crate::train::request_stop`], Ctrl-C in the CLI) during epoch
     /// `epoch`, before its step `step + 1`; the checkpoint of the last complete epoch stays.
     #[error("interrupted in epoch {epoch} after {step} steps; the checkpoint of the last complete epoch ({epochs_done}) is kept")]

@@ -6,7 +6,7 @@
 pub use crate::data::{self, load_data_fashion_mnist, Augment, DataLoader, FashionMnist, Pipeline, ResizeMode, Source, Split, CLASS_NAMES};
 pub use crate::lecture::{self, activations, architecture, aspect, batch_size, complexity::slides, shapes, Complexity};
 pub use crate::nn::{self, AlexNet, AlexNetConfig, LeNet, LeNetConfig, ModelKind, Sequential};
-pub use crate::report::display::{env_or, fail_fast_on_panic, show_png, show_svg, Png, Svg};
+pub use crate::report::display::{fail_fast_on_panic, knob, show_png, show_svg, Png, Svg};
 pub use crate::report::{self, plot, table};
 pub use crate::sys::{self, device_name, parse_device};
 pub use crate::train::{self, Evaluation, History, Profile, RunOptions, TrainConfig};

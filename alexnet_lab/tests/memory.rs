@@ -48,7 +48,7 @@ fn over_the_budget_is_a_clear_error_naming_a_batch_that_fits() {
         other => panic!("{other:?}"),
     }
     let msg = err.to_string();
-    assert!(msg.starts_with("refused before running batch size 512") && msg.contains("> memory budget 10.74 GB") && msg.contains(memory::BUDGET_ENV) && msg.contains("--batch-size 362"), "{msg}");
+    assert!(msg.starts_with("refused before running batch size 512") && msg.contains("predicted 9.00 GiB (parameters 1.00 GiB + activations 8.00 GiB), with the 1.5x margin 13.50 GiB > memory budget 10.00 GiB") && msg.contains(memory::BUDGET_ENV) && msg.contains("--batch-size 362"), "{msg}");
 }
 
 #[test]
@@ -81,7 +81,7 @@ fn a_sweep_measures_each_batch_size_and_stops_at_the_budget() {
     let predicted_growth = (big.predicted.total_bytes() - small.predicted.total_bytes()) as f64;
     assert!(grown > 0.25 * predicted_growth, "a bigger batch takes more memory: {small:?} {big:?}");
     let e = over.error.as_deref().unwrap();
-    assert!(e.contains("batch size 1000000") && e.contains("> memory budget 2.15 GB"), "{e}");
+    assert!(e.contains("batch size 1000000") && e.contains("> memory budget 2.00 GiB"), "{e}");
     assert!(over.refused && over.outcome().starts_with("refused before running"), "{over:?}");
     assert!(points[..3].iter().all(|p| !p.refused && p.outcome() == "ran"));
     assert!(over.measured_bytes.is_none() && over.seconds_per_step.is_none(), "it never ran");

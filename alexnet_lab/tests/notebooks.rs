@@ -74,3 +74,75 @@ fn committed_notebooks_were_executed_without_errors_and_show_their_plots() {
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+/// Runs `notebooks/check_outputs.py --committed` on `paths`: (success, what it printed).
+fn check_committed(paths: &[std::path::PathBuf]) -> (bool, String) {
+    let o = std::process::Command::new("python3")
+        .arg(workspace().join("notebooks/check_outputs.py"))
+        .arg("--committed")
+        .args(paths)
+        .output()
+        .expect("python3 runs notebooks/check_outputs.py");
+    (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr))
+}
+
+/// Notebook 05 with `edit` applied to the first output text that contains `needle`, written
+/// into `dir`.
+fn doctored_05(dir: &std::path::Path, needle: &str, edit: impl Fn(&str) -> String) -> std::path::PathBuf {
+    let path = workspace().join("notebooks/05_training.ipynb");
+    let mut nb: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut done = false;
+    for c in nb["cells"].as_array_mut().unwrap() {
+        for o in c["outputs"].as_array_mut().into_iter().flatten() {
+            for key in ["text", "data"] {
+                let slot = if key == "text" { &mut o["text"] } else { &mut o["data"]["text/plain"] };
+                let t = text(slot);
+                if !done && t.contains(needle) {
+                    *slot = serde_json::Value::String(edit(&t));
+                    done = true;
+                }
+            }
+        }
+    }
+    assert!(done, "notebook 05's outputs show no {needle:?}");
+    let out = dir.join("05_training.ipynb");
+    std::fs::write(&out, serde_json::to_string(&nb).unwrap()).unwrap();
+    out
+}
+
+#[test]
+fn committed_outputs_come_from_the_knobs_their_cells_show() {
+    // The committed notebooks pass: no knob overridden by the environment, every run label
+    // from the profile and image count the cells state, trained at a clean commit.
+    let (ok, said) = check_committed(&notebooks());
+    assert!(ok, "{said}");
+    // An output from another profile than the cell's fails, naming the knob ...
+    let dir = common::Scratch::new("doctored-notebooks");
+    let other = doctored_05(dir.path(), "run notebook-cpu-full: profile cpu-full,", |t| {
+        t.replacen("run notebook-cpu-full: profile cpu-full,", "run notebook-cpu-full: profile quick,", 1)
+    });
+    let (ok, said) = check_committed(&[other]);
+    assert!(!ok && said.contains("LAB_PROFILE") && said.contains("'quick'"), "{said}");
+    // ... as does an output made with a knob the environment overrode ...
+    let overridden = doctored_05(dir.path(), "device ", |t| format!("{} LAB_PROFILE=smoke (the cell says \"cpu-full\")\n{t}", alexnet_lab::report::display::KNOB_OVERRIDE));
+    let (ok, said) = check_committed(&[overridden]);
+    assert!(!ok && said.contains("the environment set LAB_PROFILE=smoke"), "{said}");
+    // ... and a run trained from uncommitted changes.
+    let dirty = doctored_05(dir.path(), ", commit ", |t| {
+        let at = t.find(", commit ").unwrap() + ", commit ".len() + 12;
+        format!("{}+changes{}", &t[..at], &t[at..])
+    });
+    let (ok, said) = check_committed(&[dirty]);
+    assert!(!ok && said.contains("names no clean commit"), "{said}");
+}
+
+#[test]
+fn the_notebook_set_up_builds_the_crate_as_the_terminal_does() {
+    // notebooks/setup.sh writes into the Rust kernel's kernel.json the variables that make evcxr
+    // build without debug assertions at opt-level 3; the crate names the same ones when a
+    // notebook finds them missing.
+    let setup = std::fs::read_to_string(workspace().join("notebooks/setup.sh")).unwrap();
+    for (k, v) in alexnet_lab::sys::build::KERNEL_ENV {
+        assert!(setup.contains(&format!("\"{k}\": \"{v}\"")), "notebooks/setup.sh does not set {k}={v} in kernel.json");
+    }
+}

@@ -49,3 +49,21 @@ fn mistakes_png_gives_each_title_its_own_lines() {
     let svg = alexnet_lab::report::plot::image_grid_svg(&[(test.image(0).unwrap(), 28, 28)], &["a\nb".into()], 1, 28).unwrap();
     assert_eq!(svg.as_str().matches("<text").count(), 2, "each line its own text element: {}", svg.as_str());
 }
+
+#[test]
+fn a_knob_is_the_cells_value_unless_the_environment_overrides_it() {
+    use alexnet_lab::report::display::knob;
+    use alexnet_lab::train::Profile;
+    // Names no other test sets.
+    std::env::remove_var("LAB_TEST_KNOB_A");
+    let p: Profile = knob("LAB_TEST_KNOB_A", "cpu-full").unwrap();
+    assert_eq!(p, Profile::CpuFull);
+    std::env::set_var("LAB_TEST_KNOB_B", "smoke");
+    let p: Profile = knob("LAB_TEST_KNOB_B", "cpu-full").unwrap();
+    assert_eq!(p, Profile::Smoke, "the environment overrides");
+    std::env::set_var("LAB_TEST_KNOB_C", "lots");
+    let e = knob::<usize>("LAB_TEST_KNOB_C", "10000").unwrap_err().to_string();
+    assert!(e.contains("LAB_TEST_KNOB_C") && e.contains("`lots` does not parse"), "{e}");
+    let e = knob::<Profile>("LAB_TEST_KNOB_A", "cpu-fast").unwrap_err().to_string();
+    assert!(e.contains("unknown profile 'cpu-fast'"), "{e}");
+}

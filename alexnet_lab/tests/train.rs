@@ -417,3 +417,125 @@ fn resuming_repairs_metrics_an_epoch_behind_the_checkpoint() {
     assert_eq!((s.resumed_from, s.history.epochs.len()), (2, 2));
     assert_eq!(std::fs::read_to_string(dir.join("metrics.csv")).unwrap(), full);
 }
+
+#[test]
+fn the_plan_says_what_a_run_will_do_and_measures_how_long() {
+    let dir = tmpdir("plan");
+    let cfg = TrainConfig { epochs: 1, limit: Some(128), test_limit: Some(64), ..TrainConfig::smoke() };
+    // Nothing there yet: a new run, its steps counted from the config, timed here.
+    let p = train::plan(&opts(cfg.clone(), &dir, true)).unwrap();
+    assert_eq!(p.action, train::Action::Start);
+    let e = p.estimate.expect("an estimate when there is training to do");
+    assert_eq!((e.steps, e.eval_batches), (128usize.div_ceil(32), 64usize.div_ceil(32)));
+    assert!(e.step_seconds > 0.0 && e.eval_batch_seconds > 0.0 && e.total_seconds() > e.train_seconds(), "{e:?}");
+    let shown = p.to_string();
+    assert!(shown.starts_with("no run in ") && shown.contains("4 steps of batch 32 at 67x67") && shown.contains("crate built from commit"), "{shown}");
+    // A finished run is only loaded, and nothing is timed.
+    train::run(&opts(cfg.clone(), &dir, false)).unwrap();
+    let p = train::plan(&opts(cfg.clone(), &dir, true)).unwrap();
+    assert_eq!((p.action.clone(), p.done, p.estimate), (train::Action::Load, 1, None));
+    assert!(p.to_string().contains("holds a finished run of profile smoke (1 of 1 epochs): training only loads it"), "{p}");
+    // More epochs: it resumes, and only the epochs left are counted.
+    let more = TrainConfig { epochs: 3, ..cfg };
+    let p = train::plan(&opts(more.clone(), &dir, true)).unwrap();
+    assert_eq!(p.action, train::Action::Resume { done: 1 });
+    assert_eq!(p.estimate.unwrap().steps, 2 * 4);
+    // Another recipe in the folder: refused as `run` refuses it.
+    let other = TrainConfig { lr: 0.05, ..more };
+    let e = train::plan(&opts(other, &dir, true)).unwrap_err().to_string();
+    assert!(e.contains("another recipe") && e.contains("lr 0.01 -> 0.05"), "{e}");
+}
+
+#[test]
+fn checkpoints_and_run_labels_name_the_commit_that_trained_them() {
+    let dir = tmpdir("commit");
+    let cfg = TrainConfig { epochs: 1, limit: Some(64), test_limit: Some(32), ..TrainConfig::smoke() };
+    train::run(&opts(cfg, &dir, false)).unwrap();
+    let (_, meta) = checkpoint::read_meta(&dir).unwrap();
+    let commit = alexnet_lab::sys::build::COMMIT;
+    assert_eq!(meta.commit.as_deref(), Some(commit));
+    assert!(commit == "unknown" || commit.trim_end_matches("+changes").len() == 12, "{commit}");
+    let label = train::run_label(&dir).unwrap();
+    assert!(label.contains(&format!(", commit {commit}, saved ")), "{label}");
+}
+
+#[test]
+fn a_resumed_run_removes_what_a_killed_save_left() {
+    // What a kill inside a save leaves: safetensors' own temporary file (`.tmpXXXXXX`, the
+    // whole tensor file when AlexNet's: 85-170 MB) and the lab's `<file>.tmp` names.
+    let dir = tmpdir("leftovers");
+    let cfg = TrainConfig { epochs: 1, limit: Some(64), test_limit: Some(32), ..TrainConfig::smoke() };
+    train::run(&opts(cfg.clone(), &dir, false)).unwrap();
+    let left = [".tmpAb3xYz", "weights-epoch-0002.safetensors.tmp", "metrics.csv.tmp"];
+    for name in left {
+        std::fs::write(dir.join(name), b"half a tensor file").unwrap();
+    }
+    std::fs::write(dir.join("notes.txt"), b"the learner's own file").unwrap();
+    std::fs::write(dir.join(".tmpnotours"), b"not a tempfile name").unwrap();
+    train::run(&opts(TrainConfig { epochs: 2, ..cfg }, &dir, true)).unwrap();
+    for name in left {
+        assert!(!dir.join(name).exists(), "{name} is still there");
+    }
+    assert!(dir.join("notes.txt").exists() && dir.join(".tmpnotours").exists(), "only what writes leave is removed");
+    for name in left {
+        assert!(checkpoint::is_interrupted_write(name), "{name}");
+    }
+    for name in ["checkpoint.json", "weights-epoch-0002.safetensors", ".tmp", ".tmpAb3xYz9", "notes.tmp"] {
+        assert!(!checkpoint::is_interrupted_write(name), "{name}");
+    }
+}
+
+#[test]
+fn weights_gone_non_finite_in_the_last_step_are_never_committed() {
+    // One step per epoch: its loss is finite (fresh weights, ln 10), and the update at lr 1e300
+    // fills the weights with infinities and NaNs after the last loss was seen. The check before
+    // the save finds them: an error naming the epoch, the step and a learning rate, and no
+    // checkpoint (before the check this run exited Ok with those weights committed).
+    let dir = tmpdir("diverged-weights");
+    let cfg = TrainConfig { epochs: 2, limit: Some(32), test_limit: Some(32), lr: 1e300, momentum: 0.0, ..TrainConfig::smoke() };
+    let e = train::run(&opts(cfg, &dir, false)).unwrap_err();
+    match &e {
+        Error::DivergedWeights { epoch: 1, step: 1, why, suggested, .. } => {
+            assert!(why.contains("holds NaN or infinite values"), "{e}");
+            assert_eq!(*suggested, 1e299);
+        }
+        other => panic!("expected divergence found before the save of epoch 1: {other}"),
+    }
+    assert!(e.to_string().contains("try --lr 1e299") && e.to_string().contains("Nothing of this epoch was saved"), "{e}");
+    assert!(!dir.join(checkpoint::META_FILE).exists(), "nothing committed");
+    // The check itself: a parameter or a momentum buffer with a NaN is named.
+    let (_, varmap) = alexnet_lab::ModelKind::LeNet.init(None, 0, &Device::Cpu).unwrap();
+    let mut opt = Sgd::new(train::named_vars(&varmap), 0.1, 0.9, 0.0).unwrap();
+    assert_eq!(opt.first_non_finite().unwrap(), None);
+    let (name, var) = train::named_vars(&varmap).into_iter().nth(3).unwrap();
+    var.set(&(var.as_tensor() * f64::NAN).unwrap()).unwrap();
+    assert_eq!(opt.first_non_finite().unwrap(), Some(name.clone()));
+    var.set(&var.as_tensor().zeros_like().unwrap()).unwrap();
+    let state: std::collections::HashMap<String, Tensor> = train::named_vars(&varmap)
+        .into_iter()
+        .map(|(n, v)| (format!("momentum.{n}"), if n == name { (v.as_tensor().ones_like().unwrap() * f64::INFINITY).unwrap() } else { v.as_tensor().zeros_like().unwrap() }))
+        .collect();
+    opt.load_state(&state, "optimizer file").unwrap();
+    assert_eq!(opt.first_non_finite().unwrap(), Some(format!("momentum.{name}")));
+}
+
+#[test]
+fn an_optimizer_file_missing_a_buffer_or_of_another_dtype_is_refused() {
+    let (_, varmap) = alexnet_lab::ModelKind::LeNet.init(None, 0, &Device::Cpu).unwrap();
+    let vars = train::named_vars(&varmap);
+    let full: std::collections::HashMap<String, Tensor> =
+        vars.iter().map(|(n, v)| (format!("momentum.{n}"), v.as_tensor().zeros_like().unwrap())).collect();
+    let mut opt = Sgd::new(vars.clone(), 0.1, 0.9, 0.0).unwrap();
+    opt.load_state(&full, "opt.safetensors").unwrap();
+    let mut missing = full.clone();
+    let gone = format!("momentum.{}", vars[0].0);
+    missing.remove(&gone);
+    let e = opt.load_state(&missing, "opt.safetensors").unwrap_err().to_string();
+    assert!(e.contains("opt.safetensors has no `") && e.contains(&gone), "{e}");
+    let mut wrong = full.clone();
+    wrong.insert(gone.clone(), wrong[&gone].to_dtype(alexnet_lab::candle::DType::F64).unwrap());
+    let e = opt.load_state(&wrong, "opt.safetensors").unwrap_err().to_string();
+    assert!(e.contains(&gone) && e.contains("F64"), "{e}");
+    // Without momentum there is nothing to miss.
+    Sgd::new(vars, 0.1, 0.0, 0.0).unwrap().load_state(&Default::default(), "none").unwrap();
+}

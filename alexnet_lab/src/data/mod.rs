@@ -35,6 +35,10 @@ use crate::{Error, Result};
 pub const SIDE: usize = 28;
 /// Pixels per image.
 pub const PIXELS: usize = SIDE * SIDE;
+/// Images in Fashion-MNIST's training split.
+pub const TRAIN_IMAGES: usize = 60_000;
+/// Images in Fashion-MNIST's test split.
+pub const TEST_IMAGES: usize = 10_000;
 
 /// The ten classes, in label order (d2l's `get_fashion_mnist_labels`).
 pub const CLASS_NAMES: [&str; 10] =

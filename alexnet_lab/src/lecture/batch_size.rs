@@ -4,9 +4,13 @@
 //!
 //! The prediction, for a batch of `B` images, in f32:
 //! - parameters: weights + their gradients + SGD momentum = 3 × #params;
-//! - activations: every layer's output (and the input) is kept for the backward pass, and
-//!   candle's backward pass keeps a gradient for each of them until it returns: 2 × B × the
-//!   sum of the per-example output sizes.
+//! - activations: every layer's output (and the input) is kept for the backward pass, and the
+//!   backward pass makes a gradient of the same size for each: 2 × B × the sum of the
+//!   per-example output sizes. That is an upper bound: candle 0.11's `backward` removes a node's
+//!   gradient from its store once it has passed it on (`grads.remove(node)` in
+//!   `candle-core/src/backprop.rs`), so only the gradients at the current depth are alive at a
+//!   time, and the lab's convolution and linear ops apply bias and ReLU inside one op, so fewer
+//!   outputs are kept than the 21 layers of the shape walk.
 //!
 //! What it leaves out (the measurement shows how much that is): temporary buffers of the
 //! convolutions (im2col columns), dropout masks, the loss, allocator slack. The budget check
@@ -22,7 +26,7 @@ use crate::sys::proc::{available_bytes, current_rss_bytes, reset_peak_rss};
 use crate::train::bench::{self, Mode};
 use crate::{Error, Result};
 
-pub use crate::sys::proc::gb;
+pub use crate::sys::proc::{gib, GIB};
 
 const F32: u64 = 4;
 
@@ -137,23 +141,18 @@ pub struct SweepConfig {
 }
 
 impl SweepConfig {
-    /// The notebook's sweep for `device`: AlexNet at `LAB_MEM_IMAGE_SIZE` (224 on a GPU, 96
-    /// on a CPU), batch sizes 8, 16, ... up to 16384 on a GPU (the card's memory is the limit)
-    /// or 1024 on a CPU, whose budget is [`BUDGET_ENV`] (default here 2G: a demonstration that
-    /// stops well before the machine's memory), one timed step each.
-    pub fn from_env(device: &Device) -> Result<Self> {
-        let gpu = !device.is_cpu();
-        let image_size = crate::report::display::env_or("LAB_MEM_IMAGE_SIZE", if gpu { 224 } else { 96 });
-        let budget = std::env::var(BUDGET_ENV).unwrap_or_else(|_| if gpu { "1T".into() } else { "2G".into() });
-        let budget_bytes = parse_bytes(&budget).map_err(|e| Error::config(format!("{BUDGET_ENV}: {e}")))?;
-        let top = if gpu { 14 } else { 10 };
-        Ok(Self { model: ModelKind::AlexNet, image_size, batch_sizes: (3..=top).map(|k| 1usize << k).collect(), budget_bytes, steps: 1 })
+    /// The notebook's sweep: AlexNet at `image_size`, batch sizes 8, 16, ... up to 16384 on a GPU
+    /// (the card's memory is the limit) or 1024 on a CPU, where no batch size whose prediction
+    /// (with the margin) exceeds `budget_bytes` runs; one timed step each.
+    pub fn lecture(device: &Device, image_size: usize, budget_bytes: u64) -> Self {
+        let top = if device.is_cpu() { 10 } else { 14 };
+        Self { model: ModelKind::AlexNet, image_size, batch_sizes: (3..=top).map(|k| 1usize << k).collect(), budget_bytes, steps: 1 }
     }
 }
 
 impl std::fmt::Display for SweepConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} at {s}x{s}, batch sizes {:?}, memory budget {} (CPU)", self.model.name(), self.batch_sizes, gb(self.budget_bytes), s = self.image_size)
+        write!(f, "{} at {s}x{s}, batch sizes {:?}, memory budget {} (CPU)", self.model.name(), self.batch_sizes, gib(self.budget_bytes), s = self.image_size)
     }
 }
 
@@ -175,12 +174,13 @@ pub fn check_budget(e: &Estimate, budget: u64, device: &Device) -> Result<()> {
         batch_size: e.batch_size,
         smaller: fitting_batch(e, budget),
         detail: format!(
-            "predicted {} (parameters {} + activations {}, x {SAFETY_FACTOR} margin) > memory budget {} (set it with \
-             {BUDGET_ENV}, e.g. {BUDGET_ENV}=8G)",
-            gb(needed),
-            gb(e.params_bytes),
-            gb(e.activations_bytes),
-            gb(budget)
+            "predicted {} (parameters {} + activations {}), with the {SAFETY_FACTOR}x margin {} > memory budget {} \
+             (set it with {BUDGET_ENV}, e.g. {BUDGET_ENV}=8G)",
+            gib(e.total_bytes()),
+            gib(e.params_bytes),
+            gib(e.activations_bytes),
+            gib(needed),
+            gib(budget)
         ),
     })
 }
@@ -299,15 +299,15 @@ impl std::fmt::Display for Sweep {
 pub fn render(points: &[SweepPoint]) -> String {
     let mut s = format!(
         "{:>6}  {:>13}  {:>12}  {:>9}  {:>10}  {}\n",
-        "batch", "predicted GB", "measured GB", "s/step", "img/s", "outcome"
+        "batch", "predicted GiB", "measured GiB", "s/step", "img/s", "outcome"
     );
     for p in points {
         let opt = |v: Option<f64>, prec: usize| v.map_or("-".into(), |v| format!("{v:.prec$}"));
         s += &format!(
             "{:>6}  {:>13.3}  {:>12}  {:>9}  {:>10}  {}\n",
             p.batch_size,
-            p.predicted.total_bytes() as f64 / 1e9,
-            opt(p.measured_bytes.map(|b| b as f64 / 1e9), 3),
+            p.predicted.total_bytes() as f64 / GIB,
+            opt(p.measured_bytes.map(|b| b as f64 / GIB), 3),
             opt(p.seconds_per_step, 3),
             opt(p.images_per_sec(), 1),
             p.error.as_deref().unwrap_or("ok")
@@ -319,12 +319,12 @@ pub fn render(points: &[SweepPoint]) -> String {
 /// Predicted vs measured memory per batch size (log-log would hide the linear growth: linear axes).
 pub fn plot_svg(points: &[SweepPoint], title: &str) -> Result<Svg> {
     let ok: Vec<&SweepPoint> = points.iter().filter(|p| p.error.is_none()).collect();
-    let predicted = ok.iter().map(|p| (p.batch_size as f64, p.predicted.total_bytes() as f64 / 1e9)).collect();
+    let predicted = ok.iter().map(|p| (p.batch_size as f64, p.predicted.total_bytes() as f64 / GIB)).collect();
     let measured: Vec<(f64, f64)> =
-        ok.iter().filter_map(|p| p.measured_bytes.map(|m| (p.batch_size as f64, m as f64 / 1e9))).collect();
+        ok.iter().filter_map(|p| p.measured_bytes.map(|m| (p.batch_size as f64, m as f64 / GIB))).collect();
     let mut series = vec![Series { name: "predicted", points: predicted }];
     if !measured.is_empty() {
         series.push(Series { name: "measured (peak RSS added)", points: measured });
     }
-    lines_svg(title, "batch size", "GB", &series, false)
+    lines_svg(title, "batch size", "GiB", &series, false)
 }

@@ -99,10 +99,29 @@ pub fn show_png(png: &[u8]) {
     Png(png.to_vec()).evcxr_display();
 }
 
-/// An environment knob with a default (like d2l-java's `MAX_EPOCH`): `env_or("EPOCHS", 1)`.
-pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+/// A notebook knob: the value the cell states, parsed (`let n: usize = knob("LAB_ASPECT_N",
+/// "10000")?;`), unless the environment variable `name` is set to something else, which then
+/// overrides it and says so in the cell's output (CI runs the notebooks small this way).
+/// Committed outputs must come from the values the cells show: `notebooks/check_outputs.py
+/// --committed` refuses a notebook whose outputs hold such an override line, and checks the runs
+/// they name against the cells' values. The one place notebooks read the environment.
+pub fn knob<T>(name: &str, value: &str) -> crate::Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let chosen = match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() && v.trim() != value => {
+            println!("{KNOB_OVERRIDE} {name}={} (the cell says \"{value}\")", v.trim());
+            v.trim().to_string()
+        }
+        _ => value.to_string(),
+    };
+    chosen.parse().map_err(|e| crate::Error::config(format!("knob {name}: `{chosen}` does not parse: {e}")))
 }
+
+/// How [`knob`] starts the line that says the environment overrode a cell's value.
+pub const KNOB_OVERRIDE: &str = "knob from the environment:";
 
 /// Makes a panic abort the kernel process. A panicking cell does not fail
 /// `nbconvert --execute` (it prints and goes on); an aborted kernel does. Call it in the first cell.

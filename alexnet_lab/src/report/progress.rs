@@ -18,3 +18,13 @@ pub fn bar(len: usize, show: bool, prefix: &'static str) -> ProgressBar {
     b.set_prefix(prefix);
     b
 }
+
+/// A duration as people say it: `40 s`, `14 min`, `1 h 05 min`.
+pub fn duration(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    match s {
+        0..=89 => format!("{s} s"),
+        90..=3599 => format!("{} min", (s + 30) / 60),
+        _ => format!("{} h {:02} min", s / 3600, (s % 3600 + 30) / 60),
+    }
+}

@@ -1,6 +1,7 @@
 //! The process and the machine: which device, the allocator, `/proc` readings, crash-safe
 //! files, seeds. Knows nothing of networks or data; every other layer may use it.
 
+pub mod build;
 pub mod device;
 pub mod fs;
 pub mod malloc;

@@ -39,7 +39,10 @@ pub fn cpu_seconds() -> f64 {
     (get(11) + get(12)) / tick
 }
 
-/// Bytes as gigabytes with two decimals: `1.52 GB`.
-pub fn gb(bytes: u64) -> String {
-    format!("{:.2} GB", bytes as f64 / 1e9)
+/// Bytes per GiB (2^30): memory sizes are read (`2G` = 2 GiB) and shown in one unit.
+pub const GIB: f64 = (1u64 << 30) as f64;
+
+/// Bytes as GiB (2^30 bytes) with two decimals: `1.52 GiB`, the unit memory budgets are read in.
+pub fn gib(bytes: u64) -> String {
+    format!("{:.2} GiB", bytes as f64 / GIB)
 }

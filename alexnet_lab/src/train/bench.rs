@@ -56,7 +56,7 @@ impl std::fmt::Display for BenchResult {
         }
         write!(f, "  CPU seconds {:.1}", self.cpu_seconds)?;
         if let Some(p) = self.peak_rss_bytes {
-            write!(f, ", peak memory {:.2} GB", p as f64 / 1e9)?;
+            write!(f, ", peak memory {}", crate::sys::proc::gib(p))?;
         }
         Ok(())
     }

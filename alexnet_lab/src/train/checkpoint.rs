@@ -63,6 +63,10 @@ pub struct CheckpointMeta {
     /// SHA-256 of the optimizer file as saved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optimizer_sha256: Option<String>,
+    /// The commit of the crate that trained the last epoch ([`crate::sys::build::COMMIT`]);
+    /// absent in checkpoints written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
 }
 
 impl CheckpointMeta {
@@ -89,6 +93,7 @@ impl CheckpointMeta {
             optimizer: with_optimizer.then_some(optimizer),
             weights_sha256: None,
             optimizer_sha256: None,
+            commit: Some(crate::sys::build::COMMIT.to_string()),
         }
     }
 }
@@ -171,8 +176,31 @@ fn remove_stale(dir: &Path, meta: &CheckpointMeta) {
         let name = entry.file_name().to_string_lossy().into_owned();
         let ours = name.starts_with("weights-epoch-") || name.starts_with("optimizer-epoch-") || name == LEGACY_WEIGHTS_FILE
             || name == "optimizer.safetensors";
-        let tmp = name.ends_with(".tmp") && (ours || name.starts_with("checkpoint."));
-        if (ours && !keep.contains(&Some(name.as_str()))) || tmp {
+        if (ours && !keep.contains(&Some(name.as_str()))) || is_interrupted_write(&name) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether `name` is what a write killed half-way leaves in a run folder: the lab's own
+/// `<file>.tmp` names, and the `.tmpXXXXXX` files through which safetensors writes a tensor file
+/// (`tempfile::NamedTempFile` in the same folder, renamed when complete; 85-170 MB for AlexNet).
+pub fn is_interrupted_write(name: &str) -> bool {
+    let lab_tmp = name.strip_suffix(".tmp").is_some_and(|f| {
+        f.starts_with("weights-epoch-") || f.starts_with("optimizer-epoch-") || f.starts_with("checkpoint.")
+            || ["optimizer.safetensors", "metrics.csv", "curve.csv", "curve.svg"].contains(&f)
+    });
+    let tempfile = name.strip_prefix(".tmp").is_some_and(|rest| rest.len() == 6 && rest.chars().all(|c| c.is_ascii_alphanumeric()));
+    lab_tmp || tempfile
+}
+
+/// Removes what writes killed half-way left in the run folder `dir` (see
+/// [`is_interrupted_write`]); the caller holds the folder's lock, so no write of ours is in
+/// flight. Best effort.
+pub fn remove_interrupted_writes(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        if is_interrupted_write(&entry.file_name().to_string_lossy()) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
@@ -330,8 +358,8 @@ fn model_from_tensors(
 }
 
 /// One line naming the run a checkpoint comes from, for outputs that depend on it:
-/// `run runs/x: profile cpu-full, AlexNet 80x80, 4 epochs over 60000 train images, test acc
-/// 0.893 on 10000 test images, saved 2026-12-01`.
+/// `run x: profile cpu-full, AlexNet 80x80, 4 epochs over 60000 train images, test acc 0.893 on
+/// all 10000 test images, commit 1a2b3c4d5e6f, saved 2026-12-01`.
 pub fn run_label(path: &Path) -> Result<String> {
     let (dir, meta) = read_meta(path)?;
     let last = meta.history.epochs.last();
@@ -343,7 +371,7 @@ pub fn run_label(path: &Path) -> Result<String> {
         .map(|d| crate::sys::fs::civil_date(d.as_secs()))
         .unwrap_or_else(|| "at an unknown date".into());
     Ok(format!(
-        "run {}: profile {}, {} {}x{}, {} epoch{} over {} train images, test acc {} on {} test images, saved {}",
+        "run {}: profile {}, {} {}x{}, {} epoch{} over {} train images, test acc {} on {} test images, commit {}, saved {}",
         dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned()),
         meta.config.profile,
         meta.model.name(),
@@ -354,6 +382,7 @@ pub fn run_label(path: &Path) -> Result<String> {
         last.map_or(0, |e| e.examples),
         last.map_or("-".into(), |e| format!("{:.3}", e.test_acc)),
         meta.config.test_limit.map_or("all 10000".into(), |n| n.to_string()),
+        meta.commit.as_deref().unwrap_or("not recorded"),
         saved
     ))
 }

@@ -35,33 +35,10 @@ pub enum Profile {
 
 crate::named_enum!(Profile "profile" { D2l = "d2l", Cpu = "cpu", CpuFull = "cpu-full", Quick = "quick", Smoke = "smoke", Lenet = "lenet" });
 
-/// The environment variable notebooks read their training profile from (`LAB_PROFILE=quick`).
-pub const PROFILE_ENV: &str = "LAB_PROFILE";
-
 impl Profile {
     /// The profile a run gets when none is named: the lecture's on a GPU, `cpu` otherwise.
     pub fn default_for(device: &Device) -> Self {
         if device.is_cuda() { Self::D2l } else { Self::Cpu }
-    }
-
-    /// [`PROFILE_ENV`] if set (an unknown name is an error listing the known ones), else
-    /// [`Profile::default_for`] the device.
-    ///
-    /// ```
-    /// use alexnet_lab::{candle::Device, train::Profile};
-    /// std::env::set_var("LAB_PROFILE", "smoke");
-    /// assert_eq!(Profile::from_env(&Device::Cpu)?, Profile::Smoke);
-    /// std::env::remove_var("LAB_PROFILE");
-    /// assert_eq!(Profile::from_env(&Device::Cpu)?, Profile::Cpu);
-    /// # Ok::<(), alexnet_lab::Error>(())
-    /// ```
-    pub fn from_env(device: &Device) -> Result<Self> {
-        match std::env::var(PROFILE_ENV) {
-            Ok(name) if !name.trim().is_empty() => {
-                name.parse().map_err(|e| Error::config(format!("{PROFILE_ENV}: {e}")))
-            }
-            _ => Ok(Self::default_for(device)),
-        }
     }
 }
 
@@ -189,12 +166,6 @@ impl TrainConfig {
             test_limit: Some(256),
             ..Self::d2l()
         }
-    }
-
-    /// The profile's config on the device's default profile or [`PROFILE_ENV`]'s (what
-    /// notebook 05 trains).
-    pub fn from_env(device: &Device) -> Result<Self> {
-        Ok(Self::for_profile(Profile::from_env(device)?))
     }
 
     /// The recipe for another model: a LeNet in an AlexNet profile (or the reverse) gets its

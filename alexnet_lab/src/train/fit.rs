@@ -18,7 +18,7 @@ use super::optim::Sgd;
 use super::TrainConfig;
 use crate::data::DataLoader;
 use crate::nn::Sequential;
-use crate::report::progress::bar;
+use crate::report::progress::{bar, duration};
 use crate::sys::device::device_name;
 use crate::sys::rng::mix;
 use crate::{Error, Result};
@@ -87,10 +87,18 @@ fn fit_epochs(
     let num_batches = train.num_batches();
     let mark = (num_batches / 5).max(1);
     let mut last_finite = f64::NAN;
+    // A loss this far above chance (ln of the number of classes) is a run blowing up, even while
+    // it stays finite (measured: lr 1e8 gave a finite 2.3e8 and weights full of NaN).
+    let chance = (net.num_classes().max(2) as f64).ln();
+    let step_limit = 100.0 * chance;
+    let epoch_limit = 3.0 * chance;
     for epoch in start_epoch..cfg.epochs {
         let wall = Instant::now();
         let bar = bar(num_batches, progress, "train");
         bar.set_prefix(format!("{}/{}", epoch + 1, cfg.epochs));
+        // Without a visible bar (notebooks, output to a file or a job log: indicatif hides it
+        // when stderr is no terminal) step lines show that a long epoch is moving.
+        let lines = bar.is_hidden();
         let (mut loss_sum, mut right, mut n, mut secs) = (0.0, 0.0, 0usize, 0.0);
         let mut step_losses = Vec::with_capacity(num_batches);
         for (i, batch) in train.epoch(epoch, device).enumerate() {
@@ -111,7 +119,7 @@ fn fit_epochs(
                 let loss = candle_nn::loss::cross_entropy(&logits, &b.labels)?;
                 let grads = loss.backward()?;
                 let l = loss.to_scalar::<f32>()? as f64;
-                if !l.is_finite() {
+                if !l.is_finite() || l > step_limit {
                     return Ok((l, 0.0));
                 }
                 opt.step(&grads)?;
@@ -119,7 +127,7 @@ fn fit_epochs(
             };
             let (l, c) = step().map_err(|e| e.on_device(&history.device, bs))?;
             secs += t.elapsed().as_secs_f64();
-            if !l.is_finite() {
+            if !l.is_finite() || l > step_limit {
                 bar.abandon();
                 return Err(Error::Diverged {
                     epoch: epoch + 1,
@@ -143,10 +151,13 @@ fn fit_epochs(
                 n as f64 / secs
             ));
             if (i + 1) % mark == 0 || i + 1 == num_batches {
-                if !progress && i + 1 < num_batches {
-                    // Without a bar (notebooks, logs) a long epoch still shows it is moving.
+                if lines && i + 1 < num_batches {
+                    // The rest of the run at this epoch's pace so far (steps with their data
+                    // loading; the test passes not counted).
+                    let per_step = wall.elapsed().as_secs_f64() / (i + 1) as f64;
+                    let left = (num_batches - i - 1) + (cfg.epochs - epoch - 1) * num_batches;
                     log.line(&format!(
-                        "  epoch {}/{} step {}/{}: loss {:.3}, train acc {:.3}, {:.1} examples/sec, lr {:.5}",
+                        "  epoch {}/{} step {}/{}: loss {:.3}, train acc {:.3}, {:.1} examples/sec, lr {:.5}, {} of training left",
                         epoch + 1,
                         cfg.epochs,
                         i + 1,
@@ -154,7 +165,8 @@ fn fit_epochs(
                         loss_sum / n as f64,
                         right / n as f64,
                         n as f64 / secs,
-                        lr
+                        lr,
+                        duration(per_step * left as f64)
                     ));
                 }
                 history.curve.push(CurvePoint {
@@ -166,6 +178,15 @@ fn fit_epochs(
             }
         }
         bar.finish_and_clear();
+        // Nothing diverged is committed: weights and momentum finite, the epoch's loss not far
+        // above chance; else the run ends here and the last good checkpoint stays.
+        let mean = loss_sum / n.max(1) as f64;
+        let broken = opt.first_non_finite()?.map(|t| format!("`{t}` holds NaN or infinite values"));
+        let broken = broken.or_else(|| (mean > epoch_limit).then(|| format!("the epoch's mean loss is {:.4}, over 3x chance ({chance:.4})", mean)));
+        if let Some(why) = broken {
+            let lr = cfg.lr_at(epoch, num_batches.saturating_sub(1), num_batches);
+            return Err(Error::DivergedWeights { epoch: epoch + 1, step: num_batches, why, lr: cfg.lr, suggested: cfg.lr / 10.0, last_lr: lr });
+        }
         let eval = evaluate(net, test, device, progress)?;
         history.curve.push(CurvePoint {
             epoch: (epoch + 1) as f64,
@@ -190,6 +211,11 @@ fn fit_epochs(
             m.epoch, cfg.epochs, m.train_loss, m.train_acc, m.test_acc, m.examples_per_sec, m.wall_seconds
         ));
         on_epoch(&history, opt)?;
+        // A stop asked for during the evaluation or the save: the epoch is saved, then it stops
+        // (also after the last epoch: the caller learns that it was asked to stop).
+        if STOP.swap(false, Ordering::SeqCst) {
+            return Err(Error::Interrupted { epoch: epoch + 1, step: num_batches, epochs_done: epoch + 1 });
+        }
     }
     Ok(history)
 }

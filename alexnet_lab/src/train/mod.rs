@@ -12,14 +12,16 @@ mod evaluate;
 mod fit;
 mod history;
 pub mod optim;
+mod plan;
 pub mod predict;
 mod run;
 
 pub use checkpoint::{load_model, run_label, CheckpointMeta};
-pub use config::{LrSchedule, Profile, TrainConfig, PROFILE_ENV};
+pub use config::{LrSchedule, Profile, TrainConfig};
 pub use evaluate::{accuracy, evaluate, evaluate_checkpoint, CheckpointEval, ClassAccuracy, ConfusionMatrix, Evaluation};
 pub use fit::{request_stop, Fit, Log};
 pub use history::{write_run_files, CurvePoint, EpochMetrics, History};
 pub use optim::{named_vars, Sgd, SgdConfig};
+pub use plan::{plan, Action, Estimate, Plan, MEASURED_STEPS};
 pub use predict::Predictor;
-pub use run::{lock_run_folder, recipe_changes, run, RunOptions, RunSummary, LOCK_FILE};
+pub use run::{existing_run, lock_run_folder, recipe_changes, run, RunOptions, RunSummary, LOCK_FILE};

@@ -124,21 +124,48 @@ impl Sgd {
             .collect()
     }
 
-    /// Restores momentum buffers saved by [`Sgd::state`].
-    pub fn load_state(&mut self, state: &HashMap<String, Tensor>) -> Result<()> {
+    /// Restores momentum buffers saved by [`Sgd::state`] (`what` names their file in errors).
+    /// With momentum every parameter's buffer must be there, of its shape and dtype: a resumed
+    /// run with a buffer missing would silently restart that parameter's momentum.
+    pub fn load_state(&mut self, state: &HashMap<String, Tensor>, what: &str) -> Result<()> {
         for ((n, var), vel) in self.names.iter().zip(&self.vars).zip(self.velocity.iter_mut()) {
-            if let Some(t) = state.get(&format!("momentum.{n}")) {
-                if t.dims() != var.dims() {
+            let key = format!("momentum.{n}");
+            match state.get(&key) {
+                Some(t) if t.dims() != var.dims() || t.dtype() != var.dtype() => {
                     return Err(Error::data(format!(
-                        "optimizer state for {n} has shape {:?}, the parameter {:?}",
+                        "{what}: `{key}` is {:?} {:?}, the parameter is {:?} {:?}: the file belongs to another model",
+                        t.dtype(),
                         t.dims(),
+                        var.dtype(),
                         var.dims()
-                    )));
+                    )))
                 }
-                *vel = Some(t.to_device(var.device())?);
+                Some(t) => *vel = Some(t.to_device(var.device())?),
+                None if self.momentum != 0.0 => {
+                    return Err(Error::data(format!(
+                        "{what} has no `{key}`: the momentum of that parameter is missing (the file is damaged or \
+                         from another model); train into another run folder"
+                    )))
+                }
+                None => {}
             }
         }
         Ok(())
+    }
+
+    /// The name of the first parameter or momentum buffer holding a NaN or an infinity (or
+    /// values so large that their sum overflows), if any: one sum per tensor, cheap next to a
+    /// training step.
+    pub fn first_non_finite(&self) -> Result<Option<String>> {
+        let tensors = self.names.iter().zip(&self.vars).map(|(n, v)| (n.clone(), v.as_tensor().clone()));
+        let momenta = self.names.iter().zip(&self.velocity).filter_map(|(n, v)| v.clone().map(|v| (format!("momentum.{n}"), v)));
+        for (name, t) in tensors.chain(momenta) {
+            let sum = t.sum_all()?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+            if !sum.is_finite() {
+                return Ok(Some(name));
+            }
+        }
+        Ok(None)
     }
 }
 

@@ -53,6 +53,8 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     let cfg = &opts.config;
     cfg.validate()?;
     let _lock = lock_run_folder(&opts.out)?;
+    // A run killed while saving left a partial tensor file (up to 170 MB): gone before it starts.
+    checkpoint::remove_interrupted_writes(&opts.out);
     let device = &opts.device;
     let log = opts.log;
     let (train_loader, test_loader) = cfg.loaders(FashionMnist::load(&opts.source)?)?;
@@ -61,40 +63,17 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     let (net, varmap) = cfg.model.init(Some(input), cfg.seed, device)?;
     let mut opt = Sgd::for_varmap(&varmap, cfg.sgd())?;
     let mut history = History::default();
-    let existing = opts.resume && opts.out.join(checkpoint::META_FILE).exists();
-    let mut finished = false;
-    if opts.resume && !existing {
-        log.line(&format!(
-            "no checkpoint in {} yet: starting a new run (--resume continues one when there is)",
-            opts.out.display()
-        ));
+    let loaded = if opts.resume { existing_run(opts)? } else { None };
+    if opts.resume && loaded.is_none() {
+        log.line(&format!("no checkpoint in {} yet: starting a new run", opts.out.display()));
     }
-    if existing {
-        let (dir, meta) = checkpoint::read_meta(&opts.out)?;
-        if meta.model != cfg.model || meta.input != input {
-            return Err(Error::config(format!(
-                "the checkpoint in {} is {:?} with input {:?}, this run asks for {:?} with {:?}: use the same \
-                 --model/--image-size or another --out",
-                dir.display(),
-                meta.model,
-                meta.input,
-                cfg.model,
-                input
-            )));
-        }
-        let changed = recipe_changes(&meta.config, cfg);
-        if !changed.is_empty() {
-            return Err(Error::config(format!(
-                "the run in {} was trained with another recipe ({}): resuming would mix two recipes. Use the \
-                 run's own settings (its checkpoint.json), or another --out for a new run",
-                dir.display(),
-                changed.join(", ")
-            )));
-        }
+    let existing = loaded.is_some();
+    let mut finished = false;
+    if let Some((dir, meta)) = loaded {
         finished = meta.epoch >= cfg.epochs;
         if finished {
             log.line(&format!(
-                "the run in {} has already done {} of {} epochs: nothing to train (ask for more with --epochs)",
+                "the run in {} has already done {} of {} epochs: nothing to train (a config with more epochs trains more)",
                 dir.display(),
                 meta.epoch,
                 cfg.epochs
@@ -102,8 +81,9 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         }
         checkpoint::load_weights(&dir, &meta, &varmap, device)?;
         let state = checkpoint::load_optimizer(&dir, &meta, device)?;
-        if !state.is_empty() {
-            opt.load_state(&state)?;
+        if meta.optimizer.is_some() || !state.is_empty() {
+            let file = meta.optimizer.as_deref().unwrap_or("optimizer.safetensors");
+            opt.load_state(&state, &dir.join(file).display().to_string())?;
         }
         history = meta.history;
         if !finished {
@@ -151,6 +131,38 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         write_run_files(&out, h)
     })?;
     Ok(RunSummary { history, out: opts.out.clone(), resumed_from })
+}
+
+/// The checkpoint in the run folder of `opts`, if there is one, after checking that it holds
+/// the model, input and recipe of `opts.config` (resuming another would mix two runs).
+pub fn existing_run(opts: &RunOptions) -> Result<Option<(PathBuf, CheckpointMeta)>> {
+    let cfg = &opts.config;
+    if !opts.out.join(checkpoint::META_FILE).exists() {
+        return Ok(None);
+    }
+    let (dir, meta) = checkpoint::read_meta(&opts.out)?;
+    let input = cfg.input();
+    if meta.model != cfg.model || meta.input != input {
+        return Err(Error::config(format!(
+            "the checkpoint in {} is {:?} with input {:?}, this run asks for {:?} with {:?}: use the same \
+             model and image size, or another run folder",
+            dir.display(),
+            meta.model,
+            meta.input,
+            cfg.model,
+            input
+        )));
+    }
+    let changed = recipe_changes(&meta.config, cfg);
+    if !changed.is_empty() {
+        return Err(Error::config(format!(
+            "the run in {} was trained with another recipe ({}): resuming would mix two recipes. Use the \
+             run's own settings (its checkpoint.json), or another run folder for a new run",
+            dir.display(),
+            changed.join(", ")
+        )));
+    }
+    Ok(Some((dir, meta)))
 }
 
 /// The lock file that keeps two runs from writing into one folder.

@@ -38,11 +38,11 @@ pub fn run(cli: Cli) -> Result<()> {
                 None => memory::default_budget()?,
             };
             if device.is_cpu() {
-                println!("memory budget {} (CPU: a batch size predicted above it is not run)", memory::gb(budget_bytes));
+                println!("memory budget {} (CPU: a batch size predicted above it is not run)", memory::gib(budget_bytes));
             }
             let cfg = SweepConfig { model, image_size, batch_sizes, budget_bytes, steps };
             let sweep = memory::sweep(&cfg, &device, |p| {
-                let (mb, secs) = (p.measured_bytes.map(memory::gb), p.seconds_per_step);
+                let (mb, secs) = (p.measured_bytes.map(memory::gib), p.seconds_per_step);
                 match &p.error {
                     None => eprintln!("batch {}: {} measured, {:.3} s/step", p.batch_size, mb.unwrap_or("-".into()), secs.unwrap_or(0.0)),
                     Some(e) => eprintln!("batch {}: {e}", p.batch_size),

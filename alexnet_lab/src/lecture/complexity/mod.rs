@@ -150,14 +150,19 @@ impl Complexity {
             thousands(t.macs),
             thousands(t.flops),
         ]);
+        format!("{}\n{}", self.summary(), render(&["#", "layer", "output shape", ">params", ">MACs", ">FLOPs"], &rows))
+    }
+
+    /// `AlexNet for one [1, 224, 224] input: 46.8M parameters, 938.1M multiply-adds (1.9G FLOPs)`.
+    pub fn summary(&self) -> String {
+        let t = &self.totals;
         format!(
-            "{} for one {:?} input: {} parameters, {} multiply-adds ({} FLOPs)\n{}",
+            "{} for one {:?} input: {} parameters, {} multiply-adds ({} FLOPs)",
             self.model,
             self.input,
             human(t.params as f64),
             human(t.macs as f64),
-            human(t.flops as f64),
-            render(&["#", "layer", "output shape", ">params", ">MACs", ">FLOPs"], &rows)
+            human(t.flops as f64)
         )
     }
 

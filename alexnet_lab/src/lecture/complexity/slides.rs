@@ -282,7 +282,7 @@ impl std::fmt::Display for LenetColumn {
         let (cp, cf) = self.computed_increase;
         let (np, nf) = LECTURE_SUMMARY;
         writeln!(f)?;
-        writeln!(f, "AlexNet / LeNet from the slide's own totals (46M / 0.6M, 1G / 4M): {sp:.0}x parameters, {sf:.0}x FLOPs.")?;
+        writeln!(f, "AlexNet / LeNet from the slide's own totals (46M / 0.6M, 1G / 4M): {sp:.1}x parameters, {sf:.1}x FLOPs.")?;
         writeln!(f, "AlexNet / LeNet as d2l builds both (1 channel): {cp:.0}x parameters, {cf:.0}x multiply-adds.")?;
         write!(f, "The lecture's summary slide says {np:.0}x parameters and {nf:.0}x compute.")
     }
