@@ -107,7 +107,8 @@ fn strays(out: &Path, started: Option<std::time::SystemTime>) -> Vec<String> {
     for e in std::fs::read_dir(out).into_iter().flatten().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let old = started.is_some_and(|s| e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < s));
-        if !known_name(&name) && !(checkpoint::is_interrupted_write(&name) && !old) {
+        let fresh_leftover = checkpoint::is_interrupted_write(&name) && !old;
+        if !(known_name(&name) || fresh_leftover) {
             bad.push(name);
         }
     }
