@@ -480,3 +480,94 @@ fn a_run_logged_to_a_file_shows_its_steps() {
     assert_eq!(steps.len(), 4, "a line at each fifth of the epoch but the last:\n{out}");
     assert!(steps.iter().all(|l| l.ends_with(" of training left")), "{out}");
 }
+
+#[test]
+fn the_same_thread_count_gives_the_same_weights_file() {
+    // What is reproducible, exactly: the same seed, configuration and number of threads give the
+    // same weights, byte for byte. Another thread count sums the convolution's weight gradient in
+    // another order (one share of the batch per thread), so its weights differ in the last bits.
+    let hf = shared("hf");
+    let weights = |threads: &str, name: &str| {
+        let dir = Scratch::new(name);
+        let env = [("HF_HOME", hf.to_str().unwrap()), ("HF_HUB_OFFLINE", "1"), ("RAYON_NUM_THREADS", threads)];
+        let o = lab_env(&["train", "--profile", "smoke", "--epochs", "1", "--limit", "256", "--test-limit", "32", "--seed", "3", "--out", dir.to_str().unwrap()], &env);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("checkpoint.json")).unwrap()).unwrap();
+        std::fs::read(dir.join(meta["weights"].as_str().unwrap())).unwrap()
+    };
+    let one = weights("1", "threads-1a");
+    assert!(one == weights("1", "threads-1b"), "1 thread twice: different weights");
+    let two = weights("2", "threads-2a");
+    assert!(two == weights("2", "threads-2b"), "2 threads twice: different weights");
+    assert!(one != two, "1 and 2 threads gave the same weights: the README's caveat is out of date, say so there");
+}
+
+/// Runs the binary under `ulimit -v` (KiB), so that an allocation it should have refused aborts
+/// it (SIGABRT) instead of reaching the machine's memory.
+fn lab_limited(args: &[&str], env: &[(&str, &str)], kib: u64) -> Output {
+    let mut c = Command::new("sh");
+    c.arg("-c").arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\"")).arg(env!("CARGO_BIN_EXE_alexnet-lab")).args(args);
+    c.env_remove("HF_HOME").env_remove("HF_HUB_OFFLINE");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    no_panic(c.output().expect("run alexnet-lab under ulimit"), args)
+}
+
+#[test]
+fn sizes_too_big_for_the_machine_are_refused_before_anything_is_allocated() {
+    // 4096x4096 gives AlexNet a first dense layer of 16.6 G parameters (62 GiB in f32): `shapes`
+    // and `complexity` need no weights and answer; training is refused by the memory it needs.
+    // Under a 6 GiB address-space limit an attempt to build it aborts instead (exit 134).
+    for args in [["shapes", "--input", "1x4096x4096"], ["complexity", "--input", "1x4096x4096"]] {
+        let o = lab_limited(&args, &[], 6 << 20);
+        assert!(o.status.success(), "{args:?}: {:?} {}", o.status, stderr(&o));
+    }
+    let o = lab_limited(&["shapes", "--input", "1x4096x4096"], &[], 6 << 20);
+    assert!(stdout(&o).lines().nth(14) == Some("Linear output shape: [1, 4096]") && stdout(&o).contains("[1, 256, 126, 126]"), "{}", stdout(&o));
+    let hf = shared("hf");
+    let env = [("HF_HOME", hf.to_str().unwrap()), ("HF_HUB_OFFLINE", "1")];
+    let dir = Scratch::new("cli-huge");
+    let o = lab_limited(&["train", "--profile", "smoke", "--image-size", "4096", "--out", dir.to_str().unwrap()], &env, 6 << 20);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(e.contains("AlexNet for a [1, 4096, 4096] input has 16667742922 parameters: 62.09 GiB in f32") && e.contains("use a smaller image size"), "{e}");
+}
+
+#[test]
+fn a_gzip_bomb_or_a_huge_idx_header_is_refused_without_inflating_it() {
+    use std::io::Write;
+    let idx = shared("fashion-mnist");
+    let dir = Scratch::new("cli-bomb");
+    for f in ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz"] {
+        std::fs::copy(idx.join(f), dir.join(f)).unwrap();
+    }
+    let gz = |payload: &mut dyn FnMut(&mut flate2::write::GzEncoder<Vec<u8>>)| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        payload(&mut e);
+        e.finish().unwrap()
+    };
+    // The label file of the test split: a correct header (10,000 labels), then 8 GiB of zeros in
+    // 8 MB of gzip. Inflated whole, it aborts the process under the 6 GiB limit.
+    let bomb = gz(&mut |e| {
+        e.write_all(&[0, 0, 8, 1, 0, 0, 0x27, 0x10]).unwrap();
+        let zeros = vec![0u8; 1 << 24];
+        for _ in 0..512 {
+            e.write_all(&zeros).unwrap();
+        }
+    });
+    let labels = dir.join("t10k-labels-idx1-ubyte.gz");
+    std::fs::write(&labels, &bomb).unwrap();
+    let args = ["data", "info", "--data-dir", dir.to_str().unwrap()];
+    let o = lab_limited(&args, &[], 6 << 20);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{:?}: {e}", o.status);
+    assert!(e.contains("t10k-labels-idx1-ubyte.gz: decompresses to more than 10008 bytes"), "{e}");
+    // A header announcing 4 G x 28 x 28 images is refused before anything is read after it.
+    std::fs::write(&labels, gz(&mut |e| e.write_all(&[0, 0, 8, 1, 0xff, 0xff, 0xff, 0xff]).unwrap())).unwrap();
+    std::fs::write(dir.join("t10k-images-idx3-ubyte.gz"), gz(&mut |e| e.write_all(&[0, 0, 8, 3, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 28, 0, 0, 0, 28]).unwrap())).unwrap();
+    let o = lab_limited(&args, &[], 6 << 20);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{:?}: {e}", o.status);
+    assert!(e.contains("t10k-images-idx3-ubyte.gz: its IDX header announces more than 1073741824 bytes"), "{e}");
+}

@@ -107,3 +107,25 @@ fn idx_faults() {
     let e = load_idx_dir(&bad).unwrap_err().to_string();
     assert!(e.contains("label 11 of example 0 is outside 0-9"), "{e}");
 }
+
+#[test]
+fn a_parquet_file_claiming_millions_of_rows_is_refused_before_polars_reads_it() {
+    // Five million rows of one run-length-encoded value: 0.1 MB of parquet, 3.9 GB of pixels if
+    // they were images. The row count is checked first, against MAX_ROWS.
+    use parquet::data_type::Int64Type;
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    let schema = std::sync::Arc::new(parquet::schema::parser::parse_message_type("message m { required int64 label; }").unwrap());
+    let mut buf = Vec::new();
+    let mut w = SerializedFileWriter::new(&mut buf, schema, std::sync::Arc::new(WriterProperties::builder().build())).unwrap();
+    let rows = 5_000_000usize;
+    let mut g = w.next_row_group().unwrap();
+    let mut c = g.next_column().unwrap().unwrap();
+    c.typed::<Int64Type>().write_batch(&vec![3i64; rows], None, None).unwrap();
+    c.close().unwrap();
+    g.close().unwrap();
+    w.close().unwrap();
+    assert!(buf.len() < 1 << 20, "{} bytes", buf.len());
+    let e = alexnet_lab::data::parquet::parquet_bytes_to_split(&buf, "many.parquet").unwrap_err().to_string();
+    assert!(e.contains("many.parquet is not a readable parquet file: its row groups claim 5000000 rows in all, more than the 4194304"), "{e}");
+}

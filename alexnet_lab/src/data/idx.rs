@@ -18,13 +18,49 @@ fn read_file(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::io(format!("cannot open {}", path.display()), e))
 }
 
-/// Decompresses a gzip buffer (`what` names it in errors).
-pub fn gunzip(gz: &[u8], what: &str) -> Result<Vec<u8>> {
+/// The most bytes an IDX file may decompress to (Fashion-MNIST's largest, the training
+/// images, is 47 MB): a header claiming more is refused before anything is read or allocated.
+pub const MAX_IDX_BYTES: usize = 1 << 30;
+
+/// Decompresses a gzip buffer (`what` names it in errors), reading at most `limit` bytes: a
+/// gzip bomb (a small file that inflates to gigabytes) is refused once it passes the limit.
+pub fn gunzip(gz: &[u8], what: &str, limit: usize) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(gz)
+        .take(limit as u64 + 1)
         .read_to_end(&mut out)
         .map_err(|e| Error::data(format!("{what}: not a complete gzip file ({e}); download it again")))?;
+    if out.len() > limit {
+        return Err(Error::data(format!("{what}: decompresses to more than {limit} bytes, more than its header announces; download it again")));
+    }
     Ok(out)
+}
+
+/// Decompresses a gzipped IDX file of `dims` dimensions: first its header, whose dimensions give
+/// the size of what follows (checked against [`MAX_IDX_BYTES`] before it is read), then at most
+/// that many bytes (and one more, to find a file longer than its header says).
+fn gunzip_idx(gz: &[u8], dims: usize, what: &str) -> Result<Vec<u8>> {
+    let header = 4 + 4 * dims;
+    let mut head = Vec::with_capacity(header);
+    flate2::read::GzDecoder::new(gz)
+        .take(header as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::data(format!("{what}: not a complete gzip file ({e}); download it again")))?;
+    let size = head
+        .get(4..)
+        .unwrap_or_default()
+        .chunks_exact(4)
+        .map(|b| <[u8; 4]>::try_from(b).map_or(0, u32::from_be_bytes) as usize)
+        .try_fold(1usize, |a, d| a.checked_mul(d))
+        .filter(|&n| n <= MAX_IDX_BYTES);
+    match size {
+        Some(n) => gunzip(gz, what, header + n),
+        None => Err(Error::data(format!(
+            "{what}: its IDX header announces more than {MAX_IDX_BYTES} bytes of data (dimensions {:02x?}); not a \
+             Fashion-MNIST file",
+            head.get(4..).unwrap_or_default()
+        ))),
+    }
 }
 
 /// Parses an IDX buffer: checks the magic (unsigned bytes, `dims` dimensions) and that the
@@ -68,7 +104,7 @@ pub fn read_idx_labels(path: &Path) -> Result<Vec<u8>> {
 
 /// The 28x28 images of a gzipped `idx3-ubyte` buffer.
 pub fn decode_images(gz: &[u8], what: &str) -> Result<Vec<u8>> {
-    let buf = gunzip(gz, what)?;
+    let buf = gunzip_idx(gz, 3, what)?;
     let (shape, data) = parse_idx(&buf, 3, what)?;
     if let [_, h, w] = shape.as_slice() {
         if [*h, *w] != [SIDE, SIDE] {
@@ -80,7 +116,7 @@ pub fn decode_images(gz: &[u8], what: &str) -> Result<Vec<u8>> {
 
 /// The labels of a gzipped `idx1-ubyte` buffer.
 pub fn decode_labels(gz: &[u8], what: &str) -> Result<Vec<u8>> {
-    Ok(parse_idx(&gunzip(gz, what)?, 1, what)?.1.to_vec())
+    Ok(parse_idx(&gunzip_idx(gz, 1, what)?, 1, what)?.1.to_vec())
 }
 
 /// Loads both splits from a directory holding the four IDX files.

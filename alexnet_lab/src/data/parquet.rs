@@ -38,12 +38,25 @@ pub fn parquet_bytes_to_split(bytes: &[u8], what: &str) -> Result<Split> {
 /// room for any image dataset the loader might be pointed at, and bounds what polars allocates).
 pub const MAX_VALUES: usize = 1 << 28;
 
-/// The structure of a parquet file as the `parquet` crate reads it: the footer parses, every
+/// Most rows a file may hold in all its row groups together (Fashion-MNIST's training file has
+/// 60,000): their decoded 28x28 images take 784 bytes each, so a small run-length-encoded file
+/// claiming billions of rows would ask for terabytes. Checked before polars reads the file.
+pub const MAX_ROWS: u64 = 1 << 22;
+
+/// The structure of a parquet file as the `parquet` crate reads it: at most [`MAX_ROWS`] rows
+/// in all, the footer parses, every
 /// column chunk lies inside the file and holds at most [`MAX_VALUES`] values, and its data
 /// pages' value counts (read from their headers) add up to the chunk's. `Err` says where.
 pub fn check_structure(file: &[u8]) -> std::result::Result<(), String> {
     let reader = SerializedFileReader::new(bytes::Bytes::copy_from_slice(file)).map_err(|e| e.to_string())?;
     let meta = reader.metadata();
+    let rows = (0..meta.num_row_groups()).try_fold(0u64, |sum, g| {
+        let n = u64::try_from(meta.row_group(g).num_rows()).map_err(|_| format!("row group {g} claims a negative number of rows"))?;
+        Ok::<u64, String>(sum.saturating_add(n))
+    })?;
+    if rows > MAX_ROWS {
+        return Err(format!("its row groups claim {rows} rows in all, more than the {MAX_ROWS} the lab reads ({} GiB of images)", rows.saturating_mul(PIXELS as u64) >> 30));
+    }
     for g in 0..meta.num_row_groups() {
         let group = reader.get_row_group(g).map_err(|e| format!("row group {g}: {e}"))?;
         for (c, chunk) in group.metadata().columns().iter().enumerate() {

@@ -3,7 +3,7 @@
 
 use candle_core::Tensor;
 
-use crate::nn::Sequential;
+use crate::nn::{infer_shapes, LayerSpec, Sequential};
 use crate::report::display::text;
 use crate::report::table::csv_string;
 use crate::Result;
@@ -67,6 +67,20 @@ pub fn walk(net: &Sequential, xs: &Tensor) -> Result<ShapeWalk> {
             .iter()
             .zip(outs)
             .map(|(l, t)| ShapeStep { index: l.index(), layer: l.name().to_string(), output_shape: t.dims().to_vec() })
+            .collect(),
+    ))
+}
+
+/// The same walk from the layer list alone, shapes inferred for a batch of one: nothing is
+/// allocated, so it answers for inputs whose model would not fit in memory (the CLI's `shapes`).
+pub fn walk_specs(specs: &[LayerSpec], input: &[usize]) -> Result<ShapeWalk> {
+    let shapes = infer_shapes(specs, input)?;
+    Ok(ShapeWalk(
+        specs
+            .iter()
+            .zip(shapes)
+            .enumerate()
+            .map(|(index, (s, shape))| ShapeStep { index, layer: s.kind().to_string(), output_shape: [vec![1], shape].concat() })
             .collect(),
     ))
 }

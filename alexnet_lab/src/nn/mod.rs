@@ -19,6 +19,6 @@ pub use kind::{ModelKind, MAX_CHANNELS, MAX_SIDE};
 pub use layer::{dropout, Layer, LayerSpec};
 pub use lenet::{LeNet, LeNetConfig};
 pub use net::{Net, NetConfig};
-pub use sequential::{infer_shapes, Sequential};
+pub use sequential::{check_fits, infer_shapes, Sequential};
 
 pub(crate) use sequential::init_sequential;

@@ -161,6 +161,28 @@ impl ModuleT for Sequential {
     }
 }
 
+/// Refuses, before anything is allocated, a model whose `copies` x its parameters in f32 (1:
+/// the weights; 3 for training: weights, gradients, momentum) exceed the memory this machine has
+/// available now (CPU; a GPU reports running out itself, as an error). A 4096x4096 input gives
+/// AlexNet a first dense layer of 16.6 G parameters: building it aborted the process.
+pub fn check_fits(name: &str, input: &[usize], specs: &[LayerSpec], copies: u64, device: &Device) -> Result<()> {
+    let params: u64 = specs.iter().map(|s| s.num_params() as u64).sum();
+    let need = params.saturating_mul(4).saturating_mul(copies);
+    let Some(available) = device.is_cpu().then(crate::sys::proc::available_bytes).flatten() else { return Ok(()) };
+    if need <= available {
+        return Ok(());
+    }
+    let gib = crate::sys::proc::gib;
+    Err(Error::config(format!(
+        "{name} for a {input:?} input has {params} parameters: {} in f32{}, more than the {} this machine has \
+         available; use a smaller image size ({name}'s own is {})",
+        gib(params.saturating_mul(4)),
+        if copies > 1 { format!(", {} with their gradients and momentum for training", gib(need)) } else { String::new() },
+        gib(available),
+        if name == "LeNet" { 28 } else { 224 }
+    )))
+}
+
 /// Builds a freshly initialised network (d2l's `train_ch6` init, seeded) and the `VarMap`
 /// holding its parameters (for an optimiser or for saving).
 pub(crate) fn init_sequential(
@@ -171,6 +193,7 @@ pub(crate) fn init_sequential(
     device: &Device,
 ) -> Result<(Sequential, VarMap)> {
     infer_shapes(specs, &input)?;
+    check_fits(name, &input, specs, 1, device)?;
     let varmap = xavier_varmap(specs, seed, DType::F32, device)?;
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
     Ok((Sequential::new(name, input, specs, vb)?, varmap))

@@ -57,8 +57,9 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     checkpoint::remove_interrupted_writes(&opts.out);
     let device = &opts.device;
     let log = opts.log;
-    let (train_loader, test_loader) = cfg.loaders(FashionMnist::load(&opts.source)?)?;
     let input = cfg.input();
+    crate::nn::check_fits(cfg.model.name(), &input, &cfg.model.specs(input)?, 3, device)?;
+    let (train_loader, test_loader) = cfg.loaders(FashionMnist::load(&opts.source)?)?;
 
     let (net, varmap) = cfg.model.init(Some(input), cfg.seed, device)?;
     let mut opt = Sgd::for_varmap(&varmap, cfg.sgd())?;

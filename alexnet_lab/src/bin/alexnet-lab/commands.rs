@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use alexnet_lab::candle::Device;
 use alexnet_lab::data::{FashionMnist, ResizeMode, Source, CLASS_NAMES, SIDE};
 use alexnet_lab::lecture::batch_size::{self as memory, SweepConfig};
 use alexnet_lab::lecture::complexity::slides;
@@ -108,8 +107,9 @@ pub fn run(cli: Cli) -> Result<()> {
             predict_cmd(&path, resize, invert, top_k, format, show_pipelines.as_deref(), &device, &images)?
         }
         Command::Shapes { model, format } => {
-            let (net, _) = model.model.init(model.input, 0, &Device::Cpu)?;
-            let walk = shapes::walk_random(&net, 0)?;
+            // From the layer list: no weights allocated (a 4096x4096 AlexNet would need 62 GiB).
+            let input = model.input.unwrap_or_else(|| model.model.default_input());
+            let walk = shapes::walk_specs(&model.model.specs(input)?, &input)?;
             match format {
                 Format::Table => print!("{walk}"),
                 Format::Csv => print!("{}", walk.to_csv()?),
@@ -118,8 +118,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Complexity { model, format, compare_lecture } => {
             let input = model.input.unwrap_or_else(|| model.model.default_input());
-            let (net, _) = model.model.init(Some(input), 0, &Device::Cpu)?;
-            let c = Complexity::of(&net)?;
+            let c = Complexity::of_specs(model.model.name(), &input, &model.model.specs(input)?)?;
             match format {
                 Format::Table => print!("{}", c.to_table()),
                 Format::Csv => print!("{}", c.to_csv()?),
