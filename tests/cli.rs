@@ -571,3 +571,86 @@ fn a_gzip_bomb_or_a_huge_idx_header_is_refused_without_inflating_it() {
     assert_eq!(o.status.code(), Some(1), "{:?}: {e}", o.status);
     assert!(e.contains("t10k-images-idx3-ubyte.gz: its IDX header announces more than 1073741824 bytes"), "{e}");
 }
+
+/// Runs the binary, killing it after `secs` (a hang fails the test instead of stalling it).
+fn lab_within(args: &[&str], env: &[(&str, &str)], secs: u64) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_alexnet-lab"));
+    c.args(args).env_remove("HF_HOME").env_remove("HF_HUB_OFFLINE").stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().expect("run alexnet-lab");
+    let t0 = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t0.elapsed() > std::time::Duration::from_secs(secs) {
+            child.kill().ok();
+            panic!("{args:?} still running after {secs} s (hangs)");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    no_panic(child.wait_with_output().unwrap(), args)
+}
+
+#[test]
+fn damaged_or_strange_checkpoint_files_are_refused_naming_them() {
+    let hf = shared("hf");
+    let env = [("HF_HOME", hf.to_str().unwrap()), ("HF_HUB_OFFLINE", "1")];
+    let dir = Scratch::new("cli-ckpt-faults");
+    let run = dir.to_str().unwrap();
+    let o = lab_env(&["train", "--profile", "smoke", "--epochs", "1", "--limit", "64", "--test-limit", "32", "--out", run, "--quiet"], &env);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let meta_path = dir.join("checkpoint.json");
+    let meta_text = std::fs::read_to_string(&meta_path).unwrap();
+    let meta: serde_json::Value = serde_json::from_str(&meta_text).unwrap();
+    assert_eq!(meta["lab_version"], env!("CARGO_PKG_VERSION"), "the checkpoint records the lab's version");
+    let weights = dir.join(meta["weights"].as_str().unwrap());
+    let good = std::fs::read(&weights).unwrap();
+    let eval = || lab_within(&["eval", "--checkpoint", run, "--limit", "32"], &env, 60);
+    assert!(eval().status.success());
+
+    // One flipped byte in the tensors: the recorded SHA-256 refuses it, naming the file.
+    let mut bad = good.clone();
+    let at = bad.len() - 100;
+    bad[at] ^= 0x40;
+    std::fs::write(&weights, &bad).unwrap();
+    let o = eval();
+    assert!(!o.status.success() && stderr(&o).contains(weights.file_name().unwrap().to_str().unwrap()) && stderr(&o).contains("does not match checkpoint.json: its SHA-256"), "{}", stderr(&o));
+    std::fs::write(&weights, &good).unwrap();
+
+    // A FIFO, or a symlink to /dev/zero, in place of the weights: refused at once (a FIFO hung
+    // `eval` until it was killed).
+    std::fs::remove_file(&weights).unwrap();
+    let fifo = std::ffi::CString::new(weights.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    let o = eval();
+    assert!(!o.status.success() && stderr(&o).contains("is not a regular file (a FIFO, a socket or a device)"), "{}", stderr(&o));
+    std::fs::remove_file(&weights).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &weights).unwrap();
+    let o = eval();
+    assert!(!o.status.success() && stderr(&o).contains("is not a regular file"), "{}", stderr(&o));
+    std::fs::remove_file(&weights).unwrap();
+    std::fs::write(&weights, &good).unwrap();
+
+    // A weights name that leaves the run folder, and a newer format.
+    for (from, to, says) in [
+        (meta["weights"].as_str().unwrap().to_string(), "../x".to_string(), "checkpoint file name `../x` is not a plain file name inside the run folder"),
+        (meta["weights"].as_str().unwrap().to_string(), "/etc/passwd".to_string(), "checkpoint file name `/etc/passwd` is not a plain file name"),
+        ("\"format\": 2".to_string(), "\"format\": 3".to_string(), "has checkpoint format 3 (written by alexnet_lab 0.1.0), this alexnet_lab 0.1.0 reads formats up to 2: update alexnet_lab"),
+    ] {
+        std::fs::write(&meta_path, meta_text.replacen(&from, &to, 1)).unwrap();
+        let o = eval();
+        assert!(!o.status.success() && stderr(&o).contains(says), "{to}: {}", stderr(&o));
+    }
+    std::fs::write(&meta_path, &meta_text).unwrap();
+    assert!(eval().status.success());
+
+    // A FIFO among the photos `predict` is given: an error for it, the others classified.
+    let photos = dir.join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    let img = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/fixtures/resize/test0_96.png");
+    std::fs::copy(&img, photos.join("a.png")).unwrap();
+    let fifo = std::ffi::CString::new(photos.join("b.png").to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    let o = lab_within(&["predict", "--checkpoint", run, photos.join("a.png").to_str().unwrap(), photos.join("b.png").to_str().unwrap()], &env, 60);
+    assert!(!o.status.success() && stdout(&o).contains("a.png: ") && stderr(&o).contains("b.png is not a regular file"), "{}\n{}", stdout(&o), stderr(&o));
+}

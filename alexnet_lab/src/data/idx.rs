@@ -15,7 +15,7 @@ pub const IDX_FILES: [&str; 4] = [
 ];
 
 fn read_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::io(format!("cannot open {}", path.display()), e))
+    crate::sys::fs::read_regular(path, MAX_IDX_BYTES as u64, "a gzipped IDX file")
 }
 
 /// The most bytes an IDX file may decompress to (Fashion-MNIST's largest, the training

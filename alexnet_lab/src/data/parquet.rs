@@ -21,7 +21,7 @@ use crate::{Error, Result};
 /// its PNGs. Every problem names the file, the row and what was expected.
 pub fn load_parquet(path: &Path) -> Result<Split> {
     let what = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| Error::io(format!("cannot open {what}"), e))?;
+    let bytes = crate::sys::fs::read_regular(path, 4 << 30, "a parquet file of the hub dataset")?;
     parquet_bytes_to_split(&bytes, &what)
 }
 

@@ -74,6 +74,31 @@ pub fn tmp_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// Reads a whole file that must be a regular file (a symlink to one is fine) of at most `max`
+/// bytes: a FIFO (which would block the read until someone writes), a device (`/dev/zero` never
+/// ends), a folder, or a file over the bound is refused before it is opened, naming `what` it
+/// should have been. The read itself stops at `max + 1` bytes (a file that grows meanwhile).
+pub fn read_regular(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    if !meta.is_file() {
+        let kind = if meta.is_dir() { "a folder" } else { "not a regular file (a FIFO, a socket or a device)" };
+        return Err(Error::data(format!("{} is {kind}; expected {what}", path.display())));
+    }
+    let too_big = |n: u64| Error::data(format!("{} holds {n} bytes, more than the {max} expected of {what}", path.display()));
+    if meta.len() > max {
+        return Err(too_big(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
+        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    if bytes.len() as u64 > max {
+        return Err(too_big(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
 /// SHA-256 of a file, as lowercase hex.
 pub fn file_sha256(path: &Path) -> Result<String> {
     use sha2::Digest;

@@ -19,7 +19,7 @@ use super::config::TrainConfig;
 use super::history::History;
 use crate::data::{Augment, Pipeline};
 use crate::nn::{ModelKind, Sequential};
-use crate::sys::fs::{commit_tmp, file_sha256, readable_by_all, tmp_path};
+use crate::sys::fs::{commit_tmp, file_sha256, read_regular, readable_by_all, tmp_path};
 use crate::{Error, Result};
 
 /// The JSON that names a run folder's checkpoint; writing it is the commit of a checkpoint.
@@ -67,6 +67,9 @@ pub struct CheckpointMeta {
     /// absent in checkpoints written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
+    /// The version of alexnet_lab that wrote it (absent before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lab_version: Option<String>,
 }
 
 impl CheckpointMeta {
@@ -94,6 +97,7 @@ impl CheckpointMeta {
             weights_sha256: None,
             optimizer_sha256: None,
             commit: Some(crate::sys::build::COMMIT.to_string()),
+            lab_version: Some(env!("CARGO_PKG_VERSION").to_string()),
         }
     }
 }
@@ -206,29 +210,47 @@ pub fn remove_interrupted_writes(dir: &Path) {
     }
 }
 
+/// The largest `checkpoint.json` read (its per-step losses make it grow with the run: ~30 KB
+/// for cpu-full).
+pub const MAX_META_BYTES: u64 = 64 << 20;
+/// The largest tensor file read (AlexNet's weights are 85-187 MB, the 2012 net's 244 MB).
+pub const MAX_TENSOR_BYTES: u64 = 4 << 30;
+
 /// Reads the checkpoint JSON of `dir` (or of the folder holding a given `checkpoint.*` file).
 pub fn read_meta(path: &Path) -> Result<(PathBuf, CheckpointMeta)> {
     let dir = if path.is_dir() { path.to_path_buf() } else { path.parent().unwrap_or(Path::new(".")).to_path_buf() };
     let meta_path = dir.join(META_FILE);
-    let text = std::fs::read_to_string(&meta_path).map_err(|e| {
-        Error::io(
+    if !meta_path.exists() {
+        return Err(Error::io(
             format!("no checkpoint in {} (expected {META_FILE} from `alexnet-lab train --out DIR`)", dir.display()),
-            e,
-        )
-    })?;
-    Ok((dir, parse_meta(text.as_bytes(), &meta_path.display().to_string())?))
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        ));
+    }
+    let text = read_regular(&meta_path, MAX_META_BYTES, "a checkpoint description (JSON)")?;
+    Ok((dir, parse_meta(&text, &meta_path.display().to_string())?))
 }
 
 /// Parses and checks a checkpoint description (`what` names it in errors).
 pub fn parse_meta(json: &[u8], what: &str) -> Result<CheckpointMeta> {
+    // The format first: a newer one may not parse as this version's description.
+    #[derive(serde::Deserialize)]
+    struct Header {
+        format: u32,
+        lab_version: Option<String>,
+    }
+    if let Ok(h) = serde_json::from_slice::<Header>(json) {
+        if h.format > FORMAT {
+            return Err(Error::data(format!(
+                "{what} has checkpoint format {} (written by alexnet_lab {}), this alexnet_lab {} reads formats up to \
+                 {FORMAT}: update alexnet_lab",
+                h.format,
+                h.lab_version.as_deref().unwrap_or("of an unrecorded version"),
+                env!("CARGO_PKG_VERSION")
+            )));
+        }
+    }
     let meta: CheckpointMeta = serde_json::from_slice(json)
         .map_err(|e| Error::data(format!("{what} is not a valid checkpoint description: {e}")))?;
-    if meta.format > FORMAT {
-        return Err(Error::data(format!(
-            "{what} has checkpoint format {}, this alexnet_lab reads up to {FORMAT}: update alexnet_lab",
-            meta.format
-        )));
-    }
     check_file_name(&meta.weights)?;
     if let Some(o) = &meta.optimizer {
         check_file_name(o)?;
@@ -251,10 +273,7 @@ fn check_sha256(bytes_sha: &str, expected: Option<&str>, what: &str) -> Result<(
 /// recorded hash the file is read once, hashed and parsed from the same bytes; without one it
 /// is loaded as before.
 fn load_checked(path: &Path, expected: Option<&str>, device: &Device) -> Result<HashMap<String, Tensor>> {
-    if expected.is_none() {
-        return load_tensors(path, device);
-    }
-    let bytes = std::fs::read(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    let bytes = read_regular(path, MAX_TENSOR_BYTES, "a safetensors file of the checkpoint")?;
     tensors_from_checked_bytes(&bytes, expected, &path.display().to_string(), device)
 }
 
@@ -267,10 +286,10 @@ fn tensors_from_checked_bytes(bytes: &[u8], expected: Option<&str>, what: &str, 
         .map_err(|e| Error::data(format!("{what} is not a loadable safetensors file: {e}")))
 }
 
-/// Loads tensors from a safetensors file with a clear error.
+/// Loads tensors from a safetensors file (a regular file of at most [`MAX_TENSOR_BYTES`]) with
+/// a clear error.
 pub fn load_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>> {
-    candle_core::safetensors::load(path, device)
-        .map_err(|e| Error::data(format!("{} is not a loadable safetensors file: {e}", path.display())))
+    load_checked(path, None, device)
 }
 
 /// Loads the optimizer state a checkpoint names (empty when it names none).

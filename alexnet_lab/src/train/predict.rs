@@ -53,13 +53,16 @@ pub fn to_gray(img: &DynamicImage) -> GrayImage {
     GrayImage::from_raw(w, h, px).unwrap_or_default()
 }
 
+/// The largest photo file `predict` reads.
+pub const MAX_PHOTO_BYTES: u64 = 256 << 20;
+
 /// Reads a PNG, JPEG or WebP photo, upright (EXIF orientation applied) and grey.
 pub fn read_photo(path: &Path) -> Result<GrayImage> {
     let what = path.display();
     if path.is_dir() {
         return Err(Error::data(format!("{what} is a folder, not an image")));
     }
-    let bytes = std::fs::read(path).map_err(|e| Error::io(format!("cannot read {what}"), e))?;
+    let bytes = crate::sys::fs::read_regular(path, MAX_PHOTO_BYTES, "a photo (PNG, JPEG or WebP)")?;
     // The format from the first bytes only (a file's name may lie; `with_guessed_format` would
     // fall back to the name).
     match image::guess_format(&bytes) {
