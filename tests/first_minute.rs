@@ -223,3 +223,108 @@ fn a_full_disk_during_a_save_is_a_clear_error_and_the_last_checkpoint_stays_load
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// A training run over the IDX files with stdout piped (its step lines), for the Ctrl-C tests.
+fn train_piped(out: &Path, args: &[&str]) -> std::process::Child {
+    let mut all = vec!["train", "--profile", "smoke", "--device", "cpu", "--quiet"];
+    all.extend_from_slice(args);
+    let mut c = lab(&all, &[]);
+    c.arg("--data-dir").arg(idx_dir()).arg("--out").arg(out);
+    c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
+/// Reads `child`'s stdout on a thread: each line is sent as it comes; the whole text is the
+/// thread's result.
+fn lines_of(child: &mut std::process::Child) -> (std::sync::mpsc::Receiver<String>, std::thread::JoinHandle<String>) {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stdout).lines().map_while(|l| l.ok()) {
+            let _ = tx.send(line.clone());
+            all += &line;
+            all.push('\n');
+        }
+        all
+    });
+    (rx, t)
+}
+
+fn sigint(child: &std::process::Child) {
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+}
+
+/// `interrupted in epoch E after S steps` from the CLI's message.
+fn interrupted_at(err: &str) -> (usize, usize) {
+    let rest = err.split("interrupted (Ctrl-C) in epoch ").nth(1).unwrap_or_else(|| panic!("no interruption line: {err}"));
+    let nums: Vec<usize> = rest.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).take(2).map(|s| s.parse().unwrap()).collect();
+    (nums[0], nums[1])
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_lands_within_a_step_also_in_the_last_evaluation_and_before_the_first_save() {
+    // Mid-epoch: the signal comes right after the line for step K; the run stops before its
+    // step K + 2 (step K + 1 may be under way when the signal arrives).
+    let out = tmp("sigint-step");
+    let mut child = train_piped(&out, &["--epochs", "1", "--limit", "2048", "--test-limit", "32"]);
+    let (rx, reader) = lines_of(&mut child);
+    let k = loop {
+        let line = rx.recv_timeout(Duration::from_secs(120)).expect("a step line");
+        if let Some(rest) = line.trim_start().strip_prefix("epoch 1/1 step ") {
+            break rest.split('/').next().unwrap().parse::<usize>().unwrap();
+        }
+    };
+    sigint(&child);
+    let o = child.wait_with_output().unwrap();
+    let _ = reader.join();
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    let (epoch, steps) = interrupted_at(&err);
+    assert!(epoch == 1 && (k..=k + 1).contains(&steps), "signal after step {k}, stopped after {steps} steps: {err}");
+    assert!(err.contains("No epoch was complete, so nothing was saved"), "{err}");
+
+    // In the last epoch's evaluation (two steps, then 10,000 test images): before, the request
+    // was never looked at again and the run exited 0. Now the epoch is saved and it exits 130.
+    let out = tmp("sigint-eval");
+    let mut child = train_piped(&out, &["--epochs", "1", "--limit", "64", "--test-limit", "10000"]);
+    let (rx, reader) = lines_of(&mut child);
+    while !rx.recv_timeout(Duration::from_secs(120)).expect("a step line").contains("epoch 1/1 step 1/2") {}
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!out.join(checkpoint::META_FILE).exists(), "still evaluating: the test set is too small for this machine");
+    sigint(&child);
+    let o = child.wait_with_output().unwrap();
+    let _ = reader.join();
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(err.contains("The checkpoint of epoch 1") && err.contains("is complete and kept"), "{err}");
+    assert_eq!(checkpoint::read_meta(&out).unwrap().1.epoch, 1);
+
+    // A second Ctrl-C ends the process at once, here in the middle of that evaluation.
+    let out = tmp("sigint-twice");
+    let mut child = train_piped(&out, &["--epochs", "1", "--limit", "64", "--test-limit", "10000"]);
+    let (rx, reader) = lines_of(&mut child);
+    while !rx.recv_timeout(Duration::from_secs(120)).expect("a step line").contains("epoch 1/1 step 1/2") {}
+    std::thread::sleep(Duration::from_millis(1500));
+    sigint(&child);
+    std::thread::sleep(Duration::from_millis(50));
+    sigint(&child);
+    let t0 = Instant::now();
+    let o = child.wait_with_output().unwrap();
+    let _ = reader.join();
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o).1);
+    assert!(t0.elapsed() < Duration::from_secs(2), "took {:?} after the second Ctrl-C", t0.elapsed());
+    assert!(!out.join(checkpoint::META_FILE).exists(), "ended before the save");
+
+    // Before the first step (loading the data): stops at step 0, nothing saved, exit 130.
+    let out = tmp("sigint-early");
+    let child = train_piped(&out, &["--epochs", "1", "--limit", "64", "--test-limit", "32"]);
+    std::thread::sleep(Duration::from_millis(300));
+    sigint(&child);
+    let o = child.wait_with_output().unwrap();
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(err.contains("after 0 steps") && err.contains("nothing was saved"), "{err}");
+}

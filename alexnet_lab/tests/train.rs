@@ -539,3 +539,23 @@ fn an_optimizer_file_missing_a_buffer_or_of_another_dtype_is_refused() {
     // Without momentum there is nothing to miss.
     Sgd::new(vars, 0.1, 0.0, 0.0).unwrap().load_state(&Default::default(), "none").unwrap();
 }
+
+#[test]
+fn a_reader_of_a_folder_being_trained_loads_the_newer_checkpoint_when_its_files_went() {
+    // `eval` read checkpoint.json, then the training run committed the next epoch and removed
+    // the files that JSON named, then `eval` opened the weights: they are gone. The reader
+    // loads the folder's new checkpoint instead (before: an error "cannot read ...").
+    let dir = tmpdir("reader");
+    let cfg = TrainConfig { epochs: 1, limit: Some(64), test_limit: Some(32), ..TrainConfig::smoke() };
+    train::run(&opts(cfg.clone(), &dir, false)).unwrap();
+    let (d, stale) = checkpoint::read_meta(&dir).unwrap();
+    train::run(&opts(TrainConfig { epochs: 2, ..cfg }, &dir, true)).unwrap();
+    assert!(!dir.join(&stale.weights).exists(), "epoch 1's weights were removed by the save of epoch 2");
+    let (_, _, meta) = checkpoint::load_model_with_meta(&d, stale, &Device::Cpu).unwrap();
+    assert_eq!(meta.epoch, 2, "the checkpoint the folder holds now");
+    // A JSON naming a file that is missing for another reason stays an error, naming it.
+    std::fs::remove_file(dir.join(&meta.weights)).unwrap();
+    let Err(e) = checkpoint::load_model(&dir, &Device::Cpu) else { panic!("loaded without its weights file") };
+    let e = e.to_string();
+    assert!(e.contains(&meta.weights) && e.contains("missing"), "{e}");
+}

@@ -327,10 +327,32 @@ pub fn load_weights(dir: &Path, meta: &CheckpointMeta, varmap: &VarMap, device: 
 /// Rebuilds the model of a checkpoint with its trained weights.
 pub fn load_model(path: &Path, device: &Device) -> Result<(Sequential, VarMap, CheckpointMeta)> {
     let (dir, meta) = read_meta(path)?;
-    let weights = dir.join(&meta.weights);
-    let tensors = load_checked(&weights, meta.weights_sha256.as_deref(), device)?;
-    let (net, varmap) = model_from_tensors(&meta, tensors, &weights.display().to_string(), device)?;
-    Ok((net, varmap, meta))
+    load_model_with_meta(&dir, meta, device)
+}
+
+/// Rebuilds the model that `meta`, read earlier from the run folder `dir`, describes. A run
+/// still training into that folder may have committed a newer checkpoint since, and removed the
+/// files `meta` names: then the folder's current checkpoint is read and loaded instead (once),
+/// so `eval` and `predict` on a folder being trained see one consistent checkpoint, the one
+/// the returned description names.
+pub fn load_model_with_meta(dir: &Path, meta: CheckpointMeta, device: &Device) -> Result<(Sequential, VarMap, CheckpointMeta)> {
+    let load = |meta: CheckpointMeta| {
+        let weights = dir.join(&meta.weights);
+        let tensors = load_checked(&weights, meta.weights_sha256.as_deref(), device)?;
+        let (net, varmap) = model_from_tensors(&meta, tensors, &weights.display().to_string(), device)?;
+        Ok((net, varmap, meta))
+    };
+    let named = meta.weights.clone();
+    match load(meta) {
+        Err(Error::Io { io, .. }) if io.kind() == std::io::ErrorKind::NotFound => {
+            let (_, now) = read_meta(dir)?;
+            if now.weights == named {
+                return Err(Error::data(format!("{} names {named}, which is missing from {}", META_FILE, dir.display())));
+            }
+            load(now)
+        }
+        other => other,
+    }
 }
 
 /// [`load_model`] from the bytes of a `checkpoint.json` and of its weights file.
