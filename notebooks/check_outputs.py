@@ -44,13 +44,17 @@ def gib(text):
 
 
 # What each knob shows in the outputs: (pattern whose group 1 must equal the value, value -> shown).
+# Run labels of the notebooks' own runs (`run notebook-...`; a committed fixture such as the
+# trained LeNet is another run); a config's first line only in the cell that sets the knob.
 KNOB_OUTPUTS = {
-    "LAB_PROFILE": [(re.compile(r"\brun [\w.-]+: profile ([\w-]+),"), str), (re.compile(r"^profile ([\w-]+): ", re.M), str)],
+    "LAB_PROFILE": [(re.compile(r"\brun notebook-[\w.-]+: profile ([\w-]+),"), str), (re.compile(r"^profile ([\w-]+): ", re.M), "knob cell")],
     "LAB_ASPECT_N": [(re.compile(r"test accuracy on (\d+) real test images per set"), str)],
     "LAB_MEM_IMAGE_SIZE": [(re.compile(r"\bAlexNet at (\d+)x\d+, batch sizes"), str)],
     "ALEXNET_LAB_MEMORY_BUDGET": [(re.compile(r"memory budget ([\d.]+) GiB \(CPU\)"), gib)],
 }
 RUN_LABEL = re.compile(r"\brun [\w.-]+: profile [^\n]*")
+# alexnet_lab::sys::build::BuildInfo's line: the kernel's build of the crate.
+BUILT_FROM = re.compile(r"crate built from commit (\S+) at opt-level")
 CLEAN_COMMIT = re.compile(r", commit [0-9a-f]{12}, saved ")
 
 
@@ -75,12 +79,19 @@ def knob_problems(path, nb, committed):
                 if name not in knobs:
                     continue
                 for pattern, show in checks:
+                    if show == "knob cell":
+                        if f'"{name}"' not in "".join(c.get("source", [])):
+                            continue
+                        show = str
                     for got in pattern.findall(shown):
                         want = show(knobs[name])
                         if got != want:
                             out.append(f"{path}: cell {i} shows {got!r} for {name}, but the cells say {want!r} (and no override is shown): "
                                        "re-execute the notebook from its cells")
             if committed:
+                for commit in BUILT_FROM.findall(shown):
+                    if not re.fullmatch(r"[0-9a-f]{12}", commit):
+                        out.append(f"{path}: cell {i}: the kernel built the crate from {commit!r}: commit the crate, then re-execute")
                 for label in RUN_LABEL.findall(shown):
                     if not CLEAN_COMMIT.search(label):
                         out.append(f"{path}: cell {i}: the run label {label[:60]!r}... names no clean commit: commit, then train "

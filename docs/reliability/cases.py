@@ -2,7 +2,14 @@
 """Runs every bad-input case of the reliability suite through the real CLI and writes what it
 printed (exit code + the error line) as a markdown table: docs/reliability/cases.md.
 
-    /tmp/pa/bin/python docs/reliability/cases.py      # needs pyarrow (to write bad parquet files)
+    .venv/bin/python docs/reliability/cases.py          # needs pyarrow (to write bad parquet files)
+    .venv/bin/python docs/reliability/cases.py --check  # the test command: fails unless the
+                                                        # committed table is what it prints now
+
+With --check nothing is written: the table is made in memory and compared with the committed
+docs/reliability/cases.md (the step counts of the process cases, which depend on when a signal
+lands, are compared as digits-masked text); a difference fails with a diff and the command that
+writes the table again.
 
 The same cases are asserted by the tests (tests/cli.rs, alexnet_lab/tests/data_faults.rs,
 alexnet_lab/tests/train.rs, ...); this script only records the messages for people to read.
@@ -224,8 +231,21 @@ def main():
         lines.append(f"| {kind} | {case} | `alexnet-lab {shown}` | {o.returncode} | {msg} |")
         print(f"{o.returncode:>3} {case}", file=sys.stderr)
     out = os.path.join(ROOT, "docs/reliability/cases.md")
-    open(out, "w").write("# Every bad-input case, through the CLI\n\nWritten by `docs/reliability/cases.py` from real runs of `alexnet-lab`; no output contains `panicked`.\n\n" + "\n".join(lines) + "\n")
+    table = "# Every bad-input case, through the CLI\n\nWritten by `docs/reliability/cases.py` from real runs of `alexnet-lab`; no output contains `panicked`.\n\n" + "\n".join(lines) + "\n"
     shutil.rmtree(TMP)
+    if "--check" in sys.argv[1:]:
+        import difflib, re
+        # Rows of the process cases hold step counts that depend on when a signal lands.
+        mask = lambda t: [re.sub(r"\d+", "N", l) if l.startswith("| process |") else l for l in t.splitlines()]
+        committed = open(out).read() if os.path.exists(out) else ""
+        diff = list(difflib.unified_diff(mask(committed), mask(table), "committed cases.md", "what the CLI prints now", lineterm=""))
+        if diff:
+            print("\n".join(diff), file=sys.stderr)
+            print(f"error: {out} is not what the CLI prints now: write it again with .venv/bin/python docs/reliability/cases.py", file=sys.stderr)
+            sys.exit(1)
+        print(f"{out} matches what the CLI prints ({len(lines) - 2} cases)", file=sys.stderr)
+        return
+    open(out, "w").write(table)
     print("wrote", out, file=sys.stderr)
 
 
