@@ -120,6 +120,15 @@ fn download_faults_through_the_cli_are_errors_naming_endpoint_file_and_fix() {
             assert!(o.status.success() && out.contains("(10 examples") && err.contains("continuing at"), "{out}{err}");
         }
     }
+    // An etag that is not a SHA-256: downloaded, and the user is told the bytes were checked by
+    // their size only.
+    let server = hub_server::start(test_only.clone(), hub_server::Fault::GitEtag);
+    let cache = home.join("git-etag");
+    let env = [("HF_HOME", cache.to_str().unwrap()), ("HF_ENDPOINT", server.endpoint.as_str())];
+    let o = lab(&["eval", "--checkpoint", run.to_str().unwrap(), "--limit", "10", "--device", "cpu"], &env).output().unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success() && out.contains("(10 examples"), "{out}{err}");
+    assert!(err.contains("its etag `0123456789abcdef0123456789abcdef01234567` is not a SHA-256, so the bytes are checked by their size only"), "{err}");
 }
 
 /// A smoke run of AlexNet at 67x67 on a slice of the IDX files.

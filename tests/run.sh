@@ -10,6 +10,12 @@ command -v cargo >/dev/null || { echo "error: cargo not found: install Rust from
 # One build for tests and the main job: both use the release profile.
 cargo test --release --workspace
 
+# docs/reliability/cases.md must be what the CLI prints now (the script writes its bad parquet
+# files with pyarrow, installed into .venv once).
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -c "import pyarrow" 2>/dev/null || .venv/bin/pip install -q --disable-pip-version-check pyarrow
+.venv/bin/python docs/reliability/cases.py --check
+
 # The lints the library promises (`lib.rs`: no unwrap/expect/panic, plus clippy's defaults) and
 # the fuzz targets (a workspace of their own) still compiling; check builds share target/.
 cargo clippy --all-targets -- -D warnings

@@ -140,3 +140,93 @@ fn server_errors_are_clear_and_bounded() {
     let e = hub("http://127.0.0.1:9", &cache).fetch(&HUB_FILES[1..]).unwrap_err().to_string();
     assert!(e.contains("cannot reach http://127.0.0.1:9/") && e.contains("Check the network"), "{e}");
 }
+
+#[test]
+fn a_server_that_stalls_mid_download_is_bounded_and_the_part_is_kept() {
+    let files = vec![hub_server::real_files().swap_remove(1)];
+    let server = hub_server::start(files.clone(), Fault::StallHalfway);
+    let cache = empty_cache("stall");
+    let h = hub(&server.endpoint, &cache);
+    let t = Instant::now();
+    let e = h.fetch(&HUB_FILES[1..]).unwrap_err().to_string();
+    assert!(t.elapsed() < Duration::from_secs(15), "took {:?}", t.elapsed());
+    assert!(e.contains("broke off") && e.contains("run the same command again to continue"), "{e}");
+    let sha = hub_server::sha256_hex(&files[0].1);
+    let kept = std::fs::metadata(repo_dir(&cache).join("blobs").join(format!("{sha}.incomplete"))).unwrap().len();
+    assert!(kept > 0 && kept < files[0].1.len() as u64, "{kept}");
+    // A server that ignores the range of the next request (200, the whole file): the part is
+    // started again, not appended to.
+    let server = hub_server::start(files.clone(), Fault::IgnoreRange);
+    let p = hub(&server.endpoint, &cache).fetch(&HUB_FILES[1..]).unwrap();
+    assert_eq!(std::fs::read(&p[0]).unwrap(), files[0].1);
+    let log = server.log.lock().unwrap().clone();
+    assert!(log.last().unwrap().contains(&format!("range=Some(({kept}, None))")), "it asked for the rest: {log:?}");
+}
+
+#[test]
+fn a_part_longer_than_the_file_and_bytes_beyond_its_size_do_not_end_in_the_cache() {
+    let files = vec![hub_server::real_files().swap_remove(1)];
+    let sha = hub_server::sha256_hex(&files[0].1);
+    // An `.incomplete` longer than the file (another file's bytes): started again, not
+    // appended to (before: the rest was appended after it, and the SHA-256 refused the result).
+    let cache = empty_cache("oversized");
+    let blobs = repo_dir(&cache).join("blobs");
+    std::fs::create_dir_all(&blobs).unwrap();
+    std::fs::write(blobs.join(format!("{sha}.incomplete")), vec![7u8; files[0].1.len() + 1000]).unwrap();
+    let server = hub_server::start(files.clone(), Fault::None);
+    let p = hub(&server.endpoint, &cache).fetch(&HUB_FILES[1..]).unwrap();
+    assert_eq!(std::fs::read(&p[0]).unwrap(), files[0].1);
+    // A server sending 1 MB more than the size it announced: reading stops at the size.
+    let cache = empty_cache("oversend");
+    let server = hub_server::start(files.clone(), Fault::Oversend);
+    let p = hub(&server.endpoint, &cache).fetch(&HUB_FILES[1..]).unwrap();
+    assert_eq!(std::fs::read(&p[0]).unwrap(), files[0].1);
+}
+
+#[test]
+fn etags_and_refs_that_are_not_plain_names_are_refused() {
+    let files = vec![hub_server::real_files().swap_remove(1)];
+    // An etag `a/b` would be a path under blobs/.
+    let server = hub_server::start(files.clone(), Fault::SlashEtag);
+    let cache = empty_cache("slash-etag");
+    let e = hub(&server.endpoint, &cache).fetch(&HUB_FILES[1..]).unwrap_err().to_string();
+    assert!(e.contains("the etag `a/b` is not a plain name; refusing to use it as a file name"), "{e}");
+    assert!(tree(&repo_dir(&cache)).is_empty());
+    // An etag that is not a SHA-256 (a git file's): the download is checked by its size only
+    // (the CLI says so: tests/first_minute.rs), and kept under that etag.
+    let server = hub_server::start(files.clone(), Fault::GitEtag);
+    let cache = empty_cache("git-etag");
+    let p = hub(&server.endpoint, &cache).fetch(&HUB_FILES[1..]).unwrap();
+    assert_eq!(std::fs::read(&p[0]).unwrap(), files[0].1);
+    assert!(repo_dir(&cache).join("blobs/0123456789abcdef0123456789abcdef01234567").is_file());
+    // refs/main naming an absolute path (hf-hub's cache would join it onto snapshots/ and read
+    // that folder as the dataset's): refused, naming the file.
+    for bad in ["/etc", "../../../../etc", "531be5e/../.."] {
+        std::fs::write(repo_dir(&cache).join("refs/main"), bad).unwrap();
+        let e = hub(&server.endpoint, &cache).fetch(&HUB_FILES[1..]).unwrap_err().to_string();
+        assert!(e.contains("refs/main holds `") && e.contains("not a commit hash"), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn two_first_runs_downloading_into_one_cache_share_one_download() {
+    // Two processes' first run at the same moment (here two threads with their own `Hub`): the
+    // second waits for the first's download and reads its blob (before: both appended to one
+    // `.incomplete`, and the SHA-256 check threw the mixed bytes away).
+    let files = vec![hub_server::real_files().swap_remove(1)];
+    let server = hub_server::start(files.clone(), Fault::Slow);
+    let cache = empty_cache("two-at-once");
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let h = hub(&server.endpoint, &cache);
+            std::thread::spawn(move || h.fetch(&HUB_FILES[1..]))
+        })
+        .collect();
+    for r in runs {
+        let p = r.join().unwrap().unwrap();
+        assert_eq!(std::fs::read(&p[0]).unwrap(), files[0].1);
+    }
+    let log = server.log.lock().unwrap().clone();
+    let downloads = log.iter().filter(|l| !l.contains("range=Some((0, Some(0)))")).count();
+    assert_eq!(downloads, 1, "one download for two runs: {log:?}");
+}

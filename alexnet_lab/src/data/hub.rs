@@ -117,6 +117,7 @@ impl Hub {
 
     /// The local path of each file: from the cache when there, else downloaded into it.
     pub fn fetch(&self, files: &[&str]) -> Result<Vec<PathBuf>> {
+        self.check_ref()?;
         files
             .iter()
             .map(|f| match self.cached(f) {
@@ -125,6 +126,24 @@ impl Hub {
                 None => self.download(f),
             })
             .collect()
+    }
+
+    /// `refs/main` must hold a commit: hf-hub's `Cache::get` joins what it holds onto the
+    /// snapshots folder as a path, so an absolute path or `..` there would send the lab to read
+    /// any file on the machine as the dataset.
+    fn check_ref(&self) -> Result<()> {
+        let path = self.repo_dir().join("refs").join(HUB_REVISION);
+        let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+        let commit = text.trim();
+        if commit.is_empty() || !commit.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(Error::data(format!(
+                "{} holds `{}`, not a commit hash: the hub cache is damaged; remove that file and run again \
+                 (the lab then downloads the dataset's files anew, or finds them in the cache)",
+                path.display(),
+                commit.chars().take(80).collect::<String>()
+            )));
+        }
+        Ok(())
     }
 
     fn not_cached(&self, why: &str) -> String {
@@ -229,6 +248,11 @@ impl Hub {
         let blob = dir.join("blobs").join(&remote.etag);
         let io = |what: String| move |e: std::io::Error| Error::io(what, e);
         std::fs::create_dir_all(dir.join("blobs")).map_err(io(format!("cannot create {}", dir.join("blobs").display())))?;
+        // One download of a file into a cache at a time: a second first run waits for the first
+        // (an advisory lock, released when it ends, even by `kill -9`), then finds the blob. The
+        // lock file is where Python's huggingface_hub keeps its own (`.locks/<repo>/<etag>.lock`,
+        // also an flock), so the two clients do not download into one part either.
+        let _lock = if blob.is_file() { None } else { Some(self.lock_download(file, &remote.etag)?) };
         if !blob.is_file() {
             let part = dir.join("blobs").join(format!("{}.incomplete", remote.etag));
             self.download_to(&agent, file, &remote, &part)?;
@@ -258,11 +282,32 @@ impl Hub {
         Ok(pointer)
     }
 
+    /// Takes the download lock of the blob `etag`, waiting (and saying so) while another process
+    /// holds it.
+    fn lock_download(&self, file: &str, etag: &str) -> Result<std::fs::File> {
+        let dir = self.cache.join(".locks").join(repo().folder_name());
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        let path = dir.join(format!("{etag}.lock"));
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
+        if let Err(std::fs::TryLockError::WouldBlock) = lock.try_lock() {
+            eprintln!("another process is downloading {file} into {}: waiting for it to finish", self.cache.display());
+            lock.lock().map_err(|e| Error::io(format!("cannot lock {}", path.display()), e))?;
+        }
+        Ok(lock)
+    }
+
     /// Appends the missing bytes of `file` to `part` (a range request from its length on).
     fn download_to(&self, agent: &ureq::Agent, file: &str, remote: &Remote, part: &Path) -> Result<()> {
         let io = |what: String| move |e: std::io::Error| Error::io(what, e);
         let mut have = std::fs::metadata(part).map(|m| m.len()).unwrap_or(0);
         if have > remote.size {
+            // Longer than the file: not a part of it. Start again.
+            std::fs::remove_file(part).map_err(io(format!("cannot remove {}", part.display())))?;
             have = 0;
         }
         let mb = |b: u64| b as f64 / 1e6;
@@ -270,11 +315,16 @@ impl Hub {
             return Ok(());
         }
         eprintln!(
-            "downloading {HUB_REPO}/{file} ({:.1} MB{}) from {} into {} (once; later runs read the cache)",
+            "downloading {HUB_REPO}/{file} ({:.1} MB{}) from {} into {} (once; later runs read the cache){}",
             mb(remote.size),
             if have > 0 { format!(", continuing at {:.1} MB", mb(have)) } else { String::new() },
             self.endpoint,
-            self.cache.display()
+            self.cache.display(),
+            if is_sha256(&remote.etag) {
+                String::new()
+            } else {
+                format!("; its etag `{}` is not a SHA-256, so the bytes are checked by their size only", remote.etag)
+            }
         );
         let r = agent
             .get(&remote.url)
@@ -305,7 +355,8 @@ impl Hub {
         bar.set_message(file.rsplit('/').next().unwrap_or(file).to_string());
         bar.set_position(start);
         let (_, body) = r.into_parts();
-        let mut reader = body.into_reader();
+        // Never more than the announced size: a server that sends more does not fill the disk.
+        let mut reader = body.into_reader().take(remote.size - start);
         let mut buf = vec![0u8; 1 << 16];
         let mut got = start;
         let broke = |got: u64, why: String| {
@@ -354,13 +405,18 @@ fn verify(part: &Path, remote: &Remote) -> std::result::Result<(), String> {
     if len != remote.size {
         return Err(format!("{len} bytes arrived, the hub announced {}", remote.size));
     }
-    if remote.etag.len() == 64 && remote.etag.chars().all(|c| c.is_ascii_hexdigit()) {
+    if is_sha256(&remote.etag) {
         let got = crate::sys::fs::file_sha256(part).map_err(|e| e.to_string())?;
         if !got.eq_ignore_ascii_case(&remote.etag) {
             return Err(format!("its SHA-256 is {got}, the hub names it {}", remote.etag));
         }
     }
     Ok(())
+}
+
+/// Whether a hub etag is a SHA-256 (an LFS file's) that the bytes can be checked against.
+fn is_sha256(etag: &str) -> bool {
+    etag.len() == 64 && etag.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 #[cfg(unix)]

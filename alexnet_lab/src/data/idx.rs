@@ -46,6 +46,11 @@ fn gunzip_idx(gz: &[u8], dims: usize, what: &str) -> Result<Vec<u8>> {
         .take(header as u64)
         .read_to_end(&mut head)
         .map_err(|e| Error::data(format!("{what}: not a complete gzip file ({e}); download it again")))?;
+    // A wrong magic or a short header is reported as such (before the sizes it would give).
+    let magic = [0, 0, 0x08, u8::try_from(dims).unwrap_or(u8::MAX)];
+    if head.len() < header || head.get(..4) != Some(&magic[..]) {
+        parse_idx(&head, dims, what)?;
+    }
     let size = head
         .get(4..)
         .unwrap_or_default()

@@ -220,10 +220,10 @@ pub const MAX_TENSOR_BYTES: u64 = 4 << 30;
 pub fn read_meta(path: &Path) -> Result<(PathBuf, CheckpointMeta)> {
     let dir = if path.is_dir() { path.to_path_buf() } else { path.parent().unwrap_or(Path::new(".")).to_path_buf() };
     let meta_path = dir.join(META_FILE);
-    if !meta_path.exists() {
+    if let Err(e) = std::fs::metadata(&meta_path) {
         return Err(Error::io(
             format!("no checkpoint in {} (expected {META_FILE} from `alexnet-lab train --out DIR`)", dir.display()),
-            std::io::Error::from(std::io::ErrorKind::NotFound),
+            e,
         ));
     }
     let text = read_regular(&meta_path, MAX_META_BYTES, "a checkpoint description (JSON)")?;

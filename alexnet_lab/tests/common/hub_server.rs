@@ -34,6 +34,18 @@ pub enum Fault {
     CdnRedirect,
     /// Every answer redirects to itself.
     RedirectLoop,
+    /// Downloads send half of their bytes, then nothing more (the connection stays open).
+    StallHalfway,
+    /// Downloads (not the 1-byte probe) ignore the `Range` header: 200 and the whole file.
+    IgnoreRange,
+    /// Downloads send the file and 1 MB more than the size the hub announced.
+    Oversend,
+    /// The etag is a git-style hash of 40 hex digits, not the content's SHA-256.
+    GitEtag,
+    /// The etag is `a/b`.
+    SlashEtag,
+    /// Downloads take their time: each 64 KB of the body after a 20 ms pause.
+    Slow,
 }
 
 pub struct HubServer {
@@ -143,7 +155,11 @@ fn serve(
         let Some((_, b)) = files.iter().find(|(name, _)| name == f) else {
             return plain(&mut conn, "404 Not Found", "X-Error-Code: EntryNotFound\r\n");
         };
-        let sha = sha256_hex(b);
+        let sha = match fault {
+            Fault::GitEtag => "0123456789abcdef0123456789abcdef01234567".to_string(),
+            Fault::SlashEtag => "a/b".to_string(),
+            _ => sha256_hex(b),
+        };
         let hub = format!(
             "X-Repo-Commit: {COMMIT}\r\nETag: \"{sha}\"\r\nX-Linked-Etag: \"{sha}\"\r\nX-Linked-Size: {}\r\n",
             b.len()
@@ -173,12 +189,36 @@ fn serve(
             *b ^= 0x5A;
         }
     }
+    if download && fault == Fault::IgnoreRange && start > 0 {
+        write!(conn, "HTTP/1.1 200 OK\r\n{hub_headers}Content-Length: {total}\r\nConnection: close\r\n\r\n")?;
+        conn.write_all(bytes)?;
+        return conn.flush();
+    }
+    if download && fault == Fault::Oversend {
+        body.extend(std::iter::repeat_n(0u8, 1 << 20));
+    }
     let status = if range.is_some() { "206 Partial Content" } else { "200 OK" };
     write!(
         conn,
         "HTTP/1.1 {status}\r\n{hub_headers}Accept-Ranges: bytes\r\nContent-Range: bytes {start}-{end}/{total}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )?;
+    if download && fault == Fault::StallHalfway {
+        conn.write_all(&body[..body.len() / 2])?;
+        conn.flush()?;
+        let t0 = Instant::now();
+        while !stop.load(Ordering::SeqCst) && t0.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        return Ok(());
+    }
+    if download && fault == Fault::Slow {
+        for chunk in body.chunks(1 << 16) {
+            std::thread::sleep(Duration::from_millis(20));
+            conn.write_all(chunk)?;
+        }
+        return conn.flush();
+    }
     if let Fault::DropHalfway(n) = fault {
         if download && drops.fetch_add(1, Ordering::SeqCst) < n {
             conn.write_all(&body[..body.len() / 2])?;
