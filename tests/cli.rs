@@ -615,6 +615,12 @@ fn damaged_or_strange_checkpoint_files_are_refused_naming_them() {
     std::fs::write(&weights, &bad).unwrap();
     let o = eval();
     assert!(!o.status.success() && stderr(&o).contains(weights.file_name().unwrap().to_str().unwrap()) && stderr(&o).contains("does not match checkpoint.json: its SHA-256"), "{}", stderr(&o));
+    // Longer than the size checkpoint.json records: refused before it is read (the read is
+    // bounded by that size).
+    std::fs::write(&weights, [&good[..], &[0u8; 4096][..]].concat()).unwrap();
+    let o = eval();
+    let recorded = format!("more than the {} expected of the {}-byte safetensors file its checkpoint.json records", good.len(), good.len());
+    assert!(!o.status.success() && stderr(&o).contains(&recorded), "{}", stderr(&o));
     std::fs::write(&weights, &good).unwrap();
 
     // A FIFO, or a symlink to /dev/zero, in place of the weights: refused at once (a FIFO hung

@@ -67,6 +67,12 @@ pub struct CheckpointMeta {
     /// absent in checkpoints written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
+    /// Sizes in bytes of the weights and optimizer files as saved: reads stop there (absent in
+    /// checkpoints written before they were recorded: [`MAX_TENSOR_BYTES`] bounds those).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimizer_bytes: Option<u64>,
     /// The version of alexnet_lab that wrote it (absent before it was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lab_version: Option<String>,
@@ -97,6 +103,8 @@ impl CheckpointMeta {
             weights_sha256: None,
             optimizer_sha256: None,
             commit: Some(crate::sys::build::COMMIT.to_string()),
+            weights_bytes: None,
+            optimizer_bytes: None,
             lab_version: Some(env!("CARGO_PKG_VERSION").to_string()),
         }
     }
@@ -133,11 +141,13 @@ pub fn save(dir: &Path, varmap: &VarMap, optimizer: &HashMap<String, Tensor>, me
         .collect();
     save_tensors(&tensors, &dir.join(&meta.weights))?;
     meta.weights_sha256 = Some(file_sha256(&dir.join(&meta.weights))?);
+    meta.weights_bytes = Some(file_len(&dir.join(&meta.weights))?);
     match meta.optimizer.clone() {
         Some(name) => {
             check_file_name(&name)?;
             save_tensors(optimizer, &dir.join(&name))?;
             meta.optimizer_sha256 = Some(file_sha256(&dir.join(&name))?);
+            meta.optimizer_bytes = Some(file_len(&dir.join(&name))?);
         }
         None if !optimizer.is_empty() => {
             return Err(Error::config("the checkpoint description names no optimizer file but there is optimizer state"))
@@ -216,6 +226,10 @@ pub const MAX_META_BYTES: u64 = 64 << 20;
 /// The largest tensor file read (AlexNet's weights are 85-187 MB, the 2012 net's 244 MB).
 pub const MAX_TENSOR_BYTES: u64 = 4 << 30;
 
+fn file_len(path: &Path) -> Result<u64> {
+    std::fs::metadata(path).map(|m| m.len()).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))
+}
+
 /// Reads the checkpoint JSON of `dir` (or of the folder holding a given `checkpoint.*` file).
 pub fn read_meta(path: &Path) -> Result<(PathBuf, CheckpointMeta)> {
     let dir = if path.is_dir() { path.to_path_buf() } else { path.parent().unwrap_or(Path::new(".")).to_path_buf() };
@@ -272,8 +286,12 @@ fn check_sha256(bytes_sha: &str, expected: Option<&str>, what: &str) -> Result<(
 /// Loads a tensor file a checkpoint names, checking it against the recorded SHA-256. With a
 /// recorded hash the file is read once, hashed and parsed from the same bytes; without one it
 /// is loaded as before.
-fn load_checked(path: &Path, expected: Option<&str>, device: &Device) -> Result<HashMap<String, Tensor>> {
-    let bytes = read_regular(path, MAX_TENSOR_BYTES, "a safetensors file of the checkpoint")?;
+fn load_checked(path: &Path, expected: Option<&str>, size: Option<u64>, device: &Device) -> Result<HashMap<String, Tensor>> {
+    let what = match size {
+        Some(n) => format!("the {n}-byte safetensors file its checkpoint.json records"),
+        None => "a safetensors file of the checkpoint".to_string(),
+    };
+    let bytes = read_regular(path, size.unwrap_or(MAX_TENSOR_BYTES).min(MAX_TENSOR_BYTES), &what)?;
     tensors_from_checked_bytes(&bytes, expected, &path.display().to_string(), device)
 }
 
@@ -289,13 +307,13 @@ fn tensors_from_checked_bytes(bytes: &[u8], expected: Option<&str>, what: &str, 
 /// Loads tensors from a safetensors file (a regular file of at most [`MAX_TENSOR_BYTES`]) with
 /// a clear error.
 pub fn load_tensors(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>> {
-    load_checked(path, None, device)
+    load_checked(path, None, None, device)
 }
 
 /// Loads the optimizer state a checkpoint names (empty when it names none).
 pub fn load_optimizer(dir: &Path, meta: &CheckpointMeta, device: &Device) -> Result<HashMap<String, Tensor>> {
     match (&meta.optimizer, meta.format) {
-        (Some(name), _) => load_checked(&dir.join(name), meta.optimizer_sha256.as_deref(), device),
+        (Some(name), _) => load_checked(&dir.join(name), meta.optimizer_sha256.as_deref(), meta.optimizer_bytes, device),
         // Format 1 kept the momentum buffers in a fixed file, when there were any.
         (None, 1) if dir.join("optimizer.safetensors").is_file() => load_tensors(&dir.join("optimizer.safetensors"), device),
         (None, _) => Ok(HashMap::new()),
@@ -305,7 +323,7 @@ pub fn load_optimizer(dir: &Path, meta: &CheckpointMeta, device: &Device) -> Res
 /// Loads the weights a checkpoint names into an existing `varmap`, checking every name and shape.
 pub fn load_weights(dir: &Path, meta: &CheckpointMeta, varmap: &VarMap, device: &Device) -> Result<()> {
     let path = dir.join(&meta.weights);
-    let tensors = load_checked(&path, meta.weights_sha256.as_deref(), device)?;
+    let tensors = load_checked(&path, meta.weights_sha256.as_deref(), meta.weights_bytes, device)?;
     let data = varmap.data().lock().map_err(|_| Error::config("parameter store lock poisoned"))?;
     for (name, var) in data.iter() {
         let t = tensors.get(name).ok_or_else(|| {
@@ -338,7 +356,7 @@ pub fn load_model(path: &Path, device: &Device) -> Result<(Sequential, VarMap, C
 pub fn load_model_with_meta(dir: &Path, meta: CheckpointMeta, device: &Device) -> Result<(Sequential, VarMap, CheckpointMeta)> {
     let load = |meta: CheckpointMeta| {
         let weights = dir.join(&meta.weights);
-        let tensors = load_checked(&weights, meta.weights_sha256.as_deref(), device)?;
+        let tensors = load_checked(&weights, meta.weights_sha256.as_deref(), meta.weights_bytes, device)?;
         let (net, varmap) = model_from_tensors(&meta, tensors, &weights.display().to_string(), device)?;
         Ok((net, varmap, meta))
     };
