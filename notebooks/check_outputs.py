@@ -70,7 +70,7 @@ def knob_problems(path, nb, committed):
         if c.get("cell_type") != "code":
             continue
         for o in c.get("outputs", []):
-            shown = "".join(o.get("text", [])) + "".join(o.get("data", {}).get("text/plain", []))
+            shown = "".join(o.get("text") or []) + "".join((o.get("data") or {}).get("text/plain") or [])
             for name, value in OVERRIDE_LINE.findall(shown):
                 if committed:
                     out.append(f"{path}: cell {i}: the environment set {name}={value}: committed outputs must come from the cells' own knobs")

@@ -93,9 +93,11 @@ fn doctored_05(dir: &std::path::Path, needle: &str, edit: impl Fn(&str) -> Strin
     let mut nb: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let mut done = false;
     for c in nb["cells"].as_array_mut().unwrap() {
-        for o in c["outputs"].as_array_mut().into_iter().flatten() {
-            for key in ["text", "data"] {
-                let slot = if key == "text" { &mut o["text"] } else { &mut o["data"]["text/plain"] };
+        for o in c.get_mut("outputs").and_then(|v| v.as_array_mut()).into_iter().flatten() {
+            // Only the keys an output has (indexing a JSON object mutably would add the others).
+            let slots = [o.pointer_mut("/text").map(|_| "/text"), o.pointer_mut("/data/text~1plain").map(|_| "/data/text~1plain")];
+            for key in slots.into_iter().flatten() {
+                let Some(slot) = o.pointer_mut(key) else { continue };
                 let t = text(slot);
                 if !done && t.contains(needle) {
                     *slot = serde_json::Value::String(edit(&t));
