@@ -233,9 +233,9 @@ def main():
         if case == "Ctrl-C during training":
             msg = " ".join(l.strip() for l in o.stderr.strip().splitlines())
         assert "panicked" not in text, (case, text)
-        shown = " ".join(a if not a.startswith(TMP) else "<tmp>/" + os.path.basename(a) for a in args)
+        shown = " ".join(a if not a.startswith(TMP) else "<tmp>/" + os.path.basename(a) for a in args).replace(ROOT + "/", "")
         msg = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:<port>", msg)
-        msg = msg.replace(TMP, "<tmp>").replace(HF, "$HF_HOME").replace(IDX, "$FASHION_MNIST_DIR").replace(BIN, "alexnet-lab").replace("|", "\\|")
+        msg = msg.replace(TMP, "<tmp>").replace(ROOT + "/", "").replace(HF, "$HF_HOME").replace(IDX, "$FASHION_MNIST_DIR").replace(BIN, "alexnet-lab").replace("|", "\\|")
         lines.append(f"| {kind} | {case} | `alexnet-lab {shown}` | {o.returncode} | {msg} |")
         print(f"{o.returncode:>3} {case}", file=sys.stderr)
     out = os.path.join(ROOT, "docs/reliability/cases.md")
