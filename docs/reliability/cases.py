@@ -235,7 +235,7 @@ def main():
         assert "panicked" not in text, (case, text)
         shown = " ".join(a if not a.startswith(TMP) else "<tmp>/" + os.path.basename(a) for a in args).replace(ROOT + "/", "")
         msg = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:<port>", msg)
-        msg = msg.replace(TMP, "<tmp>").replace(ROOT + "/", "").replace(HF, "$HF_HOME").replace(IDX, "$FASHION_MNIST_DIR").replace(BIN, "alexnet-lab").replace("|", "\\|")
+        msg = msg.replace(BIN, "alexnet-lab").replace(TMP, "<tmp>").replace(ROOT + "/", "").replace(HF, "$HF_HOME").replace(IDX, "$FASHION_MNIST_DIR").replace(BIN, "alexnet-lab").replace("|", "\\|")
         lines.append(f"| {kind} | {case} | `alexnet-lab {shown}` | {o.returncode} | {msg} |")
         print(f"{o.returncode:>3} {case}", file=sys.stderr)
     out = os.path.join(ROOT, "docs/reliability/cases.md")
