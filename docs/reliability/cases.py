@@ -22,8 +22,10 @@ import pyarrow.parquet as pq
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("BIN", os.path.join(ROOT, "target/release/alexnet-lab"))
-HF = os.environ.get("HF_HOME", os.path.join(ROOT, "../shared/data/hf"))
-IDX = os.environ.get("FASHION_MNIST_DIR", os.path.join(ROOT, "../shared/data/fashion-mnist"))
+# Absolute, resolved paths: the table names them as $HF_HOME / $FASHION_MNIST_DIR whether they came
+# from the environment (CI: absolute) or from the defaults (ROOT/..: relative to the repository).
+HF = os.path.realpath(os.environ.get("HF_HOME", os.path.join(ROOT, "../shared/data/hf")))
+IDX = os.path.realpath(os.environ.get("FASHION_MNIST_DIR", os.path.join(ROOT, "../shared/data/fashion-mnist")))
 TMP = tempfile.mkdtemp(prefix="alexnet-lab-cases-")
 TEST_PARQUET = sorted(glob.glob(os.path.join(HF, "hub/datasets--zalando-datasets--fashion_mnist/snapshots/*/fashion_mnist/test-00000-of-00001.parquet")))[0]
 
@@ -233,9 +235,9 @@ def main():
         if case == "Ctrl-C during training":
             msg = " ".join(l.strip() for l in o.stderr.strip().splitlines())
         assert "panicked" not in text, (case, text)
-        shown = " ".join(a if not a.startswith(TMP) else "<tmp>/" + os.path.basename(a) for a in args).replace(ROOT + "/", "")
+        shown = " ".join(a if not a.startswith(TMP) else "<tmp>/" + os.path.basename(a) for a in args).replace(HF, "$HF_HOME").replace(IDX, "$FASHION_MNIST_DIR").replace(ROOT + "/", "")
         msg = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:<port>", msg)
-        msg = msg.replace(BIN, "alexnet-lab").replace(TMP, "<tmp>").replace(ROOT + "/", "").replace(HF, "$HF_HOME").replace(IDX, "$FASHION_MNIST_DIR").replace(BIN, "alexnet-lab").replace("|", "\\|")
+        msg = msg.replace(BIN, "alexnet-lab").replace(TMP, "<tmp>").replace(HF, "$HF_HOME").replace(IDX, "$FASHION_MNIST_DIR").replace(ROOT + "/", "").replace("|", "\\|")
         lines.append(f"| {kind} | {case} | `alexnet-lab {shown}` | {o.returncode} | {msg} |")
         print(f"{o.returncode:>3} {case}", file=sys.stderr)
     out = os.path.join(ROOT, "docs/reliability/cases.md")
