@@ -67,6 +67,15 @@ pub struct ShapeError {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
+    /// The message without its kind ("data error: ", "invalid configuration: "), for lists of
+    /// problems under one heading.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Config(s) | Self::Data(s) => s.clone(),
+            other => other.to_string(),
+        }
+    }
+
     /// [`Error::from_device`] for the lab's own error: candle errors from a step on `device`
     /// with `batch_size` examples become [`Error::OutOfMemory`] where they say so.
     pub fn on_device(self, device: &str, batch_size: usize) -> Self {

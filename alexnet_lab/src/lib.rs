@@ -11,7 +11,7 @@
 //! | [`kernels`] | CPU ops with backward passes: convolution, linear, max-pool, SGD update; one switch to candle's stock ops |
 //! | [`report`] | plots (SVG/PNG), text tables and CSV, notebook display |
 //! | [`nn`] | layer specs and layers, Xavier init, `Sequential`, AlexNet (d2l's, 2012's), LeNet |
-//! | [`data`] | Fashion-MNIST from the hub or IDX files, transforms, batches |
+//! | [`data`] | the `Dataset` trait; Fashion-MNIST from the hub or IDX files; image folders; photo decoding, transforms, batches |
 //! | [`train`] | recipe and profiles, `train_ch6`, evaluation, SGD, checkpoints, runs, predict, benchmark |
 //! | [`lecture`] | shape walk, complexity and the slide's table, activations, the Q&A experiments |
 //!

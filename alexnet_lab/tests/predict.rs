@@ -195,7 +195,7 @@ fn folders_are_searched_recursively_for_image_files_sorted() {
 #[test]
 fn top_k_is_ordered_and_named() {
     let t = top(&[0.1, 0.5, 0.05, 0.3, 0.05, 0.0, 0.0, 0.0, 0.0, 0.0], 3);
-    let got: Vec<(usize, &str)> = t.iter().map(|g| (g.label, g.class)).collect();
+    let got: Vec<(usize, &str)> = t.iter().map(|g| (g.label, g.class.as_str())).collect();
     assert_eq!(got, [(1, "trouser"), (3, "dress"), (0, "t-shirt")]);
     assert_eq!(top(&[0.1; 10], 2).iter().map(|g| g.label).collect::<Vec<_>>(), [0, 1]);
 }

@@ -104,6 +104,9 @@ CASES = [
     ("download", "connection dropped halfway", ["eval", "--checkpoint", os.path.join(TMP, "lenet")], "hub:drop"),
     ("download", "corrupt bytes (same length)", ["eval", "--checkpoint", os.path.join(TMP, "lenet")], "hub:corrupt"),
     ("photos", "a folder: a good PNG, a broken JPEG, a GIF, a 60000x60000 PNG header", ["predict", "--checkpoint", os.path.join(TMP, "lenet"), os.path.join(TMP, "photos")], None),
+    ("image folder", "training on class folders holding a broken JPEG, a GIF and a loose image", ["train", "--model", "lenet", "--epochs", "1", "--data-dir", os.path.join(TMP, "classes-bad"), "--out", os.path.join(TMP, "classes-run")], None),
+    ("image folder", "one class folder", ["train", "--model", "lenet", "--epochs", "1", "--data-dir", os.path.join(TMP, "classes-one"), "--out", os.path.join(TMP, "classes-run")], None),
+    ("image folder", "a class with fewer than 5 images and no test/ folder", ["data", "info", "--data-dir", os.path.join(TMP, "classes-few")], None),
     ("checkpoint", "checkpoint of another input size", ["train", "--model", "lenet", "--image-size", "32", "--epochs", "2", "--limit", "64", "--out", os.path.join(TMP, "lenet"), "--resume"], None),
 ]
 
@@ -161,6 +164,15 @@ def photos():
     big[16:24] = struct.pack(">II", 60000, 60000)
     big[29:33] = struct.pack(">I", zlib.crc32(bytes(big[12:29])) & 0xFFFFFFFF)
     open(os.path.join(d, "huge.png"), "wb").write(big)
+    ok = os.path.join(ROOT, "data/fixtures/resize/test0_96.png")
+    for name, classes, n in [("classes-bad", ["bag", "coat"], 5), ("classes-one", ["bag"], 5), ("classes-few", ["bag", "coat"], 3)]:
+        for c in classes:
+            os.makedirs(os.path.join(TMP, name, c))
+            for i in range(n):
+                shutil.copy(ok, os.path.join(TMP, name, c, "%d.png" % i))
+    shutil.copy(os.path.join(d, "broken.jpg"), os.path.join(TMP, "classes-bad", "bag", "broken.jpg"))
+    shutil.copy(os.path.join(d, "anim.gif"), os.path.join(TMP, "classes-bad", "coat", "anim.gif"))
+    shutil.copy(ok, os.path.join(TMP, "classes-bad", "loose.png"))
     return d
 
 
@@ -232,7 +244,7 @@ def main():
         text = (o.stderr + o.stdout)
         msg = [l for l in text.splitlines() if "error" in l.lower() or "out of memory" in l or "refused before running" in l or "interrupted" in l]
         msg = " ".join(msg) if kind in ("photos", "process") else (msg[0] if msg else text.strip().splitlines()[-1])
-        if case == "Ctrl-C during training":
+        if case == "Ctrl-C during training" or kind == "image folder":
             msg = " ".join(l.strip() for l in o.stderr.strip().splitlines())
         assert "panicked" not in text, (case, text)
         shown = " ".join(a if not a.startswith(TMP) else "<tmp>/" + os.path.basename(a) for a in args).replace(HF, "$HF_HOME").replace(IDX, "$FASHION_MNIST_DIR").replace(ROOT + "/", "")

@@ -10,12 +10,12 @@ use candle_core::{Device, Tensor};
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use rayon::prelude::*;
 
-use super::transforms::{gray, Pipeline};
-use super::{Split, SIDE};
+use super::dataset::Dataset;
+use super::transforms::Pipeline;
 use crate::sys::rng::mix;
 use crate::{Error, Result};
 
-/// One batch: images `(n, 1, size, size)` in [0, 1], labels `(n,)` u32, and which examples.
+/// One batch: images `(n, c, size, size)` in [0, 1], labels `(n,)` u32, and which examples.
 pub struct Batch {
     pub images: Tensor,
     pub labels: Tensor,
@@ -53,20 +53,29 @@ impl LoaderConfig {
     }
 }
 
-/// Iterates a split in batches, epoch after epoch.
+/// Iterates a [`Dataset`] in batches, epoch after epoch.
 pub struct DataLoader {
-    split: Arc<Split>,
+    split: Arc<dyn Dataset>,
     cfg: LoaderConfig,
 }
 
 impl DataLoader {
-    pub fn new(split: Arc<Split>, cfg: LoaderConfig) -> Result<Self> {
+    /// A loader over any dataset (`Arc<Split>`, `Arc<ImageFolder>`, `Arc<dyn Dataset>`).
+    pub fn new<D: Dataset + ?Sized + 'static>(split: Arc<D>, cfg: LoaderConfig) -> Result<Self>
+    where
+        Arc<D>: Into<Arc<dyn Dataset>>,
+    {
+        Self::over(split.into(), cfg)
+    }
+
+    /// [`DataLoader::new`] for a dataset already behind `dyn`.
+    pub fn over(split: Arc<dyn Dataset>, cfg: LoaderConfig) -> Result<Self> {
         check_batch_size(cfg.batch_size)?;
         if cfg.pipeline.size == 0 {
             return Err(Error::config("image size must be at least 1"));
         }
         if split.is_empty() {
-            return Err(Error::data("the data split is empty (check --limit)"));
+            return Err(Error::data(format!("{} holds no example (check the limit)", split.describe())));
         }
         Ok(Self { split, cfg: LoaderConfig { prefetch: cfg.prefetch.max(1), ..cfg } })
     }
@@ -88,6 +97,11 @@ impl DataLoader {
         &self.cfg
     }
 
+    /// The dataset it batches.
+    pub fn dataset(&self) -> &Arc<dyn Dataset> {
+        &self.split
+    }
+
     /// The order of the examples in `epoch`: shuffled with a seed derived from (seed, epoch),
     /// so a resumed run sees the same order, or in file order when not shuffling.
     pub fn order(&self, epoch: usize) -> Vec<usize> {
@@ -98,19 +112,24 @@ impl DataLoader {
         idx
     }
 
-    /// Prepares the pixels of the examples `indices` (parallel over images).
-    pub fn prepare(split: &Split, cfg: &LoaderConfig, epoch: usize, indices: &[usize]) -> Result<Vec<f32>> {
+    /// Prepares the pixels of the examples `indices` (parallel over images), `channels`
+    /// planes of `size x size` each.
+    pub fn prepare(split: &dyn Dataset, cfg: &LoaderConfig, epoch: usize, indices: &[usize]) -> Result<Vec<f32>> {
         let s = cfg.pipeline.size;
-        let per = s * s;
+        let channels = split.channels();
+        let per = channels * s * s;
         if let Some(&i) = indices.iter().find(|&&i| i >= split.len()) {
             return Err(Error::data(format!("example {i} is outside the split of {} examples", split.len())));
         }
         let mut out = vec![0f32; indices.len() * per];
         out.par_chunks_mut(per).zip(indices.par_iter()).try_for_each(|(dst, &i)| -> Result<()> {
-            let img = gray(SIDE, SIDE, split.image(i)?)?;
+            let img = split.image(i)?;
             let mut rng = StdRng::seed_from_u64(mix(cfg.seed, epoch as u64, i as u64 + 1));
             let mut v = Vec::with_capacity(per);
-            cfg.pipeline.apply_into(&img, &mut rng, &mut v);
+            cfg.pipeline.apply_channels(&img, channels, &mut rng, &mut v)?;
+            if v.len() != dst.len() {
+                return Err(Error::data(format!("example {i} gave {} values, expected {}", v.len(), dst.len())));
+            }
             dst.copy_from_slice(&v);
             Ok(())
         })?;
@@ -125,18 +144,18 @@ impl DataLoader {
         let order = self.order(epoch);
         std::thread::spawn(move || {
             for chunk in order.chunks(cfg.batch_size) {
-                let pixels = Self::prepare(&split, &cfg, epoch, chunk);
+                let pixels = Self::prepare(&*split, &cfg, epoch, chunk);
                 if tx.send((chunk.to_vec(), pixels)).is_err() {
                     return; // the consumer stopped early
                 }
             }
         });
         let split = Arc::clone(&self.split);
-        let (size, device) = (cfg.pipeline.size, device.clone());
+        let (size, channels, device) = (cfg.pipeline.size, split.channels(), device.clone());
         rx.into_iter().map(move |(indices, pixels)| {
             let n = indices.len();
-            let images = Tensor::from_vec(pixels?, (n, 1, size, size), &device)?;
-            let labels = indices.iter().map(|&i| split.label(i).map(u32::from)).collect::<Result<Vec<u32>>>()?;
+            let images = Tensor::from_vec(pixels?, (n, channels, size, size), &device)?;
+            let labels = indices.iter().map(|&i| split.label(i).map(|l| l as u32)).collect::<Result<Vec<u32>>>()?;
             let labels = Tensor::from_vec(labels, n, &device)?;
             Ok(Batch { images, labels, indices })
         })

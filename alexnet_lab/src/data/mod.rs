@@ -1,21 +1,31 @@
-//! Fashion-MNIST: from the Hugging Face hub (parquet, cached the hub's way under `HF_HOME`)
-//! or from the four classic IDX `.gz` files. Both give the same bytes in the same order.
+//! The data a model trains on, as a [`Dataset`]: Fashion-MNIST from the Hugging Face hub
+//! (parquet, cached the hub's way under `HF_HOME`) or from the four classic IDX `.gz` files
+//! (both give the same bytes in the same order), or a learner's own images in class folders
+//! ([`ImageFolder`]).
 //!
 //! Images are kept as 28x28 `u8` (47 MB for all 70,000); tensors of the size the model wants
 //! are made batch by batch by the [`loader`], through the [`transforms`], so memory stays
 //! bounded at any resolution.
 //!
+//! - [`dataset`]: the [`Dataset`] trait; [`folder`]: image folders; [`photo`]: reading PNG,
+//!   JPEG and WebP files;
 //! - [`hub`]: the download and the cache; [`parquet`]: reading a hub file (its structure
 //!   checked first); [`idx`]: the classic IDX files;
 //! - [`transforms`]: resize, crop, letterbox, augmentation, `ToTensor()`;
 //! - [`loader`]: seeded batches prepared in the background; [`load_data_fashion_mnist`], d2l's
 //!   one call.
 
+pub mod dataset;
+pub mod folder;
 pub mod hub;
 pub mod idx;
 pub mod loader;
 pub mod parquet;
+pub mod photo;
 pub mod transforms;
+
+pub use dataset::{limited, Dataset};
+pub use folder::ImageFolder;
 
 pub use hub::{hub_cache_dir, hub_cache_display, Hub, DEFAULT_ENDPOINT, HUB_FILES, HUB_REPO, HUB_REVISION};
 pub use idx::{decode_images, decode_labels, gunzip, load_idx_dir, parse_idx, read_idx_images, read_idx_labels, IDX_FILES};
@@ -180,6 +190,8 @@ pub enum Source {
     Hub,
     /// A directory with the four IDX `.gz` files.
     IdxDir(PathBuf),
+    /// A learner's images, one sub-folder per class ([`ImageFolder`]).
+    ImageFolder(PathBuf),
 }
 
 impl std::fmt::Display for Source {
@@ -187,7 +199,53 @@ impl std::fmt::Display for Source {
         match self {
             Source::Hub => write!(f, "hub {HUB_REPO} (cache {})", hub::hub_cache_display()),
             Source::IdxDir(d) => write!(f, "IDX files in {}", d.display()),
+            Source::ImageFolder(d) => write!(f, "the image folder {}", d.display()),
         }
+    }
+}
+
+impl Source {
+    /// What a folder holds: Fashion-MNIST's IDX files when any of them is there, else class
+    /// folders of images when it has sub-folders, else IDX (whose error names the files).
+    pub fn from_dir(dir: PathBuf) -> Self {
+        let has_idx = IDX_FILES.iter().any(|f| dir.join(f).exists() || dir.join(f.trim_end_matches(".gz")).exists());
+        if !has_idx && ImageFolder::looks_like(&dir) { Source::ImageFolder(dir) } else { Source::IdxDir(dir) }
+    }
+
+    /// The train and test splits. `channels` (1 or 3) applies to image folders, whose images
+    /// otherwise decide (3 when any stores colour); Fashion-MNIST is grey (1 channel) only.
+    pub fn splits(&self, channels: Option<usize>) -> Result<(Arc<dyn Dataset>, Arc<dyn Dataset>)> {
+        match self {
+            Source::ImageFolder(dir) => {
+                let (train, test) = ImageFolder::splits(dir, channels)?;
+                Ok((Arc::new(train), Arc::new(test)))
+            }
+            _ => {
+                grey_only(channels)?;
+                let d = FashionMnist::load(self)?;
+                Ok((Arc::new(d.train), Arc::new(d.test)))
+            }
+        }
+    }
+
+    /// The test split only (nothing of Fashion-MNIST's training split is read or downloaded).
+    pub fn test_split(&self, channels: Option<usize>) -> Result<Arc<dyn Dataset>> {
+        match self {
+            Source::ImageFolder(dir) => Ok(Arc::new(ImageFolder::splits(dir, channels)?.1)),
+            _ => {
+                grey_only(channels)?;
+                Ok(Arc::new(FashionMnist::load_test(self)?))
+            }
+        }
+    }
+}
+
+fn grey_only(channels: Option<usize>) -> Result<()> {
+    match channels {
+        None | Some(1) => Ok(()),
+        Some(c) => Err(Error::config(format!(
+            "Fashion-MNIST is grey (1 channel); {c} channels are for image folders of colour photos"
+        ))),
     }
 }
 
@@ -202,6 +260,7 @@ impl FashionMnist {
     /// Loads both splits from `source`.
     pub fn load(source: &Source) -> Result<Self> {
         match source {
+            Source::ImageFolder(d) => Err(not_fashion_mnist(d)),
             Source::Hub => {
                 let paths = hub::fetch(&HUB_FILES)?;
                 let (train, test) = match paths.as_slice() {
@@ -218,6 +277,7 @@ impl FashionMnist {
     /// split is read or downloaded).
     pub fn load_test(source: &Source) -> Result<Split> {
         match source {
+            Source::ImageFolder(d) => Err(not_fashion_mnist(d)),
             Source::Hub => {
                 let paths = hub::fetch(&[HUB_FILES[1]])?;
                 let test = paths.first().ok_or_else(|| Error::data("the hub fetch returned no file"))?;
@@ -227,10 +287,17 @@ impl FashionMnist {
         }
     }
 
-    /// `--data-dir` if given, else the hub.
+    /// `--data-dir` if given (IDX files or an image folder: [`Source::from_dir`]), else the hub.
     pub fn source(data_dir: Option<PathBuf>) -> Source {
-        data_dir.map(Source::IdxDir).unwrap_or(Source::Hub)
+        data_dir.map(Source::from_dir).unwrap_or(Source::Hub)
     }
+}
+
+fn not_fashion_mnist(dir: &std::path::Path) -> Error {
+    Error::data(format!(
+        "{} is an image folder, not Fashion-MNIST: this reads Fashion-MNIST only (image folders train, evaluate and show their classes with `data info`)",
+        dir.display()
+    ))
 }
 
 /// d2l's `load_data_fashion_mnist(batch_size, resize)`: the training loader (shuffled, seed 0)

@@ -5,7 +5,7 @@
 //! Pillow's `BILINEAR` (what torchvision uses on PIL images) to within 1/255 on Fashion-MNIST
 //! (tested against Pillow-made fixtures in `data/fixtures/resize`).
 
-use image::{imageops, imageops::FilterType, GrayImage};
+use image::{imageops, imageops::FilterType, DynamicImage, GrayImage, ImageBuffer, Pixel, RgbImage};
 use rand::Rng;
 
 use crate::{Error, Result};
@@ -43,8 +43,11 @@ pub fn gray(width: usize, height: usize, pixels: &[u8]) -> Result<GrayImage> {
     })
 }
 
+/// An 8-bit image of any pixel kind (grey [`GrayImage`], colour [`RgbImage`]).
+pub type Image8<P> = ImageBuffer<P, Vec<u8>>;
+
 /// Bilinear resize to exactly `w x h`.
-pub fn resize_exact(img: &GrayImage, w: usize, h: usize) -> GrayImage {
+pub fn resize_exact<P: Pixel<Subpixel = u8> + 'static>(img: &Image8<P>, w: usize, h: usize) -> Image8<P> {
     if (img.width() as usize, img.height() as usize) == (w, h) {
         return img.clone();
     }
@@ -52,7 +55,7 @@ pub fn resize_exact(img: &GrayImage, w: usize, h: usize) -> GrayImage {
 }
 
 /// Shorter side to `size` (aspect kept), then the centre `size x size` crop.
-pub fn resize_center_crop(img: &GrayImage, size: usize) -> GrayImage {
+pub fn resize_center_crop<P: Pixel<Subpixel = u8> + 'static>(img: &Image8<P>, size: usize) -> Image8<P> {
     let (w, h) = (img.width() as f64, img.height() as f64);
     let s = size as f64 / w.min(h);
     // torchvision rounds the longer side down like int(size * long / short).
@@ -63,12 +66,12 @@ pub fn resize_center_crop(img: &GrayImage, size: usize) -> GrayImage {
 }
 
 /// Longer side to `size` (aspect kept), centred on a black `size x size` canvas.
-pub fn letterbox(img: &GrayImage, size: usize) -> GrayImage {
+pub fn letterbox<P: Pixel<Subpixel = u8> + 'static>(img: &Image8<P>, size: usize) -> Image8<P> {
     let (w, h) = (img.width() as f64, img.height() as f64);
     let s = size as f64 / w.max(h);
     let (nw, nh) = (((w * s).round() as usize).clamp(1, size), ((h * s).round() as usize).clamp(1, size));
     let r = resize_exact(img, nw, nh);
-    let mut canvas = GrayImage::new(size as u32, size as u32);
+    let mut canvas = Image8::<P>::new(size as u32, size as u32);
     imageops::replace(&mut canvas, &r, ((size - nw) / 2) as i64, ((size - nh) / 2) as i64);
     canvas
 }
@@ -88,7 +91,7 @@ impl Pipeline {
     }
 
     /// The image as `size x size`, augmented when asked (`rng` drives the randomness).
-    pub fn apply_image<R: Rng + ?Sized>(&self, img: &GrayImage, rng: &mut R) -> GrayImage {
+    pub fn apply_image<P: Pixel<Subpixel = u8> + 'static, R: Rng + ?Sized>(&self, img: &Image8<P>, rng: &mut R) -> Image8<P> {
         let s = self.size;
         let mut out = if self.augment.random_crop {
             let big = (s * 8).div_ceil(7);
@@ -143,5 +146,29 @@ impl Pipeline {
     pub fn apply_into<R: Rng + ?Sized>(&self, img: &GrayImage, rng: &mut R, out: &mut Vec<f32>) {
         let r = self.apply_image(img, rng);
         out.extend(r.as_raw().iter().map(|&p| p as f32 / 255.0));
+    }
+
+    /// Appends what the network sees of `img` with `channels` channels (1: grey as
+    /// torchvision's `Grayscale()` makes it, a grey image as stored; 3: RGB) to `out`, channel
+    /// after channel (`ToTensor()`'s `(c, size, size)` layout) in [0, 1].
+    pub fn apply_channels<R: Rng + ?Sized>(&self, img: &DynamicImage, channels: usize, rng: &mut R, out: &mut Vec<f32>) -> crate::Result<()> {
+        match channels {
+            1 => match img {
+                DynamicImage::ImageLuma8(g) => self.apply_into(g, rng, out),
+                _ => self.apply_into(&crate::data::photo::to_gray(img), rng, out),
+            },
+            3 => {
+                let rgb: RgbImage = match img {
+                    DynamicImage::ImageRgb8(c) => self.apply_image(c, rng),
+                    _ => self.apply_image(&img.to_rgb8(), rng),
+                };
+                let raw = rgb.as_raw();
+                for c in 0..3 {
+                    out.extend(raw.iter().skip(c).step_by(3).map(|&p| p as f32 / 255.0));
+                }
+            }
+            c => return Err(Error::config(format!("images are made into 1 (grey) or 3 (RGB) channels, not {c}"))),
+        }
+        Ok(())
     }
 }

@@ -41,8 +41,25 @@ impl ModelKind {
         if *self == Self::LeNet { "LeNet" } else { "AlexNet" }
     }
 
-    /// The layer list for a `(c, h, w)` input (square images only), with clear errors.
+    /// The number of classes the model has unless told otherwise (10 for d2l's nets, 1000 for
+    /// the paper's).
+    pub fn default_classes(&self) -> usize {
+        match self {
+            Self::AlexNet => AlexNetConfig::d2l().num_classes,
+            Self::AlexNetOriginal => AlexNetConfig::original().num_classes,
+            Self::LeNet => LeNetConfig::d2l().num_classes,
+        }
+    }
+
+    /// The layer list for a `(c, h, w)` input (square images only) and the model's own number
+    /// of classes, with clear errors.
     pub fn specs(&self, input: [usize; 3]) -> Result<Vec<LayerSpec>> {
+        self.specs_for(input, None)
+    }
+
+    /// [`ModelKind::specs`] with `classes` outputs (`None`: the model's own).
+    pub fn specs_for(&self, input: [usize; 3], classes: Option<usize>) -> Result<Vec<LayerSpec>> {
+        let num_classes = classes.unwrap_or_else(|| self.default_classes());
         let [c, h, w] = input;
         if c > MAX_CHANNELS || h > MAX_SIDE || w > MAX_SIDE {
             return Err(Error::config(format!(
@@ -56,19 +73,24 @@ impl ModelKind {
             )));
         }
         match self {
-            Self::AlexNet => AlexNetConfig { in_channels: c, image_size: h, ..AlexNetConfig::d2l() }.layer_specs(),
+            Self::AlexNet => AlexNetConfig { in_channels: c, image_size: h, num_classes, ..AlexNetConfig::d2l() }.layer_specs(),
             Self::AlexNetOriginal => {
-                AlexNetConfig { in_channels: c, image_size: h, ..AlexNetConfig::original() }.layer_specs()
+                AlexNetConfig { in_channels: c, image_size: h, num_classes, ..AlexNetConfig::original() }.layer_specs()
             }
-            Self::LeNet => LeNetConfig { in_channels: c, image_size: h, ..LeNetConfig::d2l() }.layer_specs(),
+            Self::LeNet => LeNetConfig { in_channels: c, image_size: h, num_classes }.layer_specs(),
         }
     }
 
     /// Builds the model for a `(c, h, w)` input (`None`: its default), freshly initialised
     /// (d2l's Xavier init, seeded), with the `VarMap` of its parameters.
     pub fn init(&self, input: Option<[usize; 3]>, seed: u64, device: &Device) -> Result<(Sequential, VarMap)> {
+        self.init_for(input, None, seed, device)
+    }
+
+    /// [`ModelKind::init`] with `classes` outputs (`None`: the model's own).
+    pub fn init_for(&self, input: Option<[usize; 3]>, classes: Option<usize>, seed: u64, device: &Device) -> Result<(Sequential, VarMap)> {
         let input = input.unwrap_or_else(|| self.default_input());
-        init_sequential(self.name(), input, &self.specs(input)?, seed, device)
+        init_sequential(self.name(), input, &self.specs_for(input, classes)?, seed, device)
     }
 }
 

@@ -76,9 +76,23 @@ pub struct CheckpointMeta {
     /// The version of alexnet_lab that wrote it (absent before it was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lab_version: Option<String>,
+    /// The names of the classes, in label order (absent before they were recorded: Fashion-MNIST's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_names: Option<Vec<String>>,
 }
 
 impl CheckpointMeta {
+    /// The model's classes by name, in label order: as recorded, else Fashion-MNIST's (what
+    /// every checkpoint written before the names were recorded was trained on).
+    pub fn class_names(&self) -> Vec<String> {
+        self.class_names.clone().unwrap_or_else(|| crate::data::CLASS_NAMES.iter().map(|s| s.to_string()).collect())
+    }
+
+    /// The number of outputs of the model.
+    pub fn num_classes(&self) -> usize {
+        self.config.num_classes.unwrap_or_else(|| self.model.default_classes())
+    }
+
     /// How this checkpoint's model sees an image at test time: its size, its resize mode, no
     /// augmentation.
     pub fn pipeline(&self) -> Pipeline {
@@ -106,6 +120,7 @@ impl CheckpointMeta {
             weights_bytes: None,
             optimizer_bytes: None,
             lab_version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            class_names: None,
         }
     }
 }
@@ -269,6 +284,15 @@ pub fn parse_meta(json: &[u8], what: &str) -> Result<CheckpointMeta> {
     if let Some(o) = &meta.optimizer {
         check_file_name(o)?;
     }
+    if let Some(names) = &meta.class_names {
+        if names.len() != meta.num_classes() {
+            return Err(Error::data(format!(
+                "{what} names {} classes for a model with {} outputs: the description was edited or damaged",
+                names.len(),
+                meta.num_classes()
+            )));
+        }
+    }
     Ok(meta)
 }
 
@@ -389,7 +413,7 @@ fn model_from_tensors(
     what: &str,
     device: &Device,
 ) -> Result<(Sequential, VarMap)> {
-    let specs = meta.model.specs(meta.input)?;
+    let specs = meta.model.specs_for(meta.input, meta.config.num_classes)?;
     crate::nn::infer_shapes(&specs, &meta.input)?;
     let varmap = VarMap::new();
     {

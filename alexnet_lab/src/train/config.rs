@@ -7,7 +7,7 @@ use candle_core::Device;
 
 use super::optim::SgdConfig;
 use crate::data::loader::check_batch_size;
-use crate::data::{Augment, DataLoader, FashionMnist, LoaderConfig, Pipeline, ResizeMode};
+use crate::data::{limited, Augment, DataLoader, Dataset, FashionMnist, LoaderConfig, Pipeline, ResizeMode};
 use crate::nn::ModelKind;
 use crate::{Error, Result};
 
@@ -67,6 +67,18 @@ pub struct TrainConfig {
     /// Epochs of linear warm-up from `lr / steps per epoch` to `lr` (0: none).
     #[serde(default)]
     pub warmup_epochs: f64,
+    /// Channels of the model's input: 1 (grey: Fashion-MNIST, grey photos) or 3 (RGB photos).
+    /// Absent from checkpoints written before it existed: 1.
+    #[serde(default = "one_channel")]
+    pub channels: usize,
+    /// The model's outputs (`None`: the model's own, 10 for d2l's nets); set from the data's
+    /// classes by [`TrainConfig::fit_to`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_classes: Option<usize>,
+}
+
+fn one_channel() -> usize {
+    1
 }
 
 /// The shape of the learning rate over a run, after the warm-up.
@@ -118,6 +130,8 @@ impl TrainConfig {
             augment: Augment::default(),
             schedule: LrSchedule::Constant,
             warmup_epochs: 0.0,
+            channels: 1,
+            num_classes: None,
         }
     }
 
@@ -190,7 +204,21 @@ impl TrainConfig {
 
     /// The `(c, h, w)` of one example the model sees.
     pub fn input(&self) -> [usize; 3] {
-        [1, self.image_size, self.image_size]
+        [self.channels, self.image_size, self.image_size]
+    }
+
+    /// The model's layers for this recipe (its input and number of classes).
+    pub fn specs(&self) -> Result<Vec<crate::nn::LayerSpec>> {
+        self.model.specs_for(self.input(), self.num_classes)
+    }
+
+    /// The recipe for training on `data`: its channels, and its number of classes (kept as the
+    /// model's own when they agree, so Fashion-MNIST's checkpoints stay as they were).
+    pub fn fit_to(mut self, data: &dyn Dataset) -> Self {
+        self.channels = data.channels();
+        let n = data.num_classes();
+        self.num_classes = (n != self.model.default_classes()).then_some(n);
+        self
     }
 
     /// Checks every value a user can set, naming the problem and the fix.
@@ -210,7 +238,7 @@ impl TrainConfig {
             return Err(Error::config("--limit must be at least 1"));
         }
         // Image too small for the model: checked by building its layer list.
-        self.model.specs(self.input())?;
+        self.specs()?;
         Ok(())
     }
 
@@ -254,11 +282,22 @@ impl TrainConfig {
     /// The training loader (shuffled with the run's seed) and the test loader over `data`,
     /// each limited as the config says.
     pub fn loaders(&self, data: FashionMnist) -> Result<(DataLoader, DataLoader)> {
-        let train = Arc::new(data.train.limited(self.limit));
-        let test = Arc::new(data.test.limited(self.test_limit));
+        self.loaders_over(Arc::new(data.train), Arc::new(data.test))
+    }
+
+    /// [`TrainConfig::loaders`] over any train and test [`Dataset`]s.
+    pub fn loaders_over(&self, train: Arc<dyn Dataset>, test: Arc<dyn Dataset>) -> Result<(DataLoader, DataLoader)> {
+        if train.channels() != self.channels || test.channels() != self.channels {
+            return Err(Error::config(format!(
+                "the data has {} channels (test: {}), the recipe {}: build the recipe with fit_to(data)",
+                train.channels(),
+                test.channels(),
+                self.channels
+            )));
+        }
         Ok((
-            DataLoader::new(train, LoaderConfig::shuffled(self.batch_size, self.pipeline(true), self.seed))?,
-            DataLoader::new(test, LoaderConfig::in_order(self.batch_size, self.pipeline(false)))?,
+            DataLoader::over(limited(train, self.limit), LoaderConfig::shuffled(self.batch_size, self.pipeline(true), self.seed))?,
+            DataLoader::over(limited(test, self.test_limit), LoaderConfig::in_order(self.batch_size, self.pipeline(false)))?,
         ))
     }
 }
@@ -269,9 +308,13 @@ impl std::fmt::Display for TrainConfig {
         let count = |l: Option<usize>| l.map_or("all".to_string(), |n| n.to_string());
         write!(
             f,
-            "profile {}: {} {s}x{s}, {} epoch{}, batch {}, lr {}{}, momentum {}, {} train / {} test images",
+            "profile {}: {} {}{s}x{s}, {} epoch{}, batch {}, lr {}{}, momentum {}, {} train / {} test images",
             self.profile,
             self.model.name(),
+            match (self.channels, self.num_classes) {
+                (1, None) => String::new(),
+                (c, k) => format!("{c}-channel, {} classes, ", k.unwrap_or_else(|| self.model.default_classes())),
+            },
             self.epochs,
             if self.epochs == 1 { "" } else { "s" },
             self.batch_size,

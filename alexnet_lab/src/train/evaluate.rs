@@ -2,12 +2,11 @@
 //! per-class accuracy, the confusion matrix; and the same for a saved checkpoint.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor, D};
 
 use super::checkpoint::{self, CheckpointMeta};
-use crate::data::{DataLoader, FashionMnist, LoaderConfig, Source, Split, CLASS_NAMES, SIDE};
+use crate::data::{limited, DataLoader, LoaderConfig, Source, Split, SIDE};
 use crate::nn::Sequential;
 use crate::report::display::{text, Png, Svg};
 use crate::report::plot::image_grid_svg;
@@ -25,6 +24,8 @@ pub struct Evaluation {
     /// Predicted class of every example, in the loader's order.
     pub predictions: Vec<u32>,
     pub labels: Vec<u32>,
+    /// The dataset's class names, in label order.
+    pub classes: Vec<String>,
 }
 
 /// The share of `predictions` equal to `labels` (0 when there are none): the one accuracy of
@@ -43,35 +44,42 @@ pub(crate) fn correct(logits: &Tensor, labels: &Tensor) -> Result<f64> {
 /// Accuracy of one class.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ClassAccuracy {
-    pub class: &'static str,
+    pub class: String,
     pub examples: usize,
     pub accuracy: f64,
 }
 
-/// `counts[true][predicted]` of an evaluation over the 10 Fashion-MNIST classes; prints (and
-/// shows in a notebook) as a table with class names, rows the true class.
+/// `counts[true][predicted]` of an evaluation over n classes; prints (and shows in a notebook)
+/// as a table with class names, rows the true class.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ConfusionMatrix {
-    pub counts: [[usize; 10]; 10],
+    pub classes: Vec<String>,
+    pub counts: Vec<Vec<usize>>,
 }
 
 impl ConfusionMatrix {
-    pub fn new(predictions: &[u32], labels: &[u32]) -> Self {
-        let mut counts = [[0; 10]; 10];
+    /// The matrix of `predictions` against `labels` over `classes` (labels or predictions at
+    /// or past `classes.len()` are not counted).
+    pub fn new(predictions: &[u32], labels: &[u32], classes: &[String]) -> Self {
+        let n = classes.len();
+        let mut counts = vec![vec![0; n]; n];
         for (&p, &l) in predictions.iter().zip(labels) {
             if let Some(c) = counts.get_mut(l as usize).and_then(|row| row.get_mut(p as usize)) {
                 *c += 1;
             }
         }
-        Self { counts }
+        Self { classes: classes.to_vec(), counts }
     }
 
     /// The off-diagonal cells, largest first: `(true class, predicted class, count)`.
-    pub fn confusions(&self) -> Vec<(&'static str, &'static str, usize)> {
-        let mut v: Vec<_> = CLASS_NAMES
+    pub fn confusions(&self) -> Vec<(String, String, usize)> {
+        let names = &self.classes;
+        let mut v: Vec<_> = names
             .iter()
             .zip(&self.counts)
-            .flat_map(|(t, row)| CLASS_NAMES.iter().zip(row).filter(move |(p, _)| *p != t).map(move |(p, &c)| (*t, *p, c)))
+            .flat_map(|(t, row)| {
+                names.iter().zip(row).filter(move |(p, _)| *p != t).map(move |(p, &c)| (t.clone(), p.clone(), c))
+            })
             .filter(|c| c.2 > 0)
             .collect();
         v.sort_by_key(|c| std::cmp::Reverse(c.2));
@@ -86,9 +94,10 @@ impl ConfusionMatrix {
 impl std::fmt::Display for ConfusionMatrix {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut headers = vec!["true \\ predicted".to_string()];
-        headers.extend(CLASS_NAMES.iter().map(|n| format!(">{n}")));
+        headers.extend(self.classes.iter().map(|n| format!(">{n}")));
         let h: Vec<&str> = headers.iter().map(String::as_str).collect();
-        let rows: Vec<Vec<String>> = CLASS_NAMES
+        let rows: Vec<Vec<String>> = self
+            .classes
             .iter()
             .zip(&self.counts)
             .map(|(name, r)| std::iter::once(name.to_string()).chain(r.iter().map(|c| c.to_string())).collect())
@@ -113,24 +122,25 @@ pub fn evaluate(net: &Sequential, loader: &DataLoader, device: &Device, progress
     }
     bar.finish_and_clear();
     let n = labels.len();
-    Ok(Evaluation { accuracy: accuracy(&predictions, &labels), loss: loss_sum / n.max(1) as f64, examples: n, predictions, labels })
+    let classes = loader.dataset().class_names();
+    Ok(Evaluation { accuracy: accuracy(&predictions, &labels), loss: loss_sum / n.max(1) as f64, examples: n, predictions, labels, classes })
 }
 
 impl Evaluation {
     /// The confusion matrix of these predictions.
     pub fn confusion(&self) -> ConfusionMatrix {
-        ConfusionMatrix::new(&self.predictions, &self.labels)
+        ConfusionMatrix::new(&self.predictions, &self.labels, &self.classes)
     }
 
     /// Accuracy per class, in label order (classes without examples left out).
     pub fn per_class(&self) -> Vec<ClassAccuracy> {
-        CLASS_NAMES
+        self.classes
             .iter()
             .enumerate()
-            .filter_map(|(k, &class)| {
+            .filter_map(|(k, class)| {
                 let (p, l): (Vec<u32>, Vec<u32>) =
                     self.predictions.iter().zip(&self.labels).filter(|(_, &l)| l as usize == k).map(|(&p, &l)| (p, l)).unzip();
-                (!l.is_empty()).then(|| ClassAccuracy { class, examples: l.len(), accuracy: accuracy(&p, &l) })
+                (!l.is_empty()).then(|| ClassAccuracy { class: class.clone(), examples: l.len(), accuracy: accuracy(&p, &l) })
             })
             .collect()
     }
@@ -140,7 +150,7 @@ impl Evaluation {
         let rows: Vec<Vec<String>> = self
             .per_class()
             .iter()
-            .map(|c| vec![c.class.to_string(), c.examples.to_string(), format!("{:.3}", c.accuracy)])
+            .map(|c| vec![c.class.clone(), c.examples.to_string(), format!("{:.3}", c.accuracy)])
             .collect();
         render(&["class", ">examples", ">accuracy"], &rows)
     }
@@ -160,7 +170,7 @@ impl Evaluation {
     /// The first `n` mistakes as an image grid, each titled by `title(true class, predicted)`.
     fn mistakes_grid(&self, split: &Split, n: usize, cols: usize, cell: usize, title: impl Fn(&str, &str) -> String) -> Result<Svg> {
         let wrong: Vec<usize> = self.mistakes().into_iter().take(n).collect();
-        let name = |c: Option<&u32>| c.and_then(|&c| CLASS_NAMES.get(c as usize)).copied().unwrap_or("?");
+        let name = |c: Option<&u32>| c.and_then(|&c| self.classes.get(c as usize)).map_or("?", String::as_str);
         let imgs = wrong.iter().map(|&i| Ok((split.image(i)?, SIDE, SIDE))).collect::<Result<Vec<_>>>()?;
         let titles: Vec<String> = wrong.iter().map(|&i| title(name(self.labels.get(i)), name(self.predictions.get(i)))).collect();
         image_grid_svg(&imgs, &titles, cols, cell)
@@ -219,8 +229,15 @@ pub fn evaluate_checkpoint(
     progress: bool,
 ) -> Result<CheckpointEval> {
     let (net, _, meta) = checkpoint::load_model(path, device)?;
-    let test = Arc::new(FashionMnist::load_test(source)?.limited(limit));
-    let loader = DataLoader::new(test, LoaderConfig::in_order(batch_size, meta.pipeline()))?;
+    let test = source.test_split(matches!(source, Source::ImageFolder(_)).then_some(meta.input[0]))?;
+    if test.class_names() != meta.class_names() {
+        return Err(crate::Error::data(format!(
+            "the checkpoint was trained on the classes {:?}, {source} has {:?}: evaluate it on the data it was trained on",
+            meta.class_names(),
+            test.class_names()
+        )));
+    }
+    let loader = DataLoader::over(limited(test, limit), LoaderConfig::in_order(batch_size, meta.pipeline()))?;
     let evaluation = evaluate(&net, &loader, device, progress)?;
     Ok(CheckpointEval { meta, device: device_name(device), evaluation })
 }

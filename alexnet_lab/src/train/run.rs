@@ -11,7 +11,7 @@ use super::fit::{Fit, Log};
 use super::history::{write_run_files, History};
 use super::optim::Sgd;
 use super::{LrSchedule, TrainConfig};
-use crate::data::{FashionMnist, Source};
+use crate::data::Source;
 use crate::sys::device::device_name;
 use crate::{Error, Result};
 
@@ -21,6 +21,9 @@ pub struct RunOptions {
     pub config: TrainConfig,
     pub device: Device,
     pub source: Source,
+    /// Channels made of an image folder's photos (1 or 3; `None`: 3 when any stores colour).
+    /// Fashion-MNIST is grey.
+    pub channels: Option<usize>,
     /// The run folder: checkpoint, metrics, curve.
     pub out: PathBuf,
     /// Continue from the checkpoint in `out` (from its last complete epoch).
@@ -35,7 +38,7 @@ impl RunOptions {
     /// A new run of `config` into `out` on the CPU, data from the hub, no progress bars, lines
     /// on stdout; set the other fields as needed.
     pub fn new(config: TrainConfig, out: impl Into<PathBuf>) -> Self {
-        Self { config, device: Device::Cpu, source: Source::Hub, out: out.into(), resume: false, progress: false, log: Log::Stdout }
+        Self { config, device: Device::Cpu, source: Source::Hub, channels: None, out: out.into(), resume: false, progress: false, log: Log::Stdout }
     }
 }
 
@@ -50,21 +53,25 @@ pub struct RunSummary {
 /// Loads the data, builds (or resumes) the model and trains it, saving a checkpoint, the
 /// metrics (CSV) and the curve (SVG) into the run folder after every epoch.
 pub fn run(opts: &RunOptions) -> Result<RunSummary> {
-    let cfg = &opts.config;
-    cfg.validate()?;
+    opts.config.validate()?;
     let _lock = lock_run_folder(&opts.out)?;
     // A run killed while saving left a partial tensor file (up to 170 MB): gone before it starts.
     checkpoint::remove_interrupted_writes(&opts.out);
     let device = &opts.device;
     let log = opts.log;
+    let (train_data, test_data) = opts.source.splits(opts.channels)?;
+    // The model takes the data's channels and classes.
+    let cfg = &opts.config.clone().fit_to(&*train_data);
+    cfg.validate()?;
     let input = cfg.input();
-    crate::nn::check_fits(cfg.model.name(), &input, &cfg.model.specs(input)?, 3, device)?;
-    let (train_loader, test_loader) = cfg.loaders(FashionMnist::load(&opts.source)?)?;
+    crate::nn::check_fits(cfg.model.name(), &input, &cfg.specs()?, 3, device)?;
+    let class_names = train_data.class_names();
+    let (train_loader, test_loader) = cfg.loaders_over(train_data, test_data)?;
 
-    let (net, varmap) = cfg.model.init(Some(input), cfg.seed, device)?;
+    let (net, varmap) = cfg.model.init_for(Some(input), cfg.num_classes, cfg.seed, device)?;
     let mut opt = Sgd::for_varmap(&varmap, cfg.sgd())?;
     let mut history = History::default();
-    let loaded = if opts.resume { existing_run(opts)? } else { None };
+    let loaded = if opts.resume { existing_run_of(opts, cfg)? } else { None };
     if opts.resume && loaded.is_none() {
         log.line(&format!("no checkpoint in {} yet: starting a new run", opts.out.display()));
     }
@@ -127,7 +134,8 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     let fit = Fit { net: &net, train: &train_loader, test: &test_loader, config: cfg, device, progress: opts.progress, log };
     let history = fit.run(&mut opt, history, |h, opt| {
         let state = opt.state();
-        let meta = CheckpointMeta::new(cfg.model, input, cfg.clone(), h.clone(), !state.is_empty());
+        let mut meta = CheckpointMeta::new(cfg.model, input, cfg.clone(), h.clone(), !state.is_empty());
+        meta.class_names = Some(class_names.clone());
         checkpoint::save(&out, &varmap, &state, &meta)?;
         write_run_files(&out, h)
     })?;
@@ -137,7 +145,11 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
 /// The checkpoint in the run folder of `opts`, if there is one, after checking that it holds
 /// the model, input and recipe of `opts.config` (resuming another would mix two runs).
 pub fn existing_run(opts: &RunOptions) -> Result<Option<(PathBuf, CheckpointMeta)>> {
-    let cfg = &opts.config;
+    existing_run_of(opts, &opts.config)
+}
+
+/// [`existing_run`] against `cfg` (the run's recipe fitted to its data).
+fn existing_run_of(opts: &RunOptions, cfg: &TrainConfig) -> Result<Option<(PathBuf, CheckpointMeta)>> {
     if !opts.out.join(checkpoint::META_FILE).exists() {
         return Ok(None);
     }
@@ -199,7 +211,7 @@ pub fn recipe_changes(was: &TrainConfig, now: &TrainConfig) -> Vec<String> {
     macro_rules! cmp {
         ($($f:ident),*) => { $( if was.$f != now.$f { out.push(format!("{} {:?} -> {:?}", stringify!($f), was.$f, now.$f)); } )* };
     }
-    cmp!(model, batch_size, lr, momentum, weight_decay, image_size, limit, test_limit, seed, resize, augment, schedule, warmup_epochs);
+    cmp!(model, batch_size, lr, momentum, weight_decay, image_size, limit, test_limit, seed, resize, augment, schedule, warmup_epochs, channels, num_classes);
     // A schedule other than constant is laid out over the run's epochs: more epochs would change it.
     if was.schedule != LrSchedule::Constant && was.epochs != now.epochs {
         out.push(format!("epochs {} -> {} (the {} schedule spans the run's epochs)", was.epochs, now.epochs, was.schedule));

@@ -50,10 +50,16 @@ pub struct ModelArgs {
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct DataArgs {
-    /// Read the four classic IDX .gz files from DIR instead of the hub
-    /// (e.g. ../shared/data/fashion-mnist).
+    /// Read the data from DIR instead of the hub: the four classic IDX .gz files of
+    /// Fashion-MNIST (e.g. ../shared/data/fashion-mnist), or your own images with one
+    /// sub-folder per class (DIR/cat/1.jpg, DIR/dog/2.png; DIR/train/.. and DIR/test/.. if you
+    /// have a test split, else every fifth image of each class is held out for testing).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Channels an image folder's photos become: 1 (grey) or 3 (RGB). Default: 3 when any
+    /// image stores colour, else 1. Fashion-MNIST is grey.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=3))]
+    pub channels: Option<u64>,
 }
 
 #[derive(Subcommand, Debug)]

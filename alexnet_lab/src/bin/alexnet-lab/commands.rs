@@ -2,13 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
-use alexnet_lab::data::{FashionMnist, ResizeMode, Source, CLASS_NAMES, SIDE};
+use alexnet_lab::data::{Dataset, FashionMnist, ImageFolder, ResizeMode, Source, CLASS_NAMES, SIDE};
 use alexnet_lab::lecture::batch_size::{self as memory, SweepConfig};
 use alexnet_lab::lecture::complexity::slides;
 use alexnet_lab::lecture::{shapes, Complexity};
 use alexnet_lab::report::table;
 use alexnet_lab::sys::{parse_device, write_atomic};
-use alexnet_lab::train::predict::{self, collect_images, read_photo, Guess, Predictor};
+use alexnet_lab::train::predict::{self, collect_images, read_image, to_gray, Guess, Predictor};
 use alexnet_lab::train::{self, bench, evaluate_checkpoint, Log, Profile, RunOptions, TrainConfig};
 use anyhow::{bail, Result};
 
@@ -16,6 +16,15 @@ use crate::args::{Cli, Command, DataArgs, DataCommand, Format, SplitName};
 
 fn source(data: DataArgs) -> Source {
     FashionMnist::source(data.data_dir)
+}
+
+/// `--channels` (1 or 3), checked.
+fn channels(data: &DataArgs) -> Result<Option<usize>> {
+    match data.channels {
+        None => Ok(None),
+        Some(c @ (1 | 3)) => Ok(Some(c as usize)),
+        Some(c) => bail!("--channels must be 1 (grey) or 3 (RGB), got {c}"),
+    }
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -72,6 +81,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let out = args.out.clone().unwrap_or_else(|| config.default_run_dir());
             let opts = RunOptions {
                 device,
+                channels: channels(&args.data)?,
                 source: source(args.data.clone()),
                 resume: args.resume,
                 progress: !args.quiet,
@@ -140,7 +150,24 @@ pub fn run(cli: Cli) -> Result<()> {
 fn data_cmd(cmd: DataCommand) -> Result<()> {
     match cmd {
         DataCommand::Info { data } => {
+            let ch = channels(&data)?;
             let source = source(data);
+            if let Source::ImageFolder(dir) = &source {
+                let (train, test) = ImageFolder::splits(dir, ch)?;
+                println!("{} (train) and {} (test)", train.describe(), test.describe());
+                let rows: Vec<Vec<String>> = train
+                    .class_names()
+                    .iter()
+                    .zip(train.class_counts().iter().zip(test.class_counts()))
+                    .enumerate()
+                    .map(|(k, (n, (tr, te)))| vec![k.to_string(), n.clone(), tr.to_string(), te.to_string()])
+                    .collect();
+                print!("{}", table::render(&[">label", "class", ">train", ">test"], &rows));
+                return Ok(());
+            }
+            if ch.is_some_and(|c| c != 1) {
+                bail!("Fashion-MNIST is grey (1 channel); --channels 3 is for image folders of colour photos");
+            }
             let d = FashionMnist::load(&source)?;
             println!("Fashion-MNIST from {source}");
             println!("train: {} images, test: {} images, {SIDE}x{SIDE} greyscale", d.train.len(), d.test.len());
@@ -183,11 +210,12 @@ fn predict_cmd(
     device: &str,
     inputs: &[PathBuf],
 ) -> Result<()> {
-    if top_k == 0 || top_k > CLASS_NAMES.len() {
-        bail!("--top-k must be between 1 and {}, got {top_k}", CLASS_NAMES.len());
-    }
     let device = parse_device(device)?;
     let predictor = Predictor::load(checkpoint, resize, invert, &device)?;
+    let classes = predictor.classes.len();
+    if top_k == 0 || top_k > classes {
+        bail!("--top-k must be between 1 and {classes} (the checkpoint's classes), got {top_k}");
+    }
     let (files, mut failed) = collect_images(inputs);
     for (_, e) in &failed {
         eprintln!("error: {e}");
@@ -195,7 +223,7 @@ fn predict_cmd(
     let mut results: Vec<(PathBuf, Vec<Guess>)> = vec![];
     let mut shown = vec![];
     for f in &files {
-        let photo = match read_photo(f) {
+        let photo = match read_image(f) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -203,13 +231,13 @@ fn predict_cmd(
                 continue;
             }
         };
-        let top = predictor.classify(&photo, top_k)?;
+        let top = predictor.classify_image(&photo, top_k)?;
         if format == Format::Table {
             let guesses: Vec<String> = top.iter().map(|g| format!("{} ({:.1}%)", g.class, 100.0 * g.probability)).collect();
             println!("{}: {}", f.display(), guesses.join(", "));
         }
         if show_pipelines.is_some() {
-            shown.push(photo);
+            shown.push(to_gray(&photo));
         }
         results.push((f.clone(), top));
     }
