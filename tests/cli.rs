@@ -660,3 +660,12 @@ fn damaged_or_strange_checkpoint_files_are_refused_naming_them() {
     let o = lab_within(&["predict", "--checkpoint", run, photos.join("a.png").to_str().unwrap(), photos.join("b.png").to_str().unwrap()], &env, 60);
     assert!(!o.status.success() && stdout(&o).contains("a.png: ") && stderr(&o).contains("b.png is not a regular file"), "{}\n{}", stdout(&o), stderr(&o));
 }
+
+/// The kernel switch is read by the binary, once: a value it does not know is an error naming
+/// the variable and the values it takes (before: anything but `candle` meant the lab's kernels).
+#[test]
+fn an_unknown_kernel_choice_in_the_environment_is_an_error() {
+    let o = no_panic(Command::new(env!("CARGO_BIN_EXE_alexnet-lab")).arg("shapes").env("ALEXNET_LAB_KERNELS", "fast").output().unwrap(), &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("ALEXNET_LAB_KERNELS=fast") && stderr(&o).contains("use one of lab, candle"), "{}", stderr(&o));
+}

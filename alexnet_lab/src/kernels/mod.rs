@@ -13,42 +13,13 @@
 //! One switch chooses between these and candle's stock ops: [`Kernels`].
 
 mod cpu;
+pub mod choice;
 pub mod conv;
 pub mod linear;
 pub mod pool;
 pub mod sgd;
 
+pub use choice::{set_kernels, Kernels, KERNELS_ENV};
 pub use conv::{conv2d, conv2d_relu};
 pub use linear::linear;
 pub use pool::{max_pool2d, max_pool2d_generic, max_pool2d_t};
-
-use candle_core::Tensor;
-
-/// The environment variable that switches the kernels: `ALEXNET_LAB_KERNELS=candle` runs
-/// candle's stock ops (for benchmarks and comparisons; candle's convolution backward is slow
-/// on the CPU, and its max-pool has no backward for AlexNet's 3/2 windows, so the pool stays
-/// the lab's).
-pub const KERNELS_ENV: &str = "ALEXNET_LAB_KERNELS";
-
-/// Which implementation runs a layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kernels {
-    /// The lab's ops (CPU only).
-    Lab,
-    /// candle's own `conv2d`, `matmul`, `broadcast_add`, `relu` and tensor arithmetic.
-    Candle,
-}
-
-impl Kernels {
-    /// The implementation for `x`'s device: candle's own off the CPU, else the lab's unless
-    /// [`KERNELS_ENV`] says `candle`.
-    pub fn for_tensor(x: &Tensor) -> Self {
-        if !x.device().is_cpu() {
-            return Self::Candle;
-        }
-        match std::env::var(KERNELS_ENV).as_deref() {
-            Ok("candle") => Self::Candle,
-            _ => Self::Lab,
-        }
-    }
-}

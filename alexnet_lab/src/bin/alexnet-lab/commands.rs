@@ -27,7 +27,18 @@ fn channels(data: &DataArgs) -> Result<Option<usize>> {
     }
 }
 
+/// The process-wide settings the binary takes from the environment (the library reads none of
+/// these itself).
+fn settings_from_env() -> Result<()> {
+    use alexnet_lab::kernels::{set_kernels, KERNELS_ENV};
+    if let Some(v) = std::env::var(KERNELS_ENV).ok().filter(|v| !v.trim().is_empty()) {
+        set_kernels(v.parse().map_err(|e| anyhow::anyhow!("{KERNELS_ENV}={v}: {e}"))?);
+    }
+    Ok(())
+}
+
 pub fn run(cli: Cli) -> Result<()> {
+    settings_from_env()?;
     match cli.command {
         Command::Data { command } => data_cmd(command)?,
         Command::Bench { model, mode, batch_size, image_size, warmup, repeats, device, json } => {

@@ -1,0 +1,144 @@
+//! Where the data come from ([`Source`]: the hub, IDX files, an image folder) and loading them:
+//! Fashion-MNIST's splits ([`FashionMnist::load`]), any source's as [`Dataset`]s
+//! ([`Source::splits`]), and d2l's one call [`load_data_fashion_mnist`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::dataset::Dataset;
+use super::folder::ImageFolder;
+use super::hub::{self, HUB_FILES, HUB_REPO};
+use super::idx::{self, load_idx_dir, IDX_FILES};
+use super::loader::{DataLoader, LoaderConfig};
+use super::parquet::load_parquet;
+use super::split::{FashionMnist, Split, SIDE};
+use super::transforms::Pipeline;
+use crate::{Error, Result};
+
+/// Where the data comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The hub dataset `zalando-datasets/fashion_mnist` (downloaded once, then cached).
+    Hub,
+    /// A directory with the four IDX `.gz` files.
+    IdxDir(PathBuf),
+    /// A learner's images, one sub-folder per class ([`ImageFolder`]).
+    ImageFolder(PathBuf),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Hub => write!(f, "hub {HUB_REPO} (cache {})", hub::hub_cache_display()),
+            Source::IdxDir(d) => write!(f, "IDX files in {}", d.display()),
+            Source::ImageFolder(d) => write!(f, "the image folder {}", d.display()),
+        }
+    }
+}
+
+impl Source {
+    /// What a folder holds: Fashion-MNIST's IDX files when any of them is there, else class
+    /// folders of images when it has sub-folders, else IDX (whose error names the files).
+    pub fn from_dir(dir: PathBuf) -> Self {
+        let has_idx = IDX_FILES.iter().any(|f| dir.join(f).exists() || dir.join(f.trim_end_matches(".gz")).exists());
+        if !has_idx && ImageFolder::looks_like(&dir) { Source::ImageFolder(dir) } else { Source::IdxDir(dir) }
+    }
+
+    /// The train and test splits. `channels` (1 or 3) applies to image folders, whose images
+    /// otherwise decide (3 when any stores colour); Fashion-MNIST is grey (1 channel) only.
+    pub fn splits(&self, channels: Option<usize>) -> Result<(Arc<dyn Dataset>, Arc<dyn Dataset>)> {
+        match self {
+            Source::ImageFolder(dir) => {
+                let (train, test) = ImageFolder::splits(dir, channels)?;
+                Ok((Arc::new(train), Arc::new(test)))
+            }
+            _ => {
+                grey_only(channels)?;
+                let d = FashionMnist::load(self)?;
+                Ok((Arc::new(d.train), Arc::new(d.test)))
+            }
+        }
+    }
+
+    /// The test split only (nothing of Fashion-MNIST's training split is read or downloaded).
+    pub fn test_split(&self, channels: Option<usize>) -> Result<Arc<dyn Dataset>> {
+        match self {
+            Source::ImageFolder(dir) => Ok(Arc::new(ImageFolder::splits(dir, channels)?.1)),
+            _ => {
+                grey_only(channels)?;
+                Ok(Arc::new(FashionMnist::load_test(self)?))
+            }
+        }
+    }
+}
+
+fn grey_only(channels: Option<usize>) -> Result<()> {
+    match channels {
+        None | Some(1) => Ok(()),
+        Some(c) => Err(Error::config(format!(
+            "Fashion-MNIST is grey (1 channel); {c} channels are for image folders of colour photos"
+        ))),
+    }
+}
+
+impl FashionMnist {
+    /// Loads both splits from `source`.
+    pub fn load(source: &Source) -> Result<Self> {
+        match source {
+            Source::ImageFolder(d) => Err(not_fashion_mnist(d)),
+            Source::Hub => {
+                let paths = hub::fetch(&HUB_FILES)?;
+                let (train, test) = match paths.as_slice() {
+                    [train, test] => (train, test),
+                    _ => return Err(Error::data("the hub fetch returned the wrong number of files")),
+                };
+                Ok(Self { train: load_parquet(train)?, test: load_parquet(test)? })
+            }
+            Source::IdxDir(dir) => load_idx_dir(dir),
+        }
+    }
+
+    /// Loads the test split only (what evaluation and prediction need; nothing of the training
+    /// split is read or downloaded).
+    pub fn load_test(source: &Source) -> Result<Split> {
+        match source {
+            Source::ImageFolder(d) => Err(not_fashion_mnist(d)),
+            Source::Hub => {
+                let paths = hub::fetch(&[HUB_FILES[1]])?;
+                let test = paths.first().ok_or_else(|| Error::data("the hub fetch returned no file"))?;
+                load_parquet(test)
+            }
+            Source::IdxDir(dir) => idx::load_idx_test(dir),
+        }
+    }
+
+    /// `--data-dir` if given (IDX files or an image folder: [`Source::from_dir`]), else the hub.
+    pub fn source(data_dir: Option<PathBuf>) -> Source {
+        data_dir.map(Source::from_dir).unwrap_or(Source::Hub)
+    }
+}
+
+fn not_fashion_mnist(dir: &std::path::Path) -> Error {
+    Error::data(format!(
+        "{} is an image folder, not Fashion-MNIST: this reads Fashion-MNIST only (image folders train, evaluate and show their classes with `data info`)",
+        dir.display()
+    ))
+}
+
+/// d2l's `load_data_fashion_mnist(batch_size, resize)`: the training loader (shuffled, seed 0)
+/// and the test loader (in order) over all of Fashion-MNIST from the hub, images resized to
+/// `resize x resize` (`None`: 28x28 as stored).
+///
+/// ```no_run
+/// let (train, test) = alexnet_lab::data::load_data_fashion_mnist(128, Some(224))?;
+/// assert_eq!((train.len(), test.len()), (60_000, 10_000));
+/// # Ok::<(), alexnet_lab::Error>(())
+/// ```
+pub fn load_data_fashion_mnist(batch_size: usize, resize: Option<usize>) -> Result<(DataLoader, DataLoader)> {
+    let data = FashionMnist::load(&Source::Hub)?;
+    let pipeline = Pipeline::resize(resize.unwrap_or(SIDE));
+    Ok((
+        DataLoader::new(Arc::new(data.train), LoaderConfig::shuffled(batch_size, pipeline, 0))?,
+        DataLoader::new(Arc::new(data.test), LoaderConfig::in_order(batch_size, pipeline))?,
+    ))
+}

@@ -1,0 +1,46 @@
+//! Which implementation runs a layer: the lab's kernels or candle's stock ops. One choice for
+//! the process, made by the program ([`set_kernels`]); the library reads no environment
+//! variable for it (the `alexnet-lab` binary reads [`KERNELS_ENV`] at start).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use candle_core::Tensor;
+
+/// The environment variable the `alexnet-lab` binary reads at start: `ALEXNET_LAB_KERNELS=candle`
+/// runs candle's stock ops (for benchmarks and comparisons; candle's convolution backward is
+/// slow on the CPU, and its max-pool has no backward for AlexNet's 3/2 windows, so the pool
+/// stays the lab's); `lab` or unset, the lab's.
+pub const KERNELS_ENV: &str = "ALEXNET_LAB_KERNELS";
+
+static CANDLE: AtomicBool = AtomicBool::new(false);
+
+/// Which implementation runs a layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernels {
+    /// The lab's ops (CPU only).
+    Lab,
+    /// candle's own `conv2d`, `matmul`, `broadcast_add`, `relu` and tensor arithmetic.
+    Candle,
+}
+
+crate::named_enum!(Kernels "kernel implementation" { Lab = "lab", Candle = "candle" });
+
+/// Chooses the implementation for the CPU from now on (the lab's by default).
+pub fn set_kernels(k: Kernels) {
+    CANDLE.store(k == Kernels::Candle, Ordering::Relaxed);
+}
+
+impl Kernels {
+    /// The implementation chosen with [`set_kernels`].
+    pub fn chosen() -> Self {
+        if CANDLE.load(Ordering::Relaxed) { Self::Candle } else { Self::Lab }
+    }
+
+    /// The implementation for `x`'s device: candle's own off the CPU, else the chosen one.
+    pub fn for_tensor(x: &Tensor) -> Self {
+        if !x.device().is_cpu() {
+            return Self::Candle;
+        }
+        Self::chosen()
+    }
+}
