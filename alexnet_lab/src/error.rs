@@ -31,7 +31,7 @@ pub enum Error {
         num(*suggested)
     )]
     DivergedWeights { epoch: usize, step: usize, why: String, lr: f64, last_lr: f64, suggested: f64 },
-    /// A stop was requested ([`crate::train::request_stop`], Ctrl-C in the CLI) during epoch
+    /// A stop was requested (a [`crate::train::StopToken`], Ctrl-C in the CLI) during epoch
     /// `epoch`, before its step `step + 1`; the checkpoint of the last complete epoch stays.
     #[error("interrupted in epoch {epoch} after {step} steps; the checkpoint of the last complete epoch ({epochs_done}) is kept")]
     Interrupted { epoch: usize, step: usize, epochs_done: usize },

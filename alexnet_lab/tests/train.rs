@@ -44,6 +44,7 @@ fn training_steps_lower_the_loss_on_real_data() {
         device: &Device::Cpu,
         progress: false,
         log: train::Log::Quiet,
+        stop: train::StopToken::new(),
     };
     let h = fit.run(&mut opt, Default::default(), |_, _| Ok(())).unwrap();
     let after = train::evaluate(&net, &eval_loader, &Device::Cpu, false).unwrap().loss;
@@ -558,4 +559,41 @@ fn a_reader_of_a_folder_being_trained_loads_the_newer_checkpoint_when_its_files_
     let Err(e) = checkpoint::load_model(&dir, &Device::Cpu) else { panic!("loaded without its weights file") };
     let e = e.to_string();
     assert!(e.contains(&meta.weights) && e.contains("missing"), "{e}");
+}
+
+/// d2l's call, `train_ch6(net, train_iter, test_iter, num_epochs, lr, device)`: LeNet at d2l's
+/// lr 0.9 on 1,024 real training images trains the network it is given (its own parameters,
+/// found from the network: `Sequential::vars`) and returns one history line per epoch.
+#[test]
+fn train_ch6_is_d2ls_call_and_trains_the_network_it_is_given() {
+    let data = hub_data();
+    let pipeline = alexnet_lab::data::Pipeline::resize(28);
+    let train_iter = DataLoader::new(std::sync::Arc::new(data.train.take(1024)), LoaderConfig::shuffled(256, pipeline, 0)).unwrap();
+    let test_iter = DataLoader::new(std::sync::Arc::new(data.test.take(512)), LoaderConfig::in_order(256, pipeline)).unwrap();
+    let (net, _) = alexnet_lab::ModelKind::LeNet.init(None, 0, &Device::Cpu).unwrap();
+    let w0 = net.weight(0).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let before = train::evaluate(&net, &test_iter, &Device::Cpu, false).unwrap().loss;
+    let h = train::train_ch6(&net, &train_iter, &test_iter, 3, 0.9, &Device::Cpu).unwrap();
+    assert_eq!(h.epochs.len(), 3);
+    let after = train::evaluate(&net, &test_iter, &Device::Cpu, false).unwrap();
+    assert!(w0 != net.weight(0).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap(), "the network's own weights moved");
+    assert!(after.loss < before - 0.05, "test loss {before:.4} -> {:.4}", after.loss);
+    assert!((after.accuracy - h.epochs[2].test_acc).abs() < 1e-12, "the history's last test acc is the network's");
+    assert!(train::train_ch6(&net, &train_iter, &test_iter, 0, 0.9, &Device::Cpu).is_err());
+}
+
+/// A stop token stops only the run that holds it (the old process-wide flag stopped whichever
+/// run looked first), and a request is taken once.
+#[test]
+fn a_stop_token_stops_its_own_run_only() {
+    let (a, b) = (tmpdir("stop-a"), tmpdir("stop-b"));
+    let cfg = TrainConfig { epochs: 1, limit: Some(64), test_limit: Some(32), ..TrainConfig::smoke() };
+    let token = train::StopToken::new();
+    token.stop();
+    // Another run, with its own token, is not stopped by this request.
+    let other = train::run(&RunOptions { log: train::Log::Quiet, ..opts(cfg.clone(), &b, false) }).unwrap();
+    assert_eq!(other.history.epochs.len(), 1);
+    let stopped = train::run(&RunOptions { stop: token.clone(), log: train::Log::Quiet, ..opts(cfg, &a, false) });
+    assert!(matches!(stopped, Err(Error::Interrupted { epoch: 1, step: 0, epochs_done: 0 })), "{stopped:?}");
+    assert!(!token.is_requested(), "the run took the request");
 }

@@ -92,6 +92,26 @@ impl Sequential {
         })
     }
 
+    /// The trainable parameters as variables named the PyTorch way (`"3.weight"`, `"3.bias"`),
+    /// e.g. for an optimiser: the network's own tensors, so updating them trains this network.
+    pub fn vars(&self) -> Result<Vec<(String, candle_core::Var)>> {
+        let mut out = vec![];
+        for l in &self.layers {
+            for (t, kind) in l.tensors().into_iter().zip(["weight", "bias"]) {
+                if !t.is_variable() {
+                    return Err(Error::config(format!(
+                        "layer {} of {} holds a constant {kind}, not a trainable variable (built from a checkpoint's \
+                         tensors?): build the network with ModelKind::init to train it",
+                        l.index(),
+                        self.name
+                    )));
+                }
+                out.push((format!("{}.{kind}", l.index()), candle_core::Var::from_tensor(&t)?));
+            }
+        }
+        Ok(out)
+    }
+
     /// Total trainable parameters, counted from the layers' tensors.
     pub fn num_params(&self) -> usize {
         self.layers.iter().map(|l| l.num_params()).sum()

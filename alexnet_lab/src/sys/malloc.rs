@@ -10,23 +10,28 @@
 //! heap instead of returning it. The cost: the process keeps its high-water mark (the
 //! notebooks' kernel too, until it restarts).
 //!
-//! Applied once per process by training and the benchmark (the memory sweep runs the
-//! benchmark and calls [`release_free_memory`] before each measurement); set
-//! `ALEXNET_LAB_MALLOC=system` to leave glibc's defaults (what stock candle gets). Elsewhere
-//! than Linux with glibc it does nothing.
+//! Chosen by the program, once per process: the `alexnet-lab` binary applies it before
+//! training (and reads `ALEXNET_LAB_MALLOC=system` to leave glibc's defaults, what stock candle
+//! gets); the step benchmark applies it as part of what it measures (the memory sweep runs the
+//! benchmark and calls [`release_free_memory`] before each measurement). Training through the
+//! library (`train::run`, `train_ch6`) leaves the allocator as it finds it: a notebook that
+//! wants the speed calls [`keep_freed_memory`] itself. Elsewhere than Linux with glibc it does
+//! nothing.
 
-/// The environment variable that turns this off (`system`).
+/// The environment variable the binary reads to leave glibc's defaults (`system`).
 pub const ENV: &str = "ALEXNET_LAB_MALLOC";
+
+static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
 
 /// Sets glibc's allocator to keep freed memory (once per process); returns whether it is on.
 pub fn keep_freed_memory() -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| {
-        if std::env::var(ENV).is_ok_and(|v| v == "system") {
-            return false;
-        }
-        apply()
-    })
+    *ON.get_or_init(apply)
+}
+
+/// Keeps glibc's defaults for the rest of the process (later [`keep_freed_memory`] calls do
+/// nothing); false when the allocator was already tuned.
+pub fn leave_default() -> bool {
+    ON.set(false).is_ok() || ON.get() == Some(&false)
 }
 
 /// Hands the free heap back to the kernel now (glibc's `malloc_trim`), so that the resident

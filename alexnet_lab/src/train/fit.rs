@@ -8,6 +8,7 @@
 //! ```
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::Device;
@@ -23,14 +24,33 @@ use crate::sys::device::device_name;
 use crate::sys::rng::mix;
 use crate::{Error, Result};
 
-static STOP: AtomicBool = AtomicBool::new(false);
+/// Asks a running training to stop at the next step boundary: it then returns
+/// [`Error::Interrupted`], and the checkpoint of the last complete epoch stays as it is. Clones
+/// share one flag: keep a clone, hand one to the run ([`Fit::stop`], `RunOptions::stop`), call
+/// [`StopToken::stop`] from anywhere (the CLI's Ctrl-C handler, another thread). A run consumes
+/// the request it sees, so the token can be used again.
+#[derive(Debug, Clone, Default)]
+pub struct StopToken(Arc<AtomicBool>);
 
-/// Asks a running [`Fit::run`] to stop at the next step boundary (it then returns
-/// [`Error::Interrupted`]; the checkpoint of the last complete epoch stays as it is). The CLI
-/// calls this on Ctrl-C; a notebook or another thread may too. The request is consumed by the
-/// `Fit::run` that sees it.
-pub fn request_stop() {
-    STOP.store(true, Ordering::SeqCst);
+impl StopToken {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the run holding a clone of this token to stop.
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a stop was asked for and not yet taken.
+    pub fn is_requested(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Takes the request: true once per [`StopToken::stop`].
+    fn take(&self) -> bool {
+        self.0.swap(false, Ordering::SeqCst)
+    }
 }
 
 /// Where a run's lines go ("epoch 1/10: loss ...", "resuming from ..."): the library prints
@@ -53,7 +73,56 @@ impl Log {
     }
 }
 
-/// One `train_ch6`: a network, its data and recipe, and how to report.
+/// d2l's `train_ch6(net, train_iter, test_iter, num_epochs, lr, device)`: `num_epochs` epochs of
+/// plain SGD (no momentum, no weight decay) at a constant `lr` on cross-entropy, the network
+/// in train mode (dropout on) for the steps and in eval mode for the test accuracy after each
+/// epoch; progress bars, and one line per epoch on stdout. In memory: nothing is written
+/// (`train::run` adds a run folder, checkpoints and resuming). The network keeps what it
+/// learnt; the returned [`History`] shows as the lecture's curve in a notebook.
+///
+/// d2l initialises the weights inside `train_ch6`; here the network comes initialised
+/// (`ModelKind::init`: the same Xavier init, seeded).
+///
+/// ```no_run
+/// use alexnet_lab::{candle::Device, data::load_data_fashion_mnist, train::train_ch6, ModelKind};
+/// let (train_iter, test_iter) = load_data_fashion_mnist(128, Some(96))?;
+/// let (net, _) = ModelKind::AlexNet.init(Some([1, 96, 96]), 0, &Device::Cpu)?;
+/// let history = train_ch6(&net, &train_iter, &test_iter, 1, 0.01, &Device::Cpu)?;
+/// println!("{}", history.final_lines());
+/// # Ok::<(), alexnet_lab::Error>(())
+/// ```
+pub fn train_ch6(
+    net: &Sequential,
+    train_iter: &DataLoader,
+    test_iter: &DataLoader,
+    num_epochs: usize,
+    lr: f64,
+    device: &Device,
+) -> Result<History> {
+    let [channels, size, _] = net.input_dims();
+    let loader = train_iter.config();
+    let config = TrainConfig {
+        epochs: num_epochs,
+        lr,
+        momentum: 0.0,
+        weight_decay: 0.0,
+        batch_size: loader.batch_size,
+        image_size: size,
+        channels,
+        seed: loader.seed,
+        ..TrainConfig::d2l()
+    };
+    config.sgd().validate()?;
+    if num_epochs == 0 {
+        return Err(Error::config("train_ch6 needs at least 1 epoch"));
+    }
+    let mut opt = Sgd::new(net.vars()?, lr, 0.0, 0.0)?;
+    let fit = Fit { net, train: train_iter, test: test_iter, config: &config, device, progress: true, log: Log::Stdout, stop: StopToken::new() };
+    fit.run(&mut opt, History::default(), |_, _| Ok(()))
+}
+
+/// One `train_ch6` with every choice open: a network, its data and recipe (momentum, schedule,
+/// warm-up), how to report, a stop token; [`Fit::run`] calls back after each epoch.
 pub struct Fit<'a> {
     pub net: &'a Sequential,
     pub train: &'a DataLoader,
@@ -63,6 +132,8 @@ pub struct Fit<'a> {
     /// Progress bars (on stderr, hidden when not a terminal).
     pub progress: bool,
     pub log: Log,
+    /// Stops the run at the next step boundary when asked.
+    pub stop: StopToken,
 }
 
 impl Fit<'_> {
@@ -80,8 +151,7 @@ fn fit_epochs(
     mut history: History,
     mut on_epoch: impl FnMut(&History, &Sgd) -> Result<()>,
 ) -> Result<History> {
-    let Fit { net, train, test, config: cfg, device, progress, log } = *fit;
-    crate::sys::malloc::keep_freed_memory();
+    let Fit { net, train, test, config: cfg, device, progress, log, ref stop } = *fit;
     let start_epoch = history.epochs.len();
     history.device = device_name(device);
     let num_batches = train.num_batches();
@@ -102,7 +172,7 @@ fn fit_epochs(
         let (mut loss_sum, mut right, mut n, mut secs) = (0.0, 0.0, 0usize, 0.0);
         let mut step_losses = Vec::with_capacity(num_batches);
         for (i, batch) in train.epoch(epoch, device).enumerate() {
-            if STOP.swap(false, Ordering::SeqCst) {
+            if stop.take() {
                 bar.abandon();
                 return Err(Error::Interrupted { epoch: epoch + 1, step: i, epochs_done: epoch });
             }
@@ -213,7 +283,7 @@ fn fit_epochs(
         on_epoch(&history, opt)?;
         // A stop asked for during the evaluation or the save: the epoch is saved, then it stops
         // (also after the last epoch: the caller learns that it was asked to stop).
-        if STOP.swap(false, Ordering::SeqCst) {
+        if stop.take() {
             return Err(Error::Interrupted { epoch: epoch + 1, step: num_batches, epochs_done: epoch + 1 });
         }
     }

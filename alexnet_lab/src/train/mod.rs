@@ -1,5 +1,5 @@
 //! Training and using a network: the recipe ([`TrainConfig`], [`Profile`]), d2l's
-//! `train_ch6` ([`Fit`]), evaluation, SGD, crash-safe checkpoints, whole runs ([`run()`]),
+//! `train_ch6` ([`train_ch6()`], with every choice open: [`Fit`]), evaluation, SGD, crash-safe checkpoints, whole runs ([`run()`]),
 //! prediction on photos, and the step benchmark.
 //!
 //! Inside, dependencies point one way: `config`, `history`, `optim` → `checkpoint` →
@@ -19,7 +19,7 @@ mod run;
 pub use checkpoint::{load_model, run_label, CheckpointMeta};
 pub use config::{LrSchedule, Profile, TrainConfig};
 pub use evaluate::{accuracy, evaluate, evaluate_checkpoint, CheckpointEval, ClassAccuracy, ConfusionMatrix, Evaluation};
-pub use fit::{request_stop, Fit, Log};
+pub use fit::{train_ch6, Fit, Log, StopToken};
 pub use history::{write_run_files, CurvePoint, EpochMetrics, History};
 pub use optim::{named_vars, Sgd, SgdConfig};
 pub use plan::{plan, Action, Estimate, Plan, MEASURED_STEPS};

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use candle_core::Device;
 
 use super::checkpoint::{self, CheckpointMeta};
-use super::fit::{Fit, Log};
+use super::fit::{Fit, Log, StopToken};
 use super::history::{write_run_files, History};
 use super::optim::Sgd;
 use super::{LrSchedule, TrainConfig};
@@ -32,13 +32,16 @@ pub struct RunOptions {
     pub progress: bool,
     /// Where the run's lines go.
     pub log: Log,
+    /// Stops the run at the next step boundary when asked (the last complete epoch's
+    /// checkpoint stays).
+    pub stop: StopToken,
 }
 
 impl RunOptions {
     /// A new run of `config` into `out` on the CPU, data from the hub, no progress bars, lines
     /// on stdout; set the other fields as needed.
     pub fn new(config: TrainConfig, out: impl Into<PathBuf>) -> Self {
-        Self { config, device: Device::Cpu, source: Source::Hub, channels: None, out: out.into(), resume: false, progress: false, log: Log::Stdout }
+        Self { config, device: Device::Cpu, source: Source::Hub, channels: None, out: out.into(), resume: false, progress: false, log: Log::Stdout, stop: StopToken::new() }
     }
 }
 
@@ -131,7 +134,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         ));
     }
     let out = opts.out.clone();
-    let fit = Fit { net: &net, train: &train_loader, test: &test_loader, config: cfg, device, progress: opts.progress, log };
+    let fit = Fit { net: &net, train: &train_loader, test: &test_loader, config: cfg, device, progress: opts.progress, log, stop: opts.stop.clone() };
     let history = fit.run(&mut opt, history, |h, opt| {
         let state = opt.state();
         let mut meta = CheckpointMeta::new(cfg.model, input, cfg.clone(), h.clone(), !state.is_empty());

@@ -78,7 +78,15 @@ pub fn real_files() -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// Serves `files` as `zalando-datasets/fashion_mnist`.
 pub fn start(files: Vec<(String, Vec<u8>)>, fault: Fault) -> HubServer {
+    start_repo("zalando-datasets/fashion_mnist", files, fault)
+}
+
+/// Serves `files` as the dataset repo `repo` (`ORG/NAME`), with the hub's listing of them at
+/// `/api/datasets/{repo}/revision/main` (`{"sha": .., "siblings": [{"rfilename": ..}]}`).
+pub fn start_repo(repo: &str, files: Vec<(String, Vec<u8>)>, fault: Fault) -> HubServer {
+    let repo = repo.to_string();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
@@ -92,9 +100,9 @@ pub fn start(files: Vec<(String, Vec<u8>)>, fault: Fault) -> HubServer {
         while !s.load(Ordering::SeqCst) && t0.elapsed() < LIFETIME {
             match listener.accept() {
                 Ok((conn, _)) => {
-                    let (s, l, e, files, drops) = (s.clone(), l.clone(), e.clone(), files.clone(), drops.clone());
+                    let (s, l, e, files, drops, repo) = (s.clone(), l.clone(), e.clone(), files.clone(), drops.clone(), repo.clone());
                     std::thread::spawn(move || {
-                        let _ = serve(conn, &files, fault, &e, &l, &s, &drops);
+                        let _ = serve(conn, &repo, &files, fault, &e, &l, &s, &drops);
                     });
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(10)),
@@ -104,8 +112,10 @@ pub fn start(files: Vec<(String, Vec<u8>)>, fault: Fault) -> HubServer {
     HubServer { endpoint, log, stop }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn serve(
     mut conn: TcpStream,
+    repo: &str,
     files: &[(String, Vec<u8>)],
     fault: Fault,
     endpoint: &str,
@@ -150,8 +160,14 @@ fn serve(
         Fault::RedirectLoop => return plain(&mut conn, "302 Found", &format!("Location: {path}\r\n")),
         _ => {}
     }
-    let prefix = "/datasets/zalando-datasets/fashion_mnist/resolve/main/";
-    let (bytes, hub_headers) = if let Some(f) = path.strip_prefix(prefix) {
+    if path == format!("/api/datasets/{repo}/revision/main") {
+        let siblings: Vec<String> = files.iter().map(|(f, _)| format!("{{\"rfilename\": \"{f}\"}}")).collect();
+        let body = format!("{{\"id\": \"{repo}\", \"sha\": \"{COMMIT}\", \"siblings\": [{}]}}", siblings.join(", "));
+        write!(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+        return conn.flush();
+    }
+    let prefix = format!("/datasets/{repo}/resolve/main/");
+    let (bytes, hub_headers) = if let Some(f) = path.strip_prefix(prefix.as_str()) {
         let Some((_, b)) = files.iter().find(|(name, _)| name == f) else {
             return plain(&mut conn, "404 Not Found", "X-Error-Code: EntryNotFound\r\n");
         };

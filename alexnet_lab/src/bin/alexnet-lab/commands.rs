@@ -34,6 +34,14 @@ fn settings_from_env() -> Result<()> {
     if let Some(v) = std::env::var(KERNELS_ENV).ok().filter(|v| !v.trim().is_empty()) {
         set_kernels(v.parse().map_err(|e| anyhow::anyhow!("{KERNELS_ENV}={v}: {e}"))?);
     }
+    // glibc keeps freed memory for the next step (sys::malloc), unless told `system`.
+    match std::env::var(alexnet_lab::sys::malloc::ENV).as_deref() {
+        Ok("system") => {
+            alexnet_lab::sys::malloc::leave_default();
+        }
+        Ok(v) if !v.trim().is_empty() => bail!("{}={v}: use `system` (glibc's defaults) or leave it unset", alexnet_lab::sys::malloc::ENV),
+        _ => {}
+    }
     Ok(())
 }
 
@@ -87,6 +95,7 @@ pub fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Train(args) => {
+            alexnet_lab::sys::malloc::keep_freed_memory();
             let device = parse_device(&args.device)?;
             let config = args.config(&device);
             let out = args.out.clone().unwrap_or_else(|| config.default_run_dir());
@@ -101,7 +110,7 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             let out_dir = opts.out.clone();
             #[cfg(unix)]
-            stop_on_ctrl_c()?;
+            stop_on_ctrl_c(&opts.stop)?;
             let summary = match train::run(&opts) {
                 Err(alexnet_lab::Error::Interrupted { epoch, step, epochs_done }) => {
                     eprintln!("\ninterrupted (Ctrl-C) in epoch {epoch} after {step} steps.");
@@ -295,19 +304,22 @@ pub fn resume_command() -> String {
     args.iter().map(quote).collect::<Vec<_>>().join(" ")
 }
 
-/// The first Ctrl-C asks the training loop to stop at the next step boundary (the last complete
-/// checkpoint is kept); a second one ends the process at once (exit 130).
+/// The first Ctrl-C asks the training loop to stop at the next step boundary through `token`
+/// (the last complete checkpoint is kept); a second one ends the process at once (exit 130).
 #[cfg(unix)]
-fn stop_on_ctrl_c() -> Result<()> {
+fn stop_on_ctrl_c(token: &train::StopToken) -> Result<()> {
     use std::sync::atomic::{AtomicBool, Ordering};
     static PRESSED: AtomicBool = AtomicBool::new(false);
-    let action = || {
+    let token = token.clone();
+    let action = move || {
         if PRESSED.swap(true, Ordering::SeqCst) {
             signal_hook::low_level::exit(130);
         }
-        train::request_stop();
+        token.stop();
     };
-    // SAFETY: the action only touches atomics and calls `_exit` (async-signal-safe).
+    // SAFETY: the action only touches atomics (the token is an `Arc<AtomicBool>`, cloned before
+    // the handler is registered, so no allocation happens in it) and calls `_exit`
+    // (async-signal-safe).
     unsafe { signal_hook::low_level::register(signal_hook::consts::SIGINT, action) }?;
     Ok(())
 }
