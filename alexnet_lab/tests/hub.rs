@@ -12,7 +12,7 @@ use alexnet_lab::data::{load_parquet, Hub, HUB_FILES};
 use common::hub_server::{self, Fault, COMMIT};
 
 fn hub(endpoint: &str, cache: &Path) -> Hub {
-    Hub { endpoint: endpoint.into(), cache: cache.into(), offline: false, timeout: Duration::from_secs(2), progress: false }
+    Hub { repo: alexnet_lab::data::HUB_REPO.into(), endpoint: endpoint.into(), cache: cache.into(), offline: false, timeout: Duration::from_secs(2), progress: false }
 }
 
 fn empty_cache(name: &str) -> common::Scratch {
@@ -229,4 +229,150 @@ fn two_first_runs_downloading_into_one_cache_share_one_download() {
     let log = server.log.lock().unwrap().clone();
     let downloads = log.iter().filter(|l| !l.contains("range=Some((0, Some(0)))")).count();
     assert_eq!(downloads, 1, "one download for two runs: {log:?}");
+}
+
+/// A made-up image-classification dataset in the hub's parquet form: `per_class` colour photos
+/// per class (noise over the class's colour, of growing sizes, PNG), the `datasets` library's
+/// schema (`image` = struct{bytes, path}, `label` int64) and, when `named`, its `huggingface`
+/// metadata naming the classes.
+fn colour_parquet(classes: &[&str], per_class: usize, named: bool) -> Vec<u8> {
+    use alexnet_lab::polars::prelude::*;
+    let (mut images, mut labels) = (vec![], vec![]);
+    let mut state = 11u64;
+    for i in 0..per_class {
+        for (k, _) in classes.iter().enumerate() {
+            let img = image::RgbImage::from_fn(16 + i as u32, 20 + 2 * i as u32, |_, _| {
+                let mut p = [0u8; 3];
+                for (c, v) in p.iter_mut().enumerate() {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    *v = ((state >> 33) % 90) as u8 + if c == k % 3 { 150 } else { 0 };
+                }
+                image::Rgb(p)
+            });
+            let mut png = std::io::Cursor::new(vec![]);
+            img.write_to(&mut png, image::ImageFormat::Png).unwrap();
+            images.push(png.into_inner());
+            labels.push(k as i64);
+        }
+    }
+    let n = images.len();
+    let bytes = Series::new("bytes".into(), images.iter().map(|b| b.as_slice()).collect::<Vec<&[u8]>>());
+    let path = Series::new("path".into(), vec![None::<&str>; n]);
+    let image = StructChunked::from_series("image".into(), n, [bytes, path].iter()).unwrap().into_series();
+    let mut df = DataFrame::new(n, vec![image.into(), Series::new("label".into(), labels).into()]).unwrap();
+    let names: Vec<String> = classes.iter().map(|c| format!("\"{c}\"")).collect();
+    let meta = format!(
+        "{{\"info\": {{\"features\": {{\"image\": {{\"_type\": \"Image\"}}, \"label\": {{\"names\": [{}], \"_type\": \"ClassLabel\"}}}}}}}}",
+        names.join(", ")
+    );
+    let mut out = vec![];
+    let kv = named.then(|| KeyValueMetadata::from_static(vec![("huggingface".into(), meta)]));
+    ParquetWriter::new(&mut out).with_key_value_metadata(kv).finish(&mut df).unwrap();
+    out
+}
+
+const COLOURS: [&str; 3] = ["red", "green", "blue"];
+
+fn colour_files() -> Vec<(String, Vec<u8>)> {
+    vec![
+        ("data/train-00000-of-00002.parquet".into(), colour_parquet(&COLOURS, 6, true)),
+        ("data/train-00001-of-00002.parquet".into(), colour_parquet(&COLOURS, 4, true)),
+        ("data/test-00000-of-00001.parquet".into(), colour_parquet(&COLOURS, 2, true)),
+        ("README.md".into(), b"---\nlicense: cc0\n---\n".to_vec()),
+    ]
+}
+
+#[test]
+fn a_hub_image_dataset_is_listed_downloaded_and_read_with_its_class_names() {
+    use alexnet_lab::data::{Dataset, HubImages};
+    let server = hub_server::start_repo("lab-tests/colours", colour_files(), Fault::None);
+    let cache = empty_cache("colours");
+    let h = hub(&server.endpoint, &cache).for_repo("lab-tests/colours").unwrap();
+    let (train, test) = HubImages::splits(&h, None).unwrap();
+    assert_eq!((train.len(), test.len()), (30, 6), "both training shards, the test file");
+    assert_eq!((train.class_names(), train.channels()), (vec!["red".to_string(), "green".into(), "blue".into()], 3));
+    assert_eq!(train.class_counts(), [10, 10, 10]);
+    assert_eq!((0..3).map(|i| test.label(i).unwrap()).collect::<Vec<_>>(), [0, 1, 2]);
+    // Row 2 of the test file is blue: its blue channel is the brightest.
+    let px = test.image(2).unwrap().to_rgb8();
+    let mean = |c: usize| px.pixels().map(|p| p.0[c] as f64).sum::<f64>() / px.pixels().len() as f64;
+    assert!(mean(2) > mean(0) + 100.0 && mean(2) > mean(1) + 100.0, "{} {} {}", mean(0), mean(1), mean(2));
+    // Offline, the server gone: listed and read from the cache.
+    drop(server);
+    let offline = Hub { offline: true, endpoint: "http://127.0.0.1:9".into(), ..h };
+    assert_eq!(HubImages::splits(&offline, Some(1)).unwrap().0.channels(), 1);
+    // Bad names are refused before any request.
+    assert!(offline.clone().for_repo("../etc").unwrap_err().to_string().contains("ORG/NAME"));
+}
+
+#[test]
+fn a_hub_image_dataset_without_metadata_numbers_its_classes_and_bad_ones_are_clear_errors() {
+    use alexnet_lab::data::{Dataset, HubImages};
+    let mut files = colour_files();
+    for f in files.iter_mut().filter(|f| f.0.ends_with(".parquet")) {
+        f.1 = colour_parquet(&COLOURS, 3, false);
+    }
+    let server = hub_server::start_repo("lab-tests/plain", files, Fault::None);
+    let h = hub(&server.endpoint, &empty_cache("plain")).for_repo("lab-tests/plain").unwrap();
+    assert_eq!(HubImages::splits(&h, None).unwrap().0.class_names(), ["0", "1", "2"]);
+    // No test split: the error lists the parquet files found.
+    let only_train = vec![("train.parquet".to_string(), colour_parquet(&COLOURS, 3, true))];
+    let server = hub_server::start_repo("lab-tests/half", only_train, Fault::None);
+    let h = hub(&server.endpoint, &empty_cache("half")).for_repo("lab-tests/half").unwrap();
+    let e = HubImages::splits(&h, None).unwrap_err().to_string();
+    assert!(e.contains("no test split") && e.contains("train.parquet"), "{e}");
+    // An unknown dataset: the hub's 404 for its listing.
+    let e = hub(&server.endpoint, &empty_cache("none")).for_repo("lab-tests/none").unwrap().list().unwrap_err().to_string();
+    assert!(e.contains("HTTP 404") && e.contains("no such dataset"), "{e}");
+}
+
+/// Fashion-MNIST is one hub image dataset: read by the general reader, its test file gives the
+/// same labels and pixels as the Fashion-MNIST reader, and its class names from its metadata.
+#[test]
+fn fashion_mnist_read_as_a_hub_image_dataset_is_the_same_data() {
+    use alexnet_lab::data::{Dataset, HubImages};
+    common::hub_env();
+    let path = PathBuf::from(std::env::var_os("HF_HOME").unwrap())
+        .join("hub/datasets--zalando-datasets--fashion_mnist/snapshots")
+        .join(COMMIT)
+        .join(HUB_FILES[1]);
+    let general = HubImages::from_parquet(std::slice::from_ref(&path), "fashion_mnist (test)").unwrap();
+    let split = load_parquet(&path).unwrap();
+    assert_eq!(general.len(), split.len());
+    assert_eq!(general.channels(), 1);
+    assert_eq!(general.class_names()[0], "T - shirt / top");
+    for i in [0, 1, 4321, 9999] {
+        assert_eq!(general.label(i).unwrap(), split.label(i).unwrap() as usize);
+        assert_eq!(general.image(i).unwrap().to_luma8().into_raw(), split.image(i).unwrap());
+    }
+}
+
+/// End to end from the command line: `train --hub-dataset` downloads a made-up dataset from the
+/// stand-in hub and trains LeNet on it (3 classes, RGB); `eval` and `data info` then work
+/// offline from the cache, with the dataset's class names.
+#[test]
+fn the_cli_trains_and_evaluates_a_hub_image_dataset() {
+    let server = hub_server::start_repo("lab-tests/colours", colour_files(), Fault::None);
+    let tmp = empty_cache("cli-colours");
+    let (hf, run) = (tmp.join("hf"), tmp.join("run"));
+    let lab = |args: &[&str], offline: bool| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_alexnet-lab"));
+        c.args(args).env("HF_HOME", &hf).env("HF_ENDPOINT", &server.endpoint).env_remove("HF_HUB_OFFLINE");
+        if offline {
+            c.env("HF_HUB_OFFLINE", "1");
+        }
+        let o = c.output().unwrap();
+        let (out, err) = (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned());
+        assert!(o.status.success() && !err.contains("panicked"), "{args:?}:\n{out}{err}");
+        out
+    };
+    let out = lab(&["train", "--model", "lenet", "--epochs", "1", "--batch-size", "10", "--hub-dataset", "lab-tests/colours", "--out", run.to_str().unwrap(), "--quiet"], false);
+    assert!(out.contains("hub lab-tests/colours") && out.contains("30 train / 6 test examples"), "{out}");
+    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("checkpoint.json")).unwrap()).unwrap();
+    assert_eq!(meta["class_names"], serde_json::json!(["red", "green", "blue"]));
+    assert_eq!(meta["input"], serde_json::json!([3, 28, 28]));
+    let out = lab(&["eval", "--checkpoint", run.to_str().unwrap(), "--hub-dataset", "lab-tests/colours"], true);
+    assert!(out.contains("(6 examples") && out.contains("green"), "{out}");
+    let out = lab(&["data", "info", "--hub-dataset", "lab-tests/colours"], true);
+    assert!(out.contains("3 classes, 30 images, RGB") && out.contains("blue"), "{out}");
 }

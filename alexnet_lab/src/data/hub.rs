@@ -35,8 +35,16 @@ pub const HUB_FILES: [&str; 2] =
 /// The hub's address when `HF_ENDPOINT` does not name another.
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 
-fn repo() -> Repo {
-    Repo::with_revision(HUB_REPO.into(), RepoType::Dataset, HUB_REVISION.into())
+/// Checks a dataset repo name: `ORG/NAME` of letters, digits, `-`, `_`, `.` (what the hub
+/// allows), so that it can name cache folders and URLs.
+pub fn check_repo_name(repo: &str) -> Result<()> {
+    let ok_part = |p: &str| !p.is_empty() && !p.starts_with('.') && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    match repo.split_once('/') {
+        Some((org, name)) if ok_part(org) && ok_part(name) => Ok(()),
+        _ => Err(Error::config(format!(
+            "`{repo}` is not a hub dataset name: expected ORG/NAME (letters, digits, - _ .), e.g. zalando-datasets/fashion_mnist"
+        ))),
+    }
 }
 
 /// The hub cache directory in use (`$HF_HOME/hub`, default `~/.cache/huggingface/hub`).
@@ -62,6 +70,8 @@ pub fn hub_cache_display() -> String {
 /// Where the data comes from and how the lab talks to the hub.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hub {
+    /// The dataset repo, `ORG/NAME` ([`HUB_REPO`] unless [`Hub::for_repo`] names another).
+    pub repo: String,
     /// The hub's address (`HF_ENDPOINT`, else [`DEFAULT_ENDPOINT`]).
     pub endpoint: String,
     /// The cache directory (`$HF_HOME/hub`).
@@ -91,6 +101,7 @@ impl Hub {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let timeout = var("ALEXNET_LAB_HUB_TIMEOUT").and_then(|v| v.parse::<f64>().ok()).filter(|t| *t > 0.0).unwrap_or(30.0);
         Self {
+            repo: HUB_REPO.into(),
             endpoint: var("HF_ENDPOINT").unwrap_or_else(|| DEFAULT_ENDPOINT.into()),
             cache: hub_cache_dir(),
             offline: var("HF_HUB_OFFLINE").is_some_and(|v| v != "0"),
@@ -99,20 +110,82 @@ impl Hub {
         }
     }
 
+    /// The same settings for the dataset repo `repo` (`ORG/NAME`).
+    pub fn for_repo(self, repo: &str) -> Result<Self> {
+        check_repo_name(repo)?;
+        Ok(Self { repo: repo.to_string(), ..self })
+    }
+
+    fn repo(&self) -> Repo {
+        Repo::with_revision(self.repo.clone(), RepoType::Dataset, HUB_REVISION.into())
+    }
+
+    /// The files of the dataset repo: the hub's listing
+    /// (`{endpoint}/api/datasets/{repo}/revision/main`), or offline the cached snapshot's.
+    pub fn list(&self) -> Result<Vec<String>> {
+        check_repo_name(&self.repo)?;
+        self.check_ref()?;
+        if self.offline {
+            return self.cached_list().ok_or_else(|| Error::data(self.not_cached("HF_HUB_OFFLINE is set")));
+        }
+        let url = format!("{}/api/datasets/{}/revision/{HUB_REVISION}", self.endpoint.trim_end_matches('/'), self.repo);
+        let what = "the list of files";
+        let mut r = self.agent().get(&url).call().map_err(|e| self.unreachable(what, &url, &e))?;
+        let status = r.status().as_u16();
+        if status != 200 {
+            let why = if status == 404 { "the hub has no such dataset: check the name (ORG/NAME) and HF_ENDPOINT" } else { "an unexpected answer" };
+            return Err(self.http_error(what, &url, status, why));
+        }
+        let body = r
+            .body_mut()
+            .with_config()
+            .limit(16 << 20)
+            .read_to_string()
+            .map_err(|e| Error::data(format!("{what} of {} from {url} cannot be read: {e}", self.repo)))?;
+        let v: serde_json::Value = serde_json::from_str(&body)
+            .map_err(|e| Error::data(format!("{what} of {} from {url} is not the hub's JSON: {e}", self.repo)))?;
+        let files = v
+            .get("siblings")
+            .and_then(|s| s.as_array())
+            .map(|s| s.iter().filter_map(|f| f.get("rfilename")?.as_str().map(String::from)).collect::<Vec<_>>())
+            .ok_or_else(|| Error::data(format!("{what} of {} from {url} names no files (no `siblings`)", self.repo)))?;
+        Ok(files)
+    }
+
+    /// The files of the cached snapshot that `refs/main` names, relative to it, sorted.
+    fn cached_list(&self) -> Option<Vec<String>> {
+        let commit = std::fs::read_to_string(self.repo_dir().join("refs").join(HUB_REVISION)).ok()?;
+        let root = self.repo_dir().join("snapshots").join(commit.trim());
+        let mut out = vec![];
+        let mut stack = vec![root.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).ok()?.flatten() {
+                let p = e.path();
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    stack.push(p);
+                } else if let Ok(rel) = p.strip_prefix(&root) {
+                    out.push(rel.to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        out.sort();
+        Some(out)
+    }
+
     /// The URL of a file of the dataset (`{endpoint}/datasets/{repo}/resolve/{revision}/{file}`,
     /// as `hf-hub` builds it).
     pub fn url(&self, file: &str) -> String {
-        let r = repo();
+        let r = self.repo();
         format!("{}/{}/resolve/{}/{file}", self.endpoint.trim_end_matches('/'), r.url(), r.url_revision())
     }
 
     /// The cached copy of `file`, if the cache has one for the revision.
     pub fn cached(&self, file: &str) -> Option<PathBuf> {
-        Cache::new(self.cache.clone()).repo(repo()).get(file)
+        Cache::new(self.cache.clone()).repo(self.repo()).get(file)
     }
 
     fn repo_dir(&self) -> PathBuf {
-        self.cache.join(repo().folder_name())
+        self.cache.join(self.repo().folder_name())
     }
 
     /// The local path of each file: from the cache when there, else downloaded into it.
@@ -147,6 +220,14 @@ impl Hub {
     }
 
     fn not_cached(&self, why: &str) -> String {
+        if self.repo != HUB_REPO {
+            return format!(
+                "the hub dataset {} is not in the hub cache {} and {why}. Let the lab download it once (network, \
+                 unset HF_HUB_OFFLINE), or point HF_HOME at a cache that holds it",
+                self.repo,
+                self.cache.display()
+            );
+        }
         format!(
             "Fashion-MNIST is not in the hub cache {} and {why}. Either let the lab download it \
              once (network, unset HF_HUB_OFFLINE), point HF_HOME at a cache that holds \
@@ -285,7 +366,7 @@ impl Hub {
     /// Takes the download lock of the blob `etag`, waiting (and saying so) while another process
     /// holds it.
     fn lock_download(&self, file: &str, etag: &str) -> Result<std::fs::File> {
-        let dir = self.cache.join(".locks").join(repo().folder_name());
+        let dir = self.cache.join(".locks").join(self.repo().folder_name());
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
         let path = dir.join(format!("{etag}.lock"));
         let lock = std::fs::OpenOptions::new()

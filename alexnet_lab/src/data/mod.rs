@@ -7,7 +7,8 @@
 //! are made batch by batch by the [`loader`], through the [`transforms`], so memory stays
 //! bounded at any resolution.
 //!
-//! - [`dataset`]: the [`Dataset`] trait; [`folder`]: image folders; [`photo`]: reading PNG,
+//! - [`dataset`]: the [`Dataset`] trait; [`folder`]: image folders; [`hub_images`]: image
+//!   datasets of the hub in parquet; [`photo`]: reading PNG,
 //!   JPEG and WebP files;
 //! - [`split`]: Fashion-MNIST in memory; [`source`]: where data come from and loading them;
 //! - [`hub`]: the download and the cache; [`parquet`]: reading a hub file (its structure
@@ -19,6 +20,7 @@
 pub mod dataset;
 pub mod folder;
 pub mod hub;
+pub mod hub_images;
 pub mod idx;
 pub mod loader;
 pub mod parquet;
@@ -29,6 +31,7 @@ pub mod transforms;
 
 pub use dataset::{limited, Dataset};
 pub use folder::ImageFolder;
+pub use hub_images::HubImages;
 pub use hub::{hub_cache_dir, hub_cache_display, Hub, DEFAULT_ENDPOINT, HUB_FILES, HUB_REPO, HUB_REVISION};
 pub use idx::{decode_images, decode_labels, gunzip, load_idx_dir, parse_idx, read_idx_images, read_idx_labels, IDX_FILES};
 pub use loader::{Batch, DataLoader, LoaderConfig};

@@ -134,3 +134,93 @@ pub fn decode_png(bytes: &[u8], what: &str) -> Result<Vec<u8>> {
     }
     Ok(reader().decode().map_err(bad)?.into_luma8().into_raw())
 }
+
+/// The rows of an image-classification parquet file of the hub, images still encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageTable {
+    /// Each row's image file bytes (PNG, JPEG, WebP).
+    pub images: Vec<Vec<u8>>,
+    pub labels: Vec<usize>,
+    /// The label column's class names, when the file records them (the `datasets` library's
+    /// `ClassLabel` feature in the `huggingface` metadata).
+    pub class_names: Option<Vec<String>>,
+}
+
+/// The image and label columns the `datasets` library records in a file's `huggingface`
+/// metadata (`{"info": {"features": {"image": {"_type": "Image"}, "label": {"_type":
+/// "ClassLabel", "names": [...]}}}}`), as `(image column, (label column, class names))`.
+#[allow(clippy::type_complexity)]
+fn hf_features(file: &[u8]) -> (Option<String>, Option<(String, Vec<String>)>) {
+    let Ok(reader) = SerializedFileReader::new(bytes::Bytes::copy_from_slice(file)) else { return (None, None) };
+    let json = reader
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .and_then(|kv| kv.iter().find(|k| k.key == "huggingface").and_then(|k| k.value.clone()));
+    let Some(v) = json.and_then(|j| serde_json::from_str::<serde_json::Value>(&j).ok()) else { return (None, None) };
+    let Some(features) = v.get("info").and_then(|i| i.get("features")).and_then(|f| f.as_object()) else { return (None, None) };
+    let of_type = |t: &str| features.iter().find(|(_, f)| f.get("_type").and_then(|x| x.as_str()) == Some(t));
+    let image = of_type("Image").map(|(k, _)| k.clone());
+    let label = of_type("ClassLabel").and_then(|(k, f)| {
+        let names = f.get("names")?.as_array()?.iter().map(|n| n.as_str().map(String::from)).collect::<Option<Vec<_>>>()?;
+        Some((k.clone(), names))
+    });
+    (image, label)
+}
+
+/// Reads an image-classification parquet file of the hub (`what` names it in errors): the
+/// structure checked first (as [`load_parquet`]), then the image column (a struct with
+/// `bytes`, or binary) and the label column (integers from 0), found by the file's
+/// `huggingface` metadata or by the names `image`/`img` and `label`/`labels`.
+pub fn read_image_table(bytes: &[u8], what: &str) -> Result<ImageTable> {
+    let unreadable = format!("{what} is not a readable parquet file");
+    crate::error::catch_panic(&format!("{unreadable}: the parquet reader failed"), || {
+        check_structure(bytes).map_err(|why| Error::data(format!("{unreadable}: {why}; download it again")))?;
+        let (image_col, label) = hf_features(bytes);
+        let df = ParquetReader::new(std::io::Cursor::new(bytes))
+            .finish()
+            .map_err(|e| Error::data(format!("{unreadable}: {e}")))?;
+        let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
+        let find = |meta: Option<String>, guesses: &[&str], kind: &str| {
+            meta.or_else(|| guesses.iter().find(|g| names.iter().any(|n| n == *g)).map(|g| g.to_string())).ok_or_else(|| {
+                Error::data(format!(
+                    "{what}: no {kind} column (its columns: {}); expected one named {} or marked as such in its `huggingface` metadata",
+                    names.join(", "),
+                    guesses.join(" or ")
+                ))
+            })
+        };
+        let image_col = find(image_col, &["image", "img"], "image")?;
+        let (label_col, class_names) = match label {
+            Some((c, n)) => (c, Some(n)),
+            None => (find(None, &["label", "labels"], "label")?, None),
+        };
+        let col = df.column(&image_col).map_err(|e| Error::data(format!("{what}: {e}")))?;
+        let binary = match col.dtype() {
+            DataType::Struct(_) => col
+                .struct_()
+                .and_then(|s| s.field_by_name("bytes"))
+                .map_err(|_| Error::data(format!("{what}: the image column `{image_col}` has no field `bytes`")))?,
+            DataType::Binary => col.as_materialized_series().clone(),
+            other => return Err(Error::data(format!("{what}: the image column `{image_col}` is {other}, expected image bytes"))),
+        };
+        let binary = binary.binary().map_err(|_| Error::data(format!("{what}: `{image_col}.bytes` is not binary")))?;
+        let label = df.column(&label_col).map_err(|e| Error::data(format!("{what}: {e}")))?;
+        let label = label
+            .cast(&DataType::Int64)
+            .map_err(|_| Error::data(format!("{what}: the label column `{label_col}` is {}, expected integers", label.dtype())))?;
+        let label = label.i64().map_err(|e| Error::data(format!("{what}: {e}")))?;
+        let (mut images, mut labels) = (Vec::with_capacity(df.height()), Vec::with_capacity(df.height()));
+        for (row, (b, l)) in binary.iter().zip(label.iter()).enumerate() {
+            let b = b.ok_or_else(|| Error::data(format!("{what}: row {row} has no image bytes")))?;
+            let l = l.ok_or_else(|| Error::data(format!("{what}: row {row} has no label")))?;
+            let l = usize::try_from(l).map_err(|_| Error::data(format!("{what}: row {row} has label {l}, below 0")))?;
+            if let Some(n) = class_names.as_ref().map(Vec::len).filter(|&n| l >= n) {
+                return Err(Error::data(format!("{what}: row {row} has label {l}, but the file names {n} classes")));
+            }
+            images.push(b.to_vec());
+            labels.push(l);
+        }
+        Ok(ImageTable { images, labels, class_names })
+    })
+}

@@ -58,13 +58,28 @@ pub fn read_image(path: &Path) -> Result<DynamicImage> {
         return Err(Error::data(format!("{} is a folder, not an image", path.display())));
     }
     let bytes = crate::sys::fs::read_regular(path, MAX_PHOTO_BYTES, "a photo (PNG, JPEG or WebP)")?;
-    let mut decoder = decoder(std::io::Cursor::new(bytes), path)?;
-    let bad = |e: image::ImageError| Error::data(format!("{} cannot be decoded: {e}", path.display()));
+    decode_image_bytes(&bytes, &path.display().to_string())
+}
+
+/// [`read_image`] of an image file's bytes in memory (`what` names them in errors).
+pub fn decode_image_bytes(bytes: &[u8], what: &str) -> Result<DynamicImage> {
+    let mut decoder = decoder(std::io::Cursor::new(bytes), what)?;
+    let bad = |e: image::ImageError| Error::data(format!("{what} cannot be decoded: {e}"));
     // A missing or unreadable EXIF block means "as stored", as in every photo viewer.
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = DynamicImage::from_decoder(decoder).map_err(bad)?;
     img.apply_orientation(orientation);
     Ok(img)
+}
+
+/// [`probe_image`] of an image file's bytes in memory.
+pub fn probe_image_bytes(bytes: &[u8], what: &str) -> Result<ImageHeader> {
+    header(&decoder(std::io::Cursor::new(bytes), what)?)
+}
+
+fn header(d: &dyn ImageDecoder) -> Result<ImageHeader> {
+    let (width, height) = d.dimensions();
+    Ok(ImageHeader { width, height, color: d.color_type().has_color() })
 }
 
 /// What an image file's header says, read without decoding its pixels.
@@ -92,15 +107,12 @@ pub fn probe_image(path: &Path) -> Result<ImageHeader> {
         )));
     }
     let file = std::fs::File::open(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-    let d = decoder(std::io::BufReader::new(file), path)?;
-    let (width, height) = d.dimensions();
-    Ok(ImageHeader { width, height, color: d.color_type().has_color() })
+    header(&decoder(std::io::BufReader::new(file), &path.display().to_string())?)
 }
 
 /// The decoder of a PNG, JPEG or WebP stream (the format from its first bytes only: a file's
 /// name may lie), refusing other formats and images over [`MAX_PIXELS`] by their header.
-fn decoder<R: std::io::BufRead + std::io::Seek + 'static>(r: R, path: &Path) -> Result<Box<dyn ImageDecoder>> {
-    let what = path.display();
+fn decoder<'a, R: std::io::BufRead + std::io::Seek + 'a>(r: R, what: &str) -> Result<Box<dyn ImageDecoder + 'a>> {
     let reader = ImageReader::new(r).with_guessed_format().map_err(|e| Error::io(format!("cannot read {what}"), e))?;
     match reader.format() {
         Some(ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP) => {}

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use super::dataset::Dataset;
 use super::folder::ImageFolder;
-use super::hub::{self, HUB_FILES, HUB_REPO};
+use super::hub::{self, Hub, HUB_FILES, HUB_REPO};
+use super::hub_images::HubImages;
 use super::idx::{self, load_idx_dir, IDX_FILES};
 use super::loader::{DataLoader, LoaderConfig};
 use super::parquet::load_parquet;
@@ -24,6 +25,8 @@ pub enum Source {
     IdxDir(PathBuf),
     /// A learner's images, one sub-folder per class ([`ImageFolder`]).
     ImageFolder(PathBuf),
+    /// An image-classification dataset of the hub in parquet, `ORG/NAME` ([`HubImages`]).
+    HubDataset(String),
 }
 
 impl std::fmt::Display for Source {
@@ -32,6 +35,7 @@ impl std::fmt::Display for Source {
             Source::Hub => write!(f, "hub {HUB_REPO} (cache {})", hub::hub_cache_display()),
             Source::IdxDir(d) => write!(f, "IDX files in {}", d.display()),
             Source::ImageFolder(d) => write!(f, "the image folder {}", d.display()),
+            Source::HubDataset(r) => write!(f, "hub {r} (cache {})", hub::hub_cache_display()),
         }
     }
 }
@@ -52,6 +56,10 @@ impl Source {
                 let (train, test) = ImageFolder::splits(dir, channels)?;
                 Ok((Arc::new(train), Arc::new(test)))
             }
+            Source::HubDataset(repo) => {
+                let (train, test) = HubImages::splits(&Hub::from_env().for_repo(repo)?, channels)?;
+                Ok((Arc::new(train), Arc::new(test)))
+            }
             _ => {
                 grey_only(channels)?;
                 let d = FashionMnist::load(self)?;
@@ -64,6 +72,11 @@ impl Source {
     pub fn test_split(&self, channels: Option<usize>) -> Result<Arc<dyn Dataset>> {
         match self {
             Source::ImageFolder(dir) => Ok(Arc::new(ImageFolder::splits(dir, channels)?.1)),
+            Source::HubDataset(repo) => {
+                let test = HubImages::test_split(&Hub::from_env().for_repo(repo)?)?;
+                let c = channels.unwrap_or(test.channels());
+                Ok(Arc::new(test.with_channels(c)?))
+            }
             _ => {
                 grey_only(channels)?;
                 Ok(Arc::new(FashionMnist::load_test(self)?))
@@ -85,7 +98,8 @@ impl FashionMnist {
     /// Loads both splits from `source`.
     pub fn load(source: &Source) -> Result<Self> {
         match source {
-            Source::ImageFolder(d) => Err(not_fashion_mnist(d)),
+            Source::ImageFolder(d) => Err(not_fashion_mnist(&d.display().to_string())),
+            Source::HubDataset(r) => Err(not_fashion_mnist(r)),
             Source::Hub => {
                 let paths = hub::fetch(&HUB_FILES)?;
                 let (train, test) = match paths.as_slice() {
@@ -102,7 +116,8 @@ impl FashionMnist {
     /// split is read or downloaded).
     pub fn load_test(source: &Source) -> Result<Split> {
         match source {
-            Source::ImageFolder(d) => Err(not_fashion_mnist(d)),
+            Source::ImageFolder(d) => Err(not_fashion_mnist(&d.display().to_string())),
+            Source::HubDataset(r) => Err(not_fashion_mnist(r)),
             Source::Hub => {
                 let paths = hub::fetch(&[HUB_FILES[1]])?;
                 let test = paths.first().ok_or_else(|| Error::data("the hub fetch returned no file"))?;
@@ -118,10 +133,9 @@ impl FashionMnist {
     }
 }
 
-fn not_fashion_mnist(dir: &std::path::Path) -> Error {
+fn not_fashion_mnist(what: &str) -> Error {
     Error::data(format!(
-        "{} is an image folder, not Fashion-MNIST: this reads Fashion-MNIST only (image folders train, evaluate and show their classes with `data info`)",
-        dir.display()
+        "{what} is not Fashion-MNIST: this reads Fashion-MNIST only (other datasets train, evaluate and show their classes with `data info`)"
     ))
 }
 

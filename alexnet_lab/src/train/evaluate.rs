@@ -229,7 +229,8 @@ pub fn evaluate_checkpoint(
     progress: bool,
 ) -> Result<CheckpointEval> {
     let (net, _, meta) = checkpoint::load_model(path, device)?;
-    let test = source.test_split(matches!(source, Source::ImageFolder(_)).then_some(meta.input[0]))?;
+    // Fashion-MNIST is grey; other data are made into the channels the model was trained on.
+    let test = source.test_split(matches!(source, Source::ImageFolder(_) | Source::HubDataset(_)).then_some(meta.input[0]))?;
     if test.class_names() != meta.class_names() {
         return Err(crate::Error::data(format!(
             "the checkpoint was trained on the classes {:?}, {source} has {:?}: evaluate it on the data it was trained on",

@@ -54,8 +54,13 @@ pub struct DataArgs {
     /// Fashion-MNIST (e.g. ../shared/data/fashion-mnist), or your own images with one
     /// sub-folder per class (DIR/cat/1.jpg, DIR/dog/2.png; DIR/train/.. and DIR/test/.. if you
     /// have a test split, else every fifth image of each class is held out for testing).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "hub_dataset")]
     pub data_dir: Option<PathBuf>,
+    /// Use another image-classification dataset of the Hugging Face hub, in parquet (an image
+    /// column and a label column; class names from its ClassLabel feature), downloaded into the
+    /// hub cache once, e.g. --hub-dataset ORG/NAME.
+    #[arg(long, value_name = "ORG/NAME")]
+    pub hub_dataset: Option<String>,
     /// Channels an image folder's photos become: 1 (grey) or 3 (RGB). Default: 3 when any
     /// image stores colour, else 1. Fashion-MNIST is grey.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=3))]

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use alexnet_lab::data::{Dataset, FashionMnist, ImageFolder, ResizeMode, Source, CLASS_NAMES, SIDE};
+use alexnet_lab::data::{Dataset, FashionMnist, ResizeMode, Source, CLASS_NAMES, SIDE};
 use alexnet_lab::lecture::batch_size::{self as memory, SweepConfig};
 use alexnet_lab::lecture::complexity::slides;
 use alexnet_lab::lecture::{shapes, Complexity};
@@ -15,7 +15,10 @@ use anyhow::{bail, Result};
 use crate::args::{Cli, Command, DataArgs, DataCommand, Format, SplitName};
 
 fn source(data: DataArgs) -> Source {
-    FashionMnist::source(data.data_dir)
+    match data.hub_dataset {
+        Some(repo) => Source::HubDataset(repo),
+        None => FashionMnist::source(data.data_dir),
+    }
 }
 
 /// `--channels` (1 or 3), checked.
@@ -172,13 +175,13 @@ fn data_cmd(cmd: DataCommand) -> Result<()> {
         DataCommand::Info { data } => {
             let ch = channels(&data)?;
             let source = source(data);
-            if let Source::ImageFolder(dir) = &source {
-                let (train, test) = ImageFolder::splits(dir, ch)?;
+            if matches!(source, Source::ImageFolder(_) | Source::HubDataset(_)) {
+                let (train, test) = source.splits(ch)?;
                 println!("{} (train) and {} (test)", train.describe(), test.describe());
                 let rows: Vec<Vec<String>> = train
                     .class_names()
                     .iter()
-                    .zip(train.class_counts().iter().zip(test.class_counts()))
+                    .zip(class_counts(&*train)?.iter().zip(class_counts(&*test)?))
                     .enumerate()
                     .map(|(k, (n, (tr, te)))| vec![k.to_string(), n.clone(), tr.to_string(), te.to_string()])
                     .collect();
@@ -217,6 +220,17 @@ fn data_cmd(cmd: DataCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Examples per class of any dataset, in label order.
+fn class_counts(d: &dyn Dataset) -> Result<Vec<usize>> {
+    let mut c = vec![0; d.num_classes()];
+    for i in 0..d.len() {
+        if let Some(n) = c.get_mut(d.label(i)?) {
+            *n += 1;
+        }
+    }
+    Ok(c)
 }
 
 #[allow(clippy::too_many_arguments)]
