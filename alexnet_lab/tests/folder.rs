@@ -11,35 +11,12 @@ use alexnet_lab::candle::Device;
 use alexnet_lab::data::{DataLoader, Dataset, ImageFolder, LoaderConfig, Pipeline, Source};
 use alexnet_lab::train::{self, Log, RunOptions, TrainConfig};
 use alexnet_lab::ModelKind;
-use image::{ImageFormat, Rgb, RgbImage};
 
 const CLASSES: [&str; 3] = ["blue", "green", "red"];
 
-/// `per_class` photos per class of `classes`: noise over a colour that names the class (red,
-/// green, blue; in turn for more classes), each of another size (20x30 upwards, so no two
-/// share a shape), PNG and JPEG in turn. Seeded: the same folder every time.
+/// The crate's demo folder (colour noise per class) at `dir`.
 fn write_photos(dir: &Path, classes: &[&str], per_class: usize) {
-    let mut state = 7u64;
-    let mut rnd = move || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (state >> 33) as u32
-    };
-    for (k, class) in classes.iter().enumerate() {
-        let d = dir.join(class);
-        std::fs::create_dir_all(&d).unwrap();
-        for i in 0..per_class {
-            let (w, h) = (20 + 3 * i as u32, 30 + 2 * i as u32);
-            let img = RgbImage::from_fn(w, h, |_, _| {
-                let mut p = [0u8; 3];
-                for (c, v) in p.iter_mut().enumerate() {
-                    *v = (rnd() % 90) as u8 + if c == 2 - k % 3 { 150 } else { 0 };
-                }
-                Rgb(p)
-            });
-            let (name, fmt) = if i % 2 == 0 { (format!("{i:02}.jpg"), ImageFormat::Jpeg) } else { (format!("{i:02}.png"), ImageFormat::Png) };
-            img.save_with_format(d.join(name), fmt).unwrap();
-        }
-    }
+    alexnet_lab::data::folder::write_colour_folder(dir, classes, per_class).unwrap();
 }
 
 fn lab(args: &[&str]) -> Output {

@@ -258,6 +258,42 @@ impl ImageFolder {
     }
 }
 
+/// Writes an image folder to try [`ImageFolder`] on without photos of your own: `per_class`
+/// colour photos in `dir/<class>/` for each of `classes`, each seeded noise over the colour its
+/// class names (`red`, `green` or `blue`; other names take them in turn), of growing sizes
+/// (20x30 upwards), PNG and JPEG in turn. The same folder every time.
+pub fn write_colour_folder(dir: &Path, classes: &[&str], per_class: usize) -> Result<()> {
+    let mut state = 7u64;
+    let mut rnd = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 33) as u32
+    };
+    for (k, class) in classes.iter().enumerate() {
+        let colour = match *class {
+            "red" => 0,
+            "green" => 1,
+            "blue" => 2,
+            _ => k % 3,
+        };
+        let d = dir.join(class);
+        std::fs::create_dir_all(&d).map_err(|e| Error::io(format!("cannot create {}", d.display()), e))?;
+        for i in 0..per_class {
+            let (w, h) = (20 + 3 * i as u32, 30 + 2 * i as u32);
+            let img = image::RgbImage::from_fn(w, h, |_, _| {
+                let mut p = [0u8; 3];
+                for (c, v) in p.iter_mut().enumerate() {
+                    *v = (rnd() % 90) as u8 + if c == colour { 150 } else { 0 };
+                }
+                image::Rgb(p)
+            });
+            let (name, fmt) = if i % 2 == 0 { (format!("{i:02}.jpg"), image::ImageFormat::Jpeg) } else { (format!("{i:02}.png"), image::ImageFormat::Png) };
+            let path = d.join(name);
+            img.save_with_format(&path, fmt).map_err(|e| Error::data(format!("cannot write {}: {e}", path.display())))?;
+        }
+    }
+    Ok(())
+}
+
 /// The names of the sub-folders of `dir` that are not hidden, sorted.
 fn class_dirs(dir: &Path) -> Result<Vec<String>> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(format!("cannot list {}", dir.display()), e))?;
