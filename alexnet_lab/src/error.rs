@@ -48,6 +48,17 @@ pub enum Error {
     /// `source` would print twice in an error chain.)
     #[error("{context}: {io}")]
     Io { context: String, io: std::io::Error },
+    /// A lock guarding shared state (e.g. the parameter store) is poisoned: another thread
+    /// panicked while holding it.
+    #[error("the {0} lock is poisoned (another thread panicked while holding it): restart the process (in a notebook, restart the kernel)")]
+    LockPoisoned(&'static str),
+    /// Drawing a plot or encoding a picture failed.
+    #[error("plotting failed: {0}")]
+    Plot(String),
+    /// A checkpoint does not fit what it is used with: another model, input size, recipe or
+    /// set of classes.
+    #[error("checkpoint mismatch: {0}")]
+    CheckpointMismatch(String),
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
     #[error(transparent)]
@@ -65,6 +76,17 @@ pub struct ShapeError {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// A lab error passes through `?` in code that returns candle's `Result` (a custom op, a
+/// `Module`): a candle error comes back as itself, any other is wrapped with its message.
+impl From<Error> for candle_core::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Candle(c) => c,
+            other => candle_core::Error::wrap(other),
+        }
+    }
+}
 
 impl Error {
     /// The message without its kind ("data error: ", "invalid configuration: "), for lists of

@@ -167,3 +167,18 @@ fn fused_conv_relu_forward_equals_the_layer_by_layer_walk() {
     let diff = (fused - walked).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
     assert!(diff < 1e-5, "largest difference {diff}");
 }
+
+/// A lab error passes through `?` in code returning candle's `Result` (a custom op, a `Module`):
+/// its message kept; a candle error comes back as itself.
+#[test]
+fn lab_errors_pass_through_question_mark_in_candle_code() {
+    fn candle_code() -> alexnet_lab::candle::Result<usize> {
+        Ok(alexnet_lab::ModelKind::AlexNet.specs([1, 32, 32])?.len())
+    }
+    let e = candle_code().unwrap_err().to_string();
+    assert!(e.contains("too small for AlexNet"), "{e}");
+    fn round_trip() -> alexnet_lab::candle::Result<()> {
+        Err(alexnet_lab::Error::Candle(alexnet_lab::candle::Error::Msg("from candle".into())))?
+    }
+    assert!(matches!(round_trip(), Err(alexnet_lab::candle::Error::Msg(m)) if m == "from candle"));
+}

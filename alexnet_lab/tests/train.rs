@@ -597,3 +597,23 @@ fn a_stop_token_stops_its_own_run_only() {
     assert!(matches!(stopped, Err(Error::Interrupted { epoch: 1, step: 0, epochs_done: 0 })), "{stopped:?}");
     assert!(!token.is_requested(), "the run took the request");
 }
+
+/// A parameter store whose lock another thread poisoned is a typed error saying so (before: a
+/// "configuration" error), not a panic.
+#[test]
+fn a_poisoned_parameter_store_is_a_typed_error() {
+    let dir = tmpdir("poisoned");
+    let cfg = TrainConfig { epochs: 1, limit: Some(64), test_limit: Some(32), ..TrainConfig::lenet() };
+    train::run(&RunOptions { log: train::Log::Quiet, ..opts(cfg, &dir, false) }).unwrap();
+    let (_, varmap) = alexnet_lab::ModelKind::LeNet.init(None, 0, &Device::Cpu).unwrap();
+    let v = varmap.clone();
+    let _ = std::thread::spawn(move || {
+        let _guard = v.data().lock().unwrap();
+        panic!("poisoning the lock on purpose");
+    })
+    .join();
+    let (d, meta) = checkpoint::read_meta(&dir).unwrap();
+    let e = checkpoint::load_weights(&d, &meta, &varmap, &Device::Cpu).unwrap_err();
+    assert!(matches!(e, Error::LockPoisoned("parameter store")), "{e:?}");
+    assert!(e.to_string().contains("restart the kernel"), "{e}");
+}

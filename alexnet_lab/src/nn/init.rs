@@ -56,7 +56,7 @@ pub fn xavier_varmap(specs: &[LayerSpec], seed: u64, dtype: DType, device: &Devi
     let mut rng = StdRng::seed_from_u64(seed);
     let varmap = VarMap::new();
     {
-        let mut data = varmap.data().lock().map_err(|_| crate::Error::config("parameter store lock poisoned"))?;
+        let mut data = varmap.data().lock().map_err(|_| crate::Error::LockPoisoned("parameter store"))?;
         for (i, spec) in specs.iter().enumerate() {
             let (Some((fan_in, fan_out)), Some((wshape, nbias))) = (fans(spec), param_shapes(spec)) else {
                 continue;

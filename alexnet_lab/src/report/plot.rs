@@ -13,7 +13,7 @@ fn gray(w: usize, h: usize, px: &[u8]) -> Result<image::GrayImage> {
 }
 
 fn perr<E: std::fmt::Display>(e: E) -> Error {
-    Error::data(format!("plotting failed: {e}"))
+    Error::Plot(e.to_string())
 }
 
 /// d2l's Animator: lines with a marker on every point against `x_desc` (epochs), from 0, y
@@ -133,7 +133,7 @@ pub fn lines_svg(title: &str, x_desc: &str, y_desc: &str, series: &[Series], log
     // Also false for NaN bounds (no points).
     let ordered = x0 < x1 && y0 <= y1;
     if !ordered {
-        return Err(Error::data("lines_svg: no points to plot"));
+        return Err(Error::Plot("lines_svg: no points to plot".into()));
     }
     let pad = (x1 - x0) * 0.03;
     let mut svg = String::new();

@@ -21,11 +21,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     commit_tmp(written, &tmp, path)
 }
 
-/// A crash test's failpoint: with `ALEXNET_LAB_FAILPOINT=write_atomic:<file name>`, writing that
-/// file stops after half of its bytes and the process aborts (as a power cut or `kill -9`
-/// would leave it). Used by `tests/kill_resume.rs`; inert otherwise.
+/// The environment variable the `alexnet-lab` binary reads for [`set_failpoint`] (crash tests:
+/// `ALEXNET_LAB_FAILPOINT=write_atomic:checkpoint.json`).
+pub const FAILPOINT_ENV: &str = "ALEXNET_LAB_FAILPOINT";
+
+static FAILPOINT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// A crash test's failpoint, for the rest of the process: with `write_atomic:<file name>`,
+/// writing that file stops after half of its bytes and the process aborts (as a power cut or
+/// `kill -9` would leave it). Set by the binary from [`FAILPOINT_ENV`] for `tests/kill_resume.rs`;
+/// unset, nothing happens. The library reads no environment for it.
+pub fn set_failpoint(spec: &str) {
+    let _ = FAILPOINT.set(spec.to_string());
+}
+
 fn failpoint_half_write(f: &mut std::fs::File, path: &Path, bytes: &[u8]) {
-    let Ok(fp) = std::env::var("ALEXNET_LAB_FAILPOINT") else { return };
+    let Some(fp) = FAILPOINT.get() else { return };
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
     if fp.strip_prefix("write_atomic:") == Some(name) {
         let _ = f.write_all(bytes.get(..bytes.len() / 2).unwrap_or_default());

@@ -150,7 +150,7 @@ pub fn save(dir: &Path, varmap: &VarMap, optimizer: &HashMap<String, Tensor>, me
     let tensors: HashMap<String, Tensor> = varmap
         .data()
         .lock()
-        .map_err(|_| Error::config("parameter store lock poisoned"))?
+        .map_err(|_| Error::LockPoisoned("parameter store"))?
         .iter()
         .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
         .collect();
@@ -348,7 +348,7 @@ pub fn load_optimizer(dir: &Path, meta: &CheckpointMeta, device: &Device) -> Res
 pub fn load_weights(dir: &Path, meta: &CheckpointMeta, varmap: &VarMap, device: &Device) -> Result<()> {
     let path = dir.join(&meta.weights);
     let tensors = load_checked(&path, meta.weights_sha256.as_deref(), meta.weights_bytes, device)?;
-    let data = varmap.data().lock().map_err(|_| Error::config("parameter store lock poisoned"))?;
+    let data = varmap.data().lock().map_err(|_| Error::LockPoisoned("parameter store"))?;
     for (name, var) in data.iter() {
         let t = tensors.get(name).ok_or_else(|| {
             Error::data(format!("{} has no tensor `{name}`: it was saved from another model", path.display()))
@@ -417,7 +417,7 @@ fn model_from_tensors(
     crate::nn::infer_shapes(&specs, &meta.input)?;
     let varmap = VarMap::new();
     {
-        let mut data = varmap.data().lock().map_err(|_| Error::config("parameter store lock poisoned"))?;
+        let mut data = varmap.data().lock().map_err(|_| Error::LockPoisoned("parameter store"))?;
         for (i, spec) in specs.iter().enumerate() {
             let Some((wshape, nbias)) = crate::nn::init::param_shapes(spec) else { continue };
             for (name, shape) in [(format!("{i}.weight"), wshape), (format!("{i}.bias"), vec![nbias])] {

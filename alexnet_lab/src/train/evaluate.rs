@@ -232,7 +232,7 @@ pub fn evaluate_checkpoint(
     // Fashion-MNIST is grey; other data are made into the channels the model was trained on.
     let test = source.test_split(matches!(source, Source::ImageFolder(_) | Source::HubDataset(_)).then_some(meta.input[0]))?;
     if test.class_names() != meta.class_names() {
-        return Err(crate::Error::data(format!(
+        return Err(crate::Error::CheckpointMismatch(format!(
             "the checkpoint was trained on the classes {:?}, {source} has {:?}: evaluate it on the data it was trained on",
             meta.class_names(),
             test.class_names()

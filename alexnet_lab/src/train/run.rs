@@ -159,7 +159,7 @@ fn existing_run_of(opts: &RunOptions, cfg: &TrainConfig) -> Result<Option<(PathB
     let (dir, meta) = checkpoint::read_meta(&opts.out)?;
     let input = cfg.input();
     if meta.model != cfg.model || meta.input != input {
-        return Err(Error::config(format!(
+        return Err(Error::CheckpointMismatch(format!(
             "the checkpoint in {} is {:?} with input {:?}, this run asks for {:?} with {:?}: use the same \
              model and image size, or another run folder",
             dir.display(),
@@ -171,7 +171,7 @@ fn existing_run_of(opts: &RunOptions, cfg: &TrainConfig) -> Result<Option<(PathB
     }
     let changed = recipe_changes(&meta.config, cfg);
     if !changed.is_empty() {
-        return Err(Error::config(format!(
+        return Err(Error::CheckpointMismatch(format!(
             "the run in {} was trained with another recipe ({}): resuming would mix two recipes. Use the \
              run's own settings (its checkpoint.json), or another run folder for a new run",
             dir.display(),
