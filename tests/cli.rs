@@ -276,12 +276,15 @@ fn corrupt_data_through_the_cli_is_an_error_naming_file_and_fix() {
 #[test]
 fn bad_training_configuration_through_the_cli() {
     for (args, needle) in [
-        (vec!["--batch-size", "0"], "batch size must be at least 1"),
+        // The library names the setting; the binary adds the flag that sets it.
+        (vec!["--batch-size", "0"], "batch size must be at least 1 (e.g. 128) (set with --batch-size)"),
         (vec!["--image-size", "64"], "smallest it takes is 65x65"),
         (vec!["--image-size", "100000"], "at most 4096x4096"),
-        (vec!["--lr", "-0.1"], "learning rate must be a positive number"),
+        (vec!["--lr", "-0.1"], "learning rate must be a positive number, got -0.1 (e.g. 0.01) (set with --lr)"),
         (vec!["--lr", "NaN"], "learning rate must be a positive number"),
-        (vec!["--epochs", "0"], "epochs must be at least 1"),
+        (vec!["--epochs", "0"], "epochs must be at least 1 (e.g. 10) (set with --epochs)"),
+        (vec!["--warmup-epochs", "5"], "warm-up must last from 0 to fewer than the 2 epochs, got 5 (e.g. 0.5) (set with --warmup-epochs)"),
+        (vec!["--test-limit", "0"], "the limit on test examples must be at least 1 (set with --test-limit)"),
         (vec!["--device", "cuda:7"], CPU_BUILD_CUDA),
     ] {
         let mut all = vec!["train", "--profile", "smoke", "--out", "/nonexistent/never-written"];
@@ -461,7 +464,7 @@ fn a_diverging_run_fails_and_commits_nothing() {
     let o = lab_env(&["train", "--profile", "smoke", "--lr", "1e8", "--out", run], &env);
     let e = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{e}");
-    assert!(e.contains("training diverged: the loss became") && e.contains("at epoch 1, step ") && e.contains("try --lr 1e7"), "{e}");
+    assert!(e.contains("training diverged: the loss became") && e.contains("at epoch 1, step ") && e.contains("try a learning rate of 1e7") && e.contains("(set with --lr)"), "{e}");
     assert!(!dir.join("checkpoint.json").exists(), "nothing committed");
 }
 

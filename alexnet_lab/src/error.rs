@@ -3,9 +3,15 @@
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A configuration value that cannot work (batch size 0, an image too small, ...).
+    /// A configuration value that cannot work (an image too small for the model, ...).
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A setting a user chose that cannot work: `setting` names it as the config field it is
+    /// (`batch_size`, `lr`, `epochs`, ...), `why` says what is wrong and what would work. The
+    /// `alexnet-lab` binary adds the flag that sets it (`--batch-size`); a notebook user sets the
+    /// field.
+    #[error("invalid configuration: {why}")]
+    Invalid { setting: &'static str, why: String },
     /// A tensor or layer shape that does not fit the model.
     #[error(transparent)]
     Shape(#[from] ShapeError),
@@ -15,7 +21,7 @@ pub enum Error {
     /// The loss became NaN or infinite.
     #[error(
         "training diverged: the loss became {loss} at epoch {epoch}, step {step} (last finite loss {last_finite:.4}); \
-         the learning rate ({}) is probably too high: try --lr {}. The last good checkpoint is untouched",
+         the learning rate ({}) is probably too high: try a learning rate of {}. The last good checkpoint is untouched",
         num(*lr),
         num(*suggested)
     )]
@@ -24,7 +30,7 @@ pub enum Error {
     /// finite, or the epoch's loss is far above chance (nothing was committed).
     #[error(
         "training diverged in epoch {epoch} (checked after its step {step}, before saving): {why}; the learning rate \
-         ({}, {} at that step) is probably too high: try --lr {}. Nothing of this epoch was saved; the last good \
+         ({}, {} at that step) is probably too high: try a learning rate of {}. Nothing of this epoch was saved; the last good \
          checkpoint is untouched",
         num(*lr),
         num(*last_lr),
@@ -89,6 +95,22 @@ impl From<Error> for candle_core::Error {
 }
 
 impl Error {
+    /// [`Error::Invalid`] for `setting`.
+    pub fn invalid(setting: &'static str, why: impl Into<String>) -> Self {
+        Self::Invalid { setting, why: why.into() }
+    }
+
+    /// The setting a user can change to get past this error: the field an [`Error::Invalid`]
+    /// names, `lr` for a diverged run. (Out-of-memory errors name `--batch-size` themselves:
+    /// the lecture's Q&A notebook shows them as the CLI prints them.)
+    pub fn setting(&self) -> Option<&'static str> {
+        match self {
+            Self::Invalid { setting, .. } => Some(setting),
+            Self::Diverged { .. } | Self::DivergedWeights { .. } => Some("lr"),
+            _ => None,
+        }
+    }
+
     /// The message without its kind ("data error: ", "invalid configuration: "), for lists of
     /// problems under one heading.
     pub fn detail(&self) -> String {

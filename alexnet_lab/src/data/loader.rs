@@ -25,7 +25,7 @@ pub struct Batch {
 /// The one check of a batch size (loaders, training, the benchmark): at least 1.
 pub fn check_batch_size(batch_size: usize) -> Result<()> {
     if batch_size == 0 {
-        return Err(Error::config("batch size must be at least 1 (e.g. --batch-size 128)"));
+        return Err(Error::invalid("batch_size", "batch size must be at least 1 (e.g. 128)"));
     }
     Ok(())
 }

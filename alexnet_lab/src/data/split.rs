@@ -129,7 +129,7 @@ impl Split {
     #[allow(clippy::type_complexity)]
     fn samples(&self, n: usize) -> Result<(Vec<(&[u8], usize, usize)>, Vec<String>)> {
         if n == 0 {
-            return Err(Error::config("ask for at least 1 image (e.g. --n 18)"));
+            return Err(Error::invalid("n", "ask for at least 1 image (e.g. 18)"));
         }
         let n = n.min(self.len());
         let imgs = (0..n).map(|i| Ok((self.image(i)?, SIDE, SIDE))).collect::<Result<Vec<_>>>()?;

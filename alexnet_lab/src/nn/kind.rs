@@ -68,9 +68,7 @@ impl ModelKind {
             )));
         }
         if h != w {
-            return Err(Error::config(format!(
-                "the lab's models take square images; got {h}x{w} (use e.g. --input {c}x{h}x{h})"
-            )));
+            return Err(Error::invalid("input", format!("the lab's models take square images; got {h}x{w} (e.g. {c}x{h}x{h})")));
         }
         match self {
             Self::AlexNet => AlexNetConfig { in_channels: c, image_size: h, num_classes, ..AlexNetConfig::d2l() }.layer_specs(),

@@ -26,11 +26,11 @@ fn cuda(n: usize) -> Result<Device> {
     if !candle_core::utils::cuda_is_available() {
         return Err(Error::config(format!(
             "cuda:{n} asked for, but this alexnet-lab was built without the `cuda` feature; rebuild with \
-             `cargo build --release --features cuda` (see README, GPU) or use --device cpu"
+             `cargo build --release --features cuda` (see README, GPU) or use the CPU"
         )));
     }
     Device::new_cuda(n).map_err(|e| {
-        Error::config(format!("cuda:{n} is not usable ({e}); check nvidia-smi, pick another index or use --device cpu"))
+        Error::config(format!("cuda:{n} is not usable ({e}); check nvidia-smi, pick another index or use the CPU"))
     })
 }
 

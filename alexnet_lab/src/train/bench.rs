@@ -75,7 +75,7 @@ pub fn run(
 ) -> Result<BenchResult> {
     check_batch_size(batch_size)?;
     if repeats == 0 {
-        return Err(Error::config("repeats must be at least 1 (e.g. --repeats 5)"));
+        return Err(Error::invalid("repeats", "repeats must be at least 1 (e.g. 5)"));
     }
     crate::sys::malloc::keep_freed_memory();
     let input = [model.default_input()[0], image_size, image_size];

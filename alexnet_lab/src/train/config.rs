@@ -224,18 +224,21 @@ impl TrainConfig {
     /// Checks every value a user can set, naming the problem and the fix.
     pub fn validate(&self) -> Result<()> {
         if self.epochs == 0 {
-            return Err(Error::config("epochs must be at least 1 (e.g. --epochs 10)"));
+            return Err(Error::invalid("epochs", "epochs must be at least 1 (e.g. 10)"));
         }
         check_batch_size(self.batch_size)?;
         self.sgd().validate()?;
         if !(self.warmup_epochs.is_finite() && self.warmup_epochs >= 0.0 && self.warmup_epochs < self.epochs as f64) {
-            return Err(Error::config(format!(
-                "warm-up must last from 0 to fewer than the {} epochs, got {} (e.g. --warmup-epochs 0.5)",
+            return Err(Error::invalid("warmup_epochs", format!(
+                "warm-up must last from 0 to fewer than the {} epochs, got {} (e.g. 0.5)",
                 self.epochs, self.warmup_epochs
             )));
         }
-        if self.limit == Some(0) || self.test_limit == Some(0) {
-            return Err(Error::config("--limit must be at least 1"));
+        if self.limit == Some(0) {
+            return Err(Error::invalid("limit", "the limit on training examples must be at least 1"));
+        }
+        if self.test_limit == Some(0) {
+            return Err(Error::invalid("test_limit", "the limit on test examples must be at least 1"));
         }
         // Image too small for the model: checked by building its layer list.
         self.specs()?;

@@ -26,13 +26,13 @@ impl SgdConfig {
     pub fn validate(&self) -> Result<()> {
         let Self { lr, momentum, weight_decay } = *self;
         if !(lr.is_finite() && lr > 0.0) {
-            return Err(Error::config(format!("learning rate must be a positive number, got {lr} (e.g. --lr 0.01)")));
+            return Err(Error::invalid("lr", format!("learning rate must be a positive number, got {lr} (e.g. 0.01)")));
         }
         if !(0.0..1.0).contains(&momentum) {
-            return Err(Error::config(format!("momentum must be in [0, 1), got {momentum} (e.g. --momentum 0.9)")));
+            return Err(Error::invalid("momentum", format!("momentum must be in [0, 1), got {momentum} (e.g. 0.9)")));
         }
         if !(weight_decay.is_finite() && weight_decay >= 0.0) {
-            return Err(Error::config(format!("weight decay must be >= 0, got {weight_decay} (e.g. --weight-decay 5e-4)")));
+            return Err(Error::invalid("weight_decay", format!("weight decay must be >= 0, got {weight_decay} (e.g. 5e-4)")));
         }
         Ok(())
     }

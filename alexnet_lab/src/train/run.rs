@@ -197,8 +197,8 @@ pub fn lock_run_folder(dir: &Path) -> Result<std::fs::File> {
         .map_err(|e| Error::io(format!("cannot open the lock file {}", path.display()), e))?;
     match f.try_lock() {
         Ok(()) => Ok(f),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::config(format!(
-            "another training run is writing into {} (it holds {}): wait for it to finish, or use another --out",
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::invalid("out", format!(
+            "another training run is writing into {} (it holds {}): wait for it to finish, or use another run folder",
             dir.display(),
             path.display()
         ))),

@@ -18,7 +18,11 @@ fn main() -> ExitCode {
         // Ctrl-C: the CLI has said what was kept and how to continue; 130 as for SIGINT.
         Err(e) if matches!(e.downcast_ref(), Some(alexnet_lab::Error::Interrupted { .. })) => ExitCode::from(130),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // The library names the setting (a config field); the flag that sets it is the CLI's.
+            match e.downcast_ref::<alexnet_lab::Error>().and_then(|l| l.setting()) {
+                Some(setting) => eprintln!("error: {e:#} (set with --{})", setting.replace('_', "-")),
+                None => eprintln!("error: {e:#}"),
+            }
             ExitCode::FAILURE
         }
     }
