@@ -182,3 +182,49 @@ fn lab_errors_pass_through_question_mark_in_candle_code() {
     }
     assert!(matches!(round_trip(), Err(alexnet_lab::candle::Error::Msg(m)) if m == "from candle"));
 }
+
+/// The models d2l's exercises ask for, by name from the CLI and notebooks: their layers, their
+/// parameter counts (worked out by hand below), and that a few SGD steps train them.
+#[test]
+fn the_exercise_models_are_built_by_name_and_train() {
+    use alexnet_lab::lecture::Complexity;
+    let count = |k: ModelKind| {
+        let input = k.default_input();
+        Complexity::of_specs(k.name(), &input, &k.specs(input).unwrap()).unwrap().totals
+    };
+    // alexnet-small at 1x224x224: conv 1->48 (11x11), 48->128 (5x5), 128->192, 192->192,
+    // 192->128 (3x3), dense 128*5*5->1024, 1024->1024, 1024->10, each with its biases.
+    let small = 48 * 121 + 48 + 128 * 48 * 25 + 128 + 192 * 128 * 9 + 192 + 192 * 192 * 9 + 192 + 128 * 192 * 9 + 128
+        + 3200 * 1024 + 1024 + 1024 * 1024 + 1024 + 1024 * 10 + 10;
+    assert_eq!(count(ModelKind::AlexNetSmall).params, small as u64);
+    assert_eq!(small, 5_271_914);
+    assert_eq!(count(ModelKind::AlexNetSmall).macs, 236_582_080);
+    // Without dropout: d2l's net, the Dropout layers kept with p = 0 (same indices).
+    assert_eq!(count(ModelKind::AlexNetNoDropout).params, 46_764_746);
+    let specs = ModelKind::AlexNetNoDropout.specs([1, 224, 224]).unwrap();
+    assert!(matches!(specs[16], LayerSpec::Dropout { p } if p == 0.0) && matches!(specs[19], LayerSpec::Dropout { p } if p == 0.0));
+    // LeNet with ReLU, max-pooling and dropout: d2l's 61,706 parameters, 14 layers.
+    assert_eq!(count(ModelKind::LeNetRelu).params, 61_706);
+    let kinds: Vec<&str> = ModelKind::LeNetRelu.specs([1, 28, 28]).unwrap().iter().map(|s| s.kind()).collect();
+    assert_eq!(
+        kinds,
+        ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d", "Flatten", "Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout", "Linear"]
+    );
+    for name in ["alexnet-small", "alexnet-no-dropout", "lenet-relu"] {
+        let k: ModelKind = name.parse().unwrap();
+        assert_eq!(k.to_string(), name);
+        let size = if k.name() == "LeNet" { 28 } else { 67 };
+        let (net, _) = k.init(Some([1, size, size]), 0, &Device::Cpu).unwrap();
+        let x = Tensor::rand(0f32, 1f32, (8, 1, size, size), &Device::Cpu).unwrap();
+        let y = Tensor::new(&[0u32, 1, 2, 3, 4, 5, 6, 7], &Device::Cpu).unwrap();
+        let mut opt = alexnet_lab::train::Sgd::new(net.vars().unwrap(), 0.05, 0.9, 0.0).unwrap();
+        let loss = |train| candle_nn::loss::cross_entropy(&net.forward(&x, train).unwrap(), &y).unwrap();
+        let before = loss(false).to_scalar::<f32>().unwrap();
+        for step in 0..15 {
+            net.set_dropout_seed(step);
+            opt.step(&loss(true).backward().unwrap()).unwrap();
+        }
+        let after = loss(false).to_scalar::<f32>().unwrap();
+        assert!(after < before - 0.1, "{name}: loss {before} -> {after}");
+    }
+}

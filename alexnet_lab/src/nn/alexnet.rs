@@ -15,18 +15,54 @@ pub struct AlexNetConfig {
     pub dropout: f64,
     /// Padding of the first convolution: 1 in d2l's code, 0 in the paper (227 -> 55).
     pub conv1_padding: usize,
+    /// Output channels of the five convolutions (96, 256, 384, 384, 256 in d2l's and the
+    /// paper's net; absent from older serialised configs: those).
+    #[serde(default = "alexnet_channels")]
+    pub channels: [usize; 5],
+    /// Width of the two hidden dense layers (4096).
+    #[serde(default = "alexnet_hidden")]
+    pub hidden: usize,
+}
+
+fn alexnet_channels() -> [usize; 5] {
+    [96, 256, 384, 384, 256]
+}
+
+fn alexnet_hidden() -> usize {
+    4096
 }
 
 impl AlexNetConfig {
     /// The lecture's code: 1x224x224 Fashion-MNIST, 10 classes, flatten 6400.
     pub fn d2l() -> Self {
-        Self { in_channels: 1, num_classes: 10, image_size: 224, dropout: 0.5, conv1_padding: 1 }
+        Self {
+            in_channels: 1,
+            num_classes: 10,
+            image_size: 224,
+            dropout: 0.5,
+            conv1_padding: 1,
+            channels: alexnet_channels(),
+            hidden: alexnet_hidden(),
+        }
+    }
+
+    /// d2l exercise 7.1.2(a), a simpler AlexNet for Fashion-MNIST: the same 21 layers with half
+    /// the channels (48, 128, 192, 192, 128) and dense layers of 1024: 5.3 M parameters and
+    /// 0.24 G multiply-adds at 1x224x224, against d2l's 46.8 M and 0.94 G.
+    pub fn small() -> Self {
+        Self { channels: [48, 128, 192, 192, 128], hidden: 1024, ..Self::d2l() }
+    }
+
+    /// d2l's AlexNet without dropout (exercise 7.1.6, making AlexNet overfit): the Dropout
+    /// layers stay in place with p = 0, so the layer indices are d2l's.
+    pub fn no_dropout() -> Self {
+        Self { dropout: 0.0, ..Self::d2l() }
     }
 
     /// The 2012 paper's network as one tower: 3x227x227, 1000 classes, flatten 9216.
     /// (The paper's local response normalisation has no parameters and is left out.)
     pub fn original() -> Self {
-        Self { in_channels: 3, num_classes: 1000, image_size: 227, dropout: 0.5, conv1_padding: 0 }
+        Self { in_channels: 3, num_classes: 1000, image_size: 227, conv1_padding: 0, ..Self::d2l() }
     }
 
     pub fn input_dims(&self) -> [usize; 3] {
@@ -37,13 +73,14 @@ impl AlexNetConfig {
     fn features(&self) -> Vec<LayerSpec> {
         use LayerSpec::*;
         let conv = |i, o, k, s, p| Conv2d { in_channels: i, out_channels: o, kernel: k, stride: s, padding: p };
+        let [c1, c2, c3, c4, c5] = self.channels;
         let pool = MaxPool2d { kernel: 3, stride: 2 };
         vec![
-            conv(self.in_channels, 96, 11, 4, self.conv1_padding), ReLU, pool,
-            conv(96, 256, 5, 1, 2), ReLU, pool,
-            conv(256, 384, 3, 1, 1), ReLU,
-            conv(384, 384, 3, 1, 1), ReLU,
-            conv(384, 256, 3, 1, 1), ReLU, pool,
+            conv(self.in_channels, c1, 11, 4, self.conv1_padding), ReLU, pool,
+            conv(c1, c2, 5, 1, 2), ReLU, pool,
+            conv(c2, c3, 3, 1, 1), ReLU,
+            conv(c3, c4, 3, 1, 1), ReLU,
+            conv(c4, c5, 3, 1, 1), ReLU, pool,
             Flatten,
         ]
     }
@@ -57,7 +94,7 @@ impl AlexNetConfig {
 
     /// Checks the configuration and returns the 21 layers (indices = PyTorch's).
     pub fn layer_specs(&self) -> Result<Vec<LayerSpec>> {
-        if self.in_channels == 0 || self.num_classes == 0 {
+        if self.in_channels == 0 || self.num_classes == 0 || self.hidden == 0 || self.channels.contains(&0) {
             return Err(Error::config(format!(
                 "AlexNet needs in_channels >= 1 and num_classes >= 1, got {} and {}",
                 self.in_channels, self.num_classes
@@ -80,9 +117,9 @@ impl AlexNetConfig {
         use LayerSpec::*;
         let mut specs = features;
         specs.extend([
-            Linear { in_features: flat, out_features: 4096 }, ReLU, Dropout { p },
-            Linear { in_features: 4096, out_features: 4096 }, ReLU, Dropout { p },
-            Linear { in_features: 4096, out_features: self.num_classes },
+            Linear { in_features: flat, out_features: self.hidden }, ReLU, Dropout { p },
+            Linear { in_features: self.hidden, out_features: self.hidden }, ReLU, Dropout { p },
+            Linear { in_features: self.hidden, out_features: self.num_classes },
         ]);
         Ok(specs)
     }
@@ -103,6 +140,14 @@ impl NetConfig for AlexNetConfig {
 
     fn layer_specs(&self) -> Result<Vec<LayerSpec>> {
         AlexNetConfig::layer_specs(self)
+    }
+
+    fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+
+    fn with_io(&self, channels: usize, size: usize, classes: usize) -> Self {
+        Self { in_channels: channels, image_size: size, num_classes: classes, ..self.clone() }
     }
 }
 

@@ -3,7 +3,7 @@
 use candle_core::Device;
 use candle_nn::VarMap;
 
-use super::{init_sequential, AlexNetConfig, LayerSpec, LeNetConfig, Sequential};
+use super::{init_sequential, AlexNetConfig, LayerSpec, LeNetConfig, Model, Sequential};
 use crate::{Error, Result};
 
 /// The largest image side the lab's models accept (AlexNet's is 224; this only keeps a typo or a
@@ -12,7 +12,8 @@ pub const MAX_SIDE: usize = 4096;
 /// The most input channels the lab's models accept.
 pub const MAX_CHANNELS: usize = 64;
 
-/// The lab's models by name, as the CLI and the notebooks choose them.
+/// The lab's models by name, as the CLI and the notebooks choose them; [`ModelKind::model`]
+/// is the one place that maps a name to its config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ModelKind {
     /// d2l's AlexNet: 1x224x224, 10 classes.
@@ -24,31 +25,44 @@ pub enum ModelKind {
     /// d2l's LeNet: 1x28x28, 10 classes.
     #[serde(rename = "lenet")]
     LeNet,
+    /// A simpler AlexNet (d2l exercise 7.1.2a): half the channels, dense layers of 1024.
+    #[serde(rename = "alexnet-small")]
+    AlexNetSmall,
+    /// d2l's AlexNet without dropout (exercise 7.1.6).
+    #[serde(rename = "alexnet-no-dropout")]
+    AlexNetNoDropout,
+    /// LeNet with ReLU, max-pooling and dropout (exercise 7.1.5).
+    #[serde(rename = "lenet-relu")]
+    LeNetRelu,
 }
 
 impl ModelKind {
-    /// The default `(c, h, w)` input of the model.
-    pub fn default_input(&self) -> [usize; 3] {
+    /// The model's config, behind `dyn`: the one match a new model adds an arm to.
+    pub fn model(&self) -> Box<dyn Model> {
         match self {
-            Self::AlexNet => AlexNetConfig::d2l().input_dims(),
-            Self::AlexNetOriginal => AlexNetConfig::original().input_dims(),
-            Self::LeNet => LeNetConfig::d2l().input_dims(),
+            Self::AlexNet => Box::new(AlexNetConfig::d2l()),
+            Self::AlexNetOriginal => Box::new(AlexNetConfig::original()),
+            Self::LeNet => Box::new(LeNetConfig::d2l()),
+            Self::AlexNetSmall => Box::new(AlexNetConfig::small()),
+            Self::AlexNetNoDropout => Box::new(AlexNetConfig::no_dropout()),
+            Self::LeNetRelu => Box::new(LeNetConfig::relu_dropout()),
         }
     }
 
-    /// The class name the model prints as.
+    /// The default `(c, h, w)` input of the model.
+    pub fn default_input(&self) -> [usize; 3] {
+        self.model().default_input()
+    }
+
+    /// The class name the model prints as (`AlexNet`, `LeNet`).
     pub fn name(&self) -> &'static str {
-        if *self == Self::LeNet { "LeNet" } else { "AlexNet" }
+        self.model().name()
     }
 
     /// The number of classes the model has unless told otherwise (10 for d2l's nets, 1000 for
     /// the paper's).
     pub fn default_classes(&self) -> usize {
-        match self {
-            Self::AlexNet => AlexNetConfig::d2l().num_classes,
-            Self::AlexNetOriginal => AlexNetConfig::original().num_classes,
-            Self::LeNet => LeNetConfig::d2l().num_classes,
-        }
+        self.model().default_classes()
     }
 
     /// The layer list for a `(c, h, w)` input (square images only) and the model's own number
@@ -59,7 +73,6 @@ impl ModelKind {
 
     /// [`ModelKind::specs`] with `classes` outputs (`None`: the model's own).
     pub fn specs_for(&self, input: [usize; 3], classes: Option<usize>) -> Result<Vec<LayerSpec>> {
-        let num_classes = classes.unwrap_or_else(|| self.default_classes());
         let [c, h, w] = input;
         if c > MAX_CHANNELS || h > MAX_SIDE || w > MAX_SIDE {
             return Err(Error::config(format!(
@@ -70,13 +83,8 @@ impl ModelKind {
         if h != w {
             return Err(Error::invalid("input", format!("the lab's models take square images; got {h}x{w} (e.g. {c}x{h}x{h})")));
         }
-        match self {
-            Self::AlexNet => AlexNetConfig { in_channels: c, image_size: h, num_classes, ..AlexNetConfig::d2l() }.layer_specs(),
-            Self::AlexNetOriginal => {
-                AlexNetConfig { in_channels: c, image_size: h, num_classes, ..AlexNetConfig::original() }.layer_specs()
-            }
-            Self::LeNet => LeNetConfig { in_channels: c, image_size: h, num_classes }.layer_specs(),
-        }
+        let model = self.model();
+        model.layer_specs_for(c, h, classes.unwrap_or_else(|| model.default_classes()))
     }
 
     /// Builds the model for a `(c, h, w)` input (`None`: its default), freshly initialised
@@ -92,4 +100,11 @@ impl ModelKind {
     }
 }
 
-crate::named_enum!(ModelKind "model" { AlexNet = "alexnet", AlexNetOriginal = "alexnet-original", LeNet = "lenet" });
+crate::named_enum!(ModelKind "model" {
+    AlexNet = "alexnet",
+    AlexNetOriginal = "alexnet-original",
+    LeNet = "lenet",
+    AlexNetSmall = "alexnet-small",
+    AlexNetNoDropout = "alexnet-no-dropout",
+    LeNetRelu = "lenet-relu",
+});

@@ -18,7 +18,7 @@ pub use alexnet::{AlexNet, AlexNetConfig};
 pub use kind::{ModelKind, MAX_CHANNELS, MAX_SIDE};
 pub use layer::{dropout, Layer, LayerSpec};
 pub use lenet::{LeNet, LeNetConfig};
-pub use net::{Net, NetConfig};
+pub use net::{Model, Net, NetConfig};
 pub use sequential::{check_fits, infer_shapes, Sequential};
 
 pub(crate) use sequential::init_sequential;

@@ -10,7 +10,9 @@ use candle_nn::{VarBuilder, VarMap};
 use super::{init_sequential, LayerSpec, Sequential};
 use crate::Result;
 
-/// What a model's config provides: its name, its input, its layers (checked).
+/// What a model's config provides: its name, its input, its layers (checked), and the same
+/// model for another input and number of classes. A new model is one file: its config, this
+/// impl, and a name in [`ModelKind`](super::ModelKind).
 pub trait NetConfig: Clone {
     /// The class name the model prints as (`"AlexNet"`).
     const NAME: &'static str;
@@ -18,6 +20,40 @@ pub trait NetConfig: Clone {
     fn input_dims(&self) -> [usize; 3];
     /// The layers, checked against the input (indices = PyTorch's `nn.Sequential`).
     fn layer_specs(&self) -> Result<Vec<LayerSpec>>;
+    /// Outputs of the last layer.
+    fn num_classes(&self) -> usize;
+    /// The same model for `channels` x `size` x `size` inputs and `classes` outputs.
+    fn with_io(&self, channels: usize, size: usize, classes: usize) -> Self;
+}
+
+/// A model as [`ModelKind`](super::ModelKind) builds it by name: any [`NetConfig`], behind `dyn`.
+pub trait Model: Send + Sync {
+    /// The class name it prints as.
+    fn name(&self) -> &'static str;
+    /// `(c, h, w)` of the input it is made for.
+    fn default_input(&self) -> [usize; 3];
+    /// Its outputs unless told otherwise.
+    fn default_classes(&self) -> usize;
+    /// Its layers for `channels` x `size` x `size` inputs and `classes` outputs, checked.
+    fn layer_specs_for(&self, channels: usize, size: usize, classes: usize) -> Result<Vec<LayerSpec>>;
+}
+
+impl<C: NetConfig + Send + Sync> Model for C {
+    fn name(&self) -> &'static str {
+        C::NAME
+    }
+
+    fn default_input(&self) -> [usize; 3] {
+        self.input_dims()
+    }
+
+    fn default_classes(&self) -> usize {
+        self.num_classes()
+    }
+
+    fn layer_specs_for(&self, channels: usize, size: usize, classes: usize) -> Result<Vec<LayerSpec>> {
+        self.with_io(channels, size, classes).layer_specs()
+    }
 }
 
 /// A network of config `C`; derefs to its [`Sequential`].

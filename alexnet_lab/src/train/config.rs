@@ -183,12 +183,13 @@ impl TrainConfig {
     }
 
     /// The recipe for another model: a LeNet in an AlexNet profile (or the reverse) gets its
-    /// own default image size (set `image_size` after this to choose one).
+    /// own default image size; another AlexNet (`alexnet-small`, ...) keeps the profile's (set
+    /// `image_size` after this to choose one).
     pub fn with_model(mut self, model: ModelKind) -> Self {
-        if model != self.model {
+        if model.name() != self.model.name() {
             self.image_size = model.default_input()[1];
-            self.model = model;
         }
+        self.model = model;
         self
     }
 
