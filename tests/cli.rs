@@ -672,3 +672,24 @@ fn an_unknown_kernel_choice_in_the_environment_is_an_error() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("ALEXNET_LAB_KERNELS=fast") && stderr(&o).contains("use one of lab, candle"), "{}", stderr(&o));
 }
+
+/// The memory budget from the environment is the binary's to read: `alexnet-lab memory` takes
+/// ALEXNET_LAB_MEMORY_BUDGET (a bad value is an error naming it); the library's default budget
+/// does not look at it.
+#[test]
+fn the_memory_budget_variable_is_read_by_the_binary() {
+    let run = |v: &str| {
+        no_panic(
+            Command::new(env!("CARGO_BIN_EXE_alexnet-lab"))
+                .args(["memory", "--model", "lenet", "--image-size", "28", "--batch-sizes", "8", "--steps", "1"])
+                .env("ALEXNET_LAB_MEMORY_BUDGET", v)
+                .output()
+                .unwrap(),
+            &[],
+        )
+    };
+    let o = run("1G");
+    assert!(o.status.success() && stdout(&o).contains("memory budget 1.00 GiB"), "{}{}", stdout(&o), stderr(&o));
+    let o = run("lots");
+    assert!(!o.status.success() && stderr(&o).contains("ALEXNET_LAB_MEMORY_BUDGET=lots"), "{}", stderr(&o));
+}

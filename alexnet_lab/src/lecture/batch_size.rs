@@ -86,15 +86,13 @@ pub fn parse_bytes(text: &str) -> Result<u64> {
     Ok(bytes as u64)
 }
 
-/// The budget a sweep stays under: `ALEXNET_LAB_MEMORY_BUDGET` when set, else 80% of the
-/// memory available now (so the machine never reaches swap).
+/// The budget a sweep stays under unless told otherwise: 80% of the memory available now (so
+/// the machine never reaches swap). The library reads no environment for it: the `alexnet-lab`
+/// binary takes `--budget`, else [`BUDGET_ENV`], and notebook 06 its knob of that name.
 pub fn default_budget() -> Result<u64> {
-    match std::env::var(BUDGET_ENV) {
-        Ok(v) => parse_bytes(&v).map_err(|e| Error::config(format!("{BUDGET_ENV}: {e}"))),
-        Err(_) => available_bytes()
-            .map(|a| a / 5 * 4)
-            .ok_or_else(|| Error::config(format!("cannot read MemAvailable from /proc/meminfo: set {BUDGET_ENV}, e.g. 6G"))),
-    }
+    available_bytes()
+        .map(|a| a / 5 * 4)
+        .ok_or_else(|| Error::config(format!("cannot read MemAvailable from /proc/meminfo: give a budget ({BUDGET_ENV}, e.g. 6G)")))
 }
 
 /// One batch size of a sweep.

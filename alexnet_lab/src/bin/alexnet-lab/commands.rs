@@ -66,9 +66,11 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Memory { model, image_size, batch_sizes, budget, steps, device, plot } => {
             let device = parse_device(&device)?;
-            let budget_bytes = match budget {
-                Some(b) => memory::parse_bytes(&b)?,
-                None => memory::default_budget()?,
+            let from_env = std::env::var(memory::BUDGET_ENV).ok().filter(|v| !v.trim().is_empty());
+            let budget_bytes = match (budget, from_env) {
+                (Some(b), _) => memory::parse_bytes(&b)?,
+                (None, Some(v)) => memory::parse_bytes(&v).map_err(|e| anyhow::anyhow!("{}={v}: {e}", memory::BUDGET_ENV))?,
+                (None, None) => memory::default_budget()?,
             };
             if device.is_cpu() {
                 println!("memory budget {} (CPU: a batch size predicted above it is not run)", memory::gib(budget_bytes));
