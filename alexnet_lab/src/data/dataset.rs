@@ -33,6 +33,17 @@ pub trait Dataset: Send + Sync {
         self.class_names().len()
     }
 
+    /// Examples per class, in label order.
+    fn class_counts(&self) -> Result<Vec<usize>> {
+        let mut c = vec![0; self.num_classes()];
+        for i in 0..self.len() {
+            if let Some(n) = c.get_mut(self.label(i)?) {
+                *n += 1;
+            }
+        }
+        Ok(c)
+    }
+
     /// Example `i`'s image, decoded, at its own size (the loader's pipeline makes it square).
     fn image(&self, i: usize) -> Result<DynamicImage>;
 

@@ -366,15 +366,8 @@ impl Hub {
     /// Takes the download lock of the blob `etag`, waiting (and saying so) while another process
     /// holds it.
     fn lock_download(&self, file: &str, etag: &str) -> Result<std::fs::File> {
-        let dir = self.cache.join(".locks").join(self.repo().folder_name());
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-        let path = dir.join(format!("{etag}.lock"));
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
+        let path = self.cache.join(".locks").join(self.repo().folder_name()).join(format!("{etag}.lock"));
+        let lock = crate::sys::fs::open_lock_file(&path)?;
         if let Err(std::fs::TryLockError::WouldBlock) = lock.try_lock() {
             eprintln!("another process is downloading {file} into {}: waiting for it to finish", self.cache.display());
             lock.lock().map_err(|e| Error::io(format!("cannot lock {}", path.display()), e))?;

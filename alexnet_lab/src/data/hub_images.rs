@@ -119,23 +119,11 @@ impl HubImages {
 
     /// The same images made into `channels` channels (1: grey, 3: RGB).
     pub fn with_channels(mut self, channels: usize) -> Result<Self> {
-        if channels != 1 && channels != 3 {
-            return Err(Error::config(format!("images are made into 1 (grey) or 3 (RGB) channels, not {channels}")));
-        }
+        super::transforms::check_channels(channels)?;
         self.channels = channels;
         Ok(self)
     }
 
-    /// Examples per class, in label order.
-    pub fn class_counts(&self) -> Vec<usize> {
-        let mut c = vec![0; self.classes.len()];
-        for &l in &self.labels {
-            if let Some(n) = c.get_mut(l) {
-                *n += 1;
-            }
-        }
-        c
-    }
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>> {

@@ -44,6 +44,9 @@ pub fn to_gray(img: &DynamicImage) -> GrayImage {
     GrayImage::from_raw(w, h, px).unwrap_or_default()
 }
 
+/// What a photo file is expected to be, in errors.
+const PHOTO: &str = "a photo (PNG, JPEG or WebP)";
+
 /// The largest photo file `predict` reads.
 pub const MAX_PHOTO_BYTES: u64 = 256 << 20;
 
@@ -57,7 +60,7 @@ pub fn read_image(path: &Path) -> Result<DynamicImage> {
     if path.is_dir() {
         return Err(Error::data(format!("{} is a folder, not an image", path.display())));
     }
-    let bytes = crate::sys::fs::read_regular(path, MAX_PHOTO_BYTES, "a photo (PNG, JPEG or WebP)")?;
+    let bytes = crate::sys::fs::read_regular(path, MAX_PHOTO_BYTES, PHOTO)?;
     decode_image_bytes(&bytes, &path.display().to_string())
 }
 
@@ -95,18 +98,7 @@ pub struct ImageHeader {
 /// file, its format from its first bytes, at most [`MAX_PIXELS`]): a folder of photos is
 /// checked without decoding them.
 pub fn probe_image(path: &Path) -> Result<ImageHeader> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-    if !meta.is_file() {
-        return Err(Error::data(format!("{} is not a regular file; expected a photo (PNG, JPEG or WebP)", path.display())));
-    }
-    if meta.len() > MAX_PHOTO_BYTES {
-        return Err(Error::data(format!(
-            "{} holds {} bytes, more than the {MAX_PHOTO_BYTES} expected of a photo (PNG, JPEG or WebP)",
-            path.display(),
-            meta.len()
-        )));
-    }
-    let file = std::fs::File::open(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    let (file, _) = crate::sys::fs::open_regular(path, MAX_PHOTO_BYTES, PHOTO)?;
     header(&decoder(std::io::BufReader::new(file), &path.display().to_string())?)
 }
 

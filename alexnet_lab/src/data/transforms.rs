@@ -36,6 +36,14 @@ pub struct Augment {
     pub hflip: bool,
 }
 
+/// Checks a number of channels images are made into: 1 (grey) or 3 (RGB).
+pub fn check_channels(channels: usize) -> Result<()> {
+    match channels {
+        1 | 3 => Ok(()),
+        c => Err(Error::config(format!("images are made into 1 (grey) or 3 (RGB) channels, not {c}"))),
+    }
+}
+
 /// A `w x h` greyscale image from raw bytes, checking the length.
 pub fn gray(width: usize, height: usize, pixels: &[u8]) -> Result<GrayImage> {
     GrayImage::from_raw(width as u32, height as u32, pixels.to_vec()).ok_or_else(|| {
@@ -167,7 +175,7 @@ impl Pipeline {
                     out.extend(raw.iter().skip(c).step_by(3).map(|&p| p as f32 / 255.0));
                 }
             }
-            c => return Err(Error::config(format!("images are made into 1 (grey) or 3 (RGB) channels, not {c}"))),
+            c => return check_channels(c),
         }
         Ok(())
     }

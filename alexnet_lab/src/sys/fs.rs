@@ -91,23 +91,46 @@ pub fn tmp_path(path: &Path) -> PathBuf {
 /// should have been. The read itself stops at `max + 1` bytes (a file that grows meanwhile).
 pub fn read_regular(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
     use std::io::Read;
+    let (f, len) = open_regular(path, max, what)?;
+    let mut bytes = Vec::with_capacity(len as usize);
+    f.take(max + 1).read_to_end(&mut bytes).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    if bytes.len() as u64 > max {
+        return Err(too_big(path, bytes.len() as u64, max, what));
+    }
+    Ok(bytes)
+}
+
+/// Opens a file that must be a regular file of at most `max` bytes ([`read_regular`]'s checks,
+/// made before it is opened), for a caller that reads only part of it; with its length.
+pub fn open_regular(path: &Path, max: u64, what: &str) -> Result<(std::fs::File, u64)> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
     if !meta.is_file() {
         let kind = if meta.is_dir() { "a folder" } else { "not a regular file (a FIFO, a socket or a device)" };
         return Err(Error::data(format!("{} is {kind}; expected {what}", path.display())));
     }
-    let too_big = |n: u64| Error::data(format!("{} holds {n} bytes, more than the {max} expected of {what}", path.display()));
     if meta.len() > max {
-        return Err(too_big(meta.len()));
+        return Err(too_big(path, meta.len(), max, what));
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    std::fs::File::open(path)
-        .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
-        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-    if bytes.len() as u64 > max {
-        return Err(too_big(bytes.len() as u64));
+    let f = std::fs::File::open(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    Ok((f, meta.len()))
+}
+
+fn too_big(path: &Path, n: u64, max: u64, what: &str) -> Error {
+    Error::data(format!("{} holds {n} bytes, more than the {max} expected of {what}", path.display()))
+}
+
+/// Opens (creating it and its folder) a lock file for an advisory `flock`, which is released
+/// when the file is dropped or the process ends, `kill -9` included.
+pub fn open_lock_file(path: &Path) -> Result<std::fs::File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
     }
-    Ok(bytes)
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(format!("cannot open the lock file {}", path.display()), e))
 }
 
 /// SHA-256 of a file, as lowercase hex.

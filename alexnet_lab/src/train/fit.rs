@@ -112,9 +112,8 @@ pub fn train_ch6(
         seed: loader.seed,
         ..TrainConfig::d2l()
     };
-    config.sgd().validate()?;
     if num_epochs == 0 {
-        return Err(Error::config("train_ch6 needs at least 1 epoch"));
+        return Err(Error::invalid("epochs", "epochs must be at least 1 (e.g. 10)"));
     }
     let mut opt = Sgd::new(net.vars()?, lr, 0.0, 0.0)?;
     let fit = Fit { net, train: train_iter, test: test_iter, config: &config, device, progress: true, log: Log::Stdout, stop: StopToken::new() };

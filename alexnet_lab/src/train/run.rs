@@ -187,14 +187,8 @@ pub const LOCK_FILE: &str = ".lock";
 /// Takes the run folder's lock (an advisory `flock` on `DIR/.lock`, released when the returned
 /// file is dropped or the process ends, `kill -9` included), or says who holds it.
 pub fn lock_run_folder(dir: &Path) -> Result<std::fs::File> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
     let path = dir.join(LOCK_FILE);
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(format!("cannot open the lock file {}", path.display()), e))?;
+    let f = crate::sys::fs::open_lock_file(&path)?;
     match f.try_lock() {
         Ok(()) => Ok(f),
         Err(std::fs::TryLockError::WouldBlock) => Err(Error::invalid("out", format!(

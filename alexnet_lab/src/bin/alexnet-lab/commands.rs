@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use alexnet_lab::data::{Dataset, FashionMnist, ResizeMode, Source, CLASS_NAMES, SIDE};
+use alexnet_lab::data::{FashionMnist, ResizeMode, Source, CLASS_NAMES, SIDE};
 use alexnet_lab::lecture::batch_size::{self as memory, SweepConfig};
 use alexnet_lab::lecture::complexity::slides;
 use alexnet_lab::lecture::{shapes, Complexity};
@@ -25,8 +25,10 @@ fn source(data: DataArgs) -> Source {
 fn channels(data: &DataArgs) -> Result<Option<usize>> {
     match data.channels {
         None => Ok(None),
-        Some(c @ (1 | 3)) => Ok(Some(c as usize)),
-        Some(c) => bail!("--channels must be 1 (grey) or 3 (RGB), got {c}"),
+        Some(c) => {
+            alexnet_lab::data::transforms::check_channels(c as usize)?;
+            Ok(Some(c as usize))
+        }
     }
 }
 
@@ -186,7 +188,7 @@ fn data_cmd(cmd: DataCommand) -> Result<()> {
                 let rows: Vec<Vec<String>> = train
                     .class_names()
                     .iter()
-                    .zip(class_counts(&*train)?.iter().zip(class_counts(&*test)?))
+                    .zip(train.class_counts()?.iter().zip(test.class_counts()?))
                     .enumerate()
                     .map(|(k, (n, (tr, te)))| vec![k.to_string(), n.clone(), tr.to_string(), te.to_string()])
                     .collect();
@@ -225,17 +227,6 @@ fn data_cmd(cmd: DataCommand) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Examples per class of any dataset, in label order.
-fn class_counts(d: &dyn Dataset) -> Result<Vec<usize>> {
-    let mut c = vec![0; d.num_classes()];
-    for i in 0..d.len() {
-        if let Some(n) = c.get_mut(d.label(i)?) {
-            *n += 1;
-        }
-    }
-    Ok(c)
 }
 
 #[allow(clippy::too_many_arguments)]
