@@ -313,16 +313,21 @@ fn a_hub_image_dataset_without_metadata_numbers_its_classes_and_bad_ones_are_cle
         f.1 = colour_parquet(&COLOURS, 3, false);
     }
     let server = hub_server::start_repo("lab-tests/plain", files, Fault::None);
-    let h = hub(&server.endpoint, &empty_cache("plain")).for_repo("lab-tests/plain").unwrap();
+    // Each scratch cache is bound for the whole test: dropped at once, it was removed before the
+    // download and the files written afterwards stayed behind in the temp dir.
+    let plain = empty_cache("plain");
+    let h = hub(&server.endpoint, &plain).for_repo("lab-tests/plain").unwrap();
     assert_eq!(HubImages::splits(&h, None).unwrap().0.class_names(), ["0", "1", "2"]);
     // No test split: the error lists the parquet files found.
     let only_train = vec![("train.parquet".to_string(), colour_parquet(&COLOURS, 3, true))];
     let server = hub_server::start_repo("lab-tests/half", only_train, Fault::None);
-    let h = hub(&server.endpoint, &empty_cache("half")).for_repo("lab-tests/half").unwrap();
+    let half = empty_cache("half");
+    let h = hub(&server.endpoint, &half).for_repo("lab-tests/half").unwrap();
     let e = HubImages::splits(&h, None).unwrap_err().to_string();
     assert!(e.contains("no test split") && e.contains("train.parquet"), "{e}");
     // An unknown dataset: the hub's 404 for its listing.
-    let e = hub(&server.endpoint, &empty_cache("none")).for_repo("lab-tests/none").unwrap().list().unwrap_err().to_string();
+    let none = empty_cache("none");
+    let e = hub(&server.endpoint, &none).for_repo("lab-tests/none").unwrap().list().unwrap_err().to_string();
     assert!(e.contains("HTTP 404") && e.contains("no such dataset"), "{e}");
 }
 
