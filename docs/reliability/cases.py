@@ -21,7 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get("BIN", os.path.join(ROOT, "target/release/alexnet-lab"))
+# The binary cargo built: under CARGO_TARGET_DIR when the test command was given one.
+BIN = os.environ.get("BIN", os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), "release/alexnet-lab"))
 # Absolute, resolved paths: the table names them as $HF_HOME / $FASHION_MNIST_DIR whether they came
 # from the environment (CI: absolute) or from the defaults (ROOT/..: relative to the repository).
 HF = os.path.realpath(os.environ.get("HF_HOME", os.path.join(ROOT, "../shared/data/hf")))
