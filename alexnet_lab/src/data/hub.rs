@@ -355,8 +355,16 @@ impl Hub {
         if let Some(parent) = pointer.parent() {
             std::fs::create_dir_all(parent).map_err(io(format!("cannot create {}", parent.display())))?;
         }
-        let _ = std::fs::remove_file(&pointer);
-        link(&target, &pointer).map_err(io(format!("cannot link {} to {}", pointer.display(), target.display())))?;
+        // Linked under a name of its own, then renamed over the pointer: a run that already holds
+        // the pointer's path never finds it missing (before: removed, then linked again, and a
+        // second run finishing at that moment made the first one's read fail with NotFound).
+        static LINKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = LINKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = pointer.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
+        let tmp = pointer.with_file_name(format!(".{name}.{}-{n}.link", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        link(&target, &tmp).map_err(io(format!("cannot link {} to {}", tmp.display(), target.display())))?;
+        std::fs::rename(&tmp, &pointer).map_err(io(format!("cannot rename {} to {}", tmp.display(), pointer.display())))?;
         let refs = dir.join("refs");
         std::fs::create_dir_all(&refs).map_err(io(format!("cannot create {}", refs.display())))?;
         crate::sys::fs::write_atomic(&refs.join(HUB_REVISION), remote.commit.as_bytes())?;
