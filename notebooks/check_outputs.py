@@ -8,7 +8,7 @@ debug form of one of the lab's types (`Svg(12345 bytes)`, `ShapeWalk([...])`): e
 to that when the cell's `evcxr_display()` call does not compile, so the table or picture the
 cell is there for is missing.
 
-Knobs: a notebook states its run in its cells (`let profile: Profile = knob("LAB_PROFILE",
+Knobs: a notebook states its run in its cells (`let profile: Profile = knob("ALEXNET_LAB_PROFILE",
 "cpu-full")?;`); the environment may override a knob, and the cell then prints a line starting
 with KNOB_OVERRIDE. Every output that names the run (run labels, configs, the aspect table's
 image count, the sweep's image size and budget) must agree with the knob's value in the cells,
@@ -47,9 +47,9 @@ def gib(text):
 # Run labels of the notebooks' own runs (`run notebook-...`; a committed fixture such as the
 # trained LeNet is another run); a config's first line only in the cell that sets the knob.
 KNOB_OUTPUTS = {
-    "LAB_PROFILE": [(re.compile(r"\brun notebook-[\w.-]+: profile ([\w-]+),"), str), (re.compile(r"^profile ([\w-]+): ", re.M), "knob cell")],
-    "LAB_ASPECT_N": [(re.compile(r"test accuracy on (\d+) real test images per set"), str)],
-    "LAB_MEM_IMAGE_SIZE": [(re.compile(r"\bAlexNet at (\d+)x\d+, batch sizes"), str)],
+    "ALEXNET_LAB_PROFILE": [(re.compile(r"\brun notebook-[\w.-]+: profile ([\w-]+),"), str), (re.compile(r"^profile ([\w-]+): ", re.M), "knob cell")],
+    "ALEXNET_LAB_ASPECT_N": [(re.compile(r"test accuracy on (\d+) real test images per set"), str)],
+    "ALEXNET_LAB_MEM_IMAGE_SIZE": [(re.compile(r"\bAlexNet at (\d+)x\d+, batch sizes"), str)],
     "ALEXNET_LAB_MEMORY_BUDGET": [(re.compile(r"memory budget ([\d.]+) GiB \(CPU\)"), gib)],
 }
 RUN_LABEL = re.compile(r"\brun [\w.-]+: profile [^\n]*")

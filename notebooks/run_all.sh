@@ -2,9 +2,9 @@
 # Executes every notebook headlessly with nbconvert and fails on any cell error or panic.
 #   bash notebooks/run_all.sh            # CI: small knobs, executed copies go to target/notebooks/
 #   bash notebooks/run_all.sh --inplace  # the committed outputs: the cells' own knobs, in place
-# Knobs: each notebook states its run in its cells (`knob("LAB_PROFILE", "cpu-full")`); an
+# Knobs: each notebook states its run in its cells (`knob("ALEXNET_LAB_PROFILE", "cpu-full")`); an
 # environment variable of the same name overrides one, and the cell prints that it did. Without
-# --inplace this script makes them small (LAB_PROFILE=smoke, LAB_ASPECT_N=1000: minutes, not the
+# --inplace this script makes them small (ALEXNET_LAB_PROFILE=smoke, ALEXNET_LAB_ASPECT_N=1000: minutes, not the
 # half hour of training cpu-full); with --inplace nothing is overridden, as in a learner's Run
 # All, and notebook 05 trains cpu-full in the kernel unless runs/notebook-cpu-full holds it
 # (README: the cpu-full command), and the outputs must pass check_outputs.py --committed.
@@ -19,8 +19,8 @@ JUPYTER=jupyter
 INPLACE=0
 [ "${1:-}" = "--inplace" ] && INPLACE=1
 if [ $INPLACE = 0 ]; then
-  export LAB_PROFILE="${LAB_PROFILE:-smoke}"
-  export LAB_ASPECT_N="${LAB_ASPECT_N:-1000}"
+  export ALEXNET_LAB_PROFILE="${ALEXNET_LAB_PROFILE:-smoke}"
+  export ALEXNET_LAB_ASPECT_N="${ALEXNET_LAB_ASPECT_N:-1000}"
 fi
 export EVCXR_TMPDIR="${EVCXR_TMPDIR:-${XDG_CACHE_HOME:-$HOME/.cache}/alexnet-lab/evcxr}"
 mkdir -p "$EVCXR_TMPDIR" target/notebooks

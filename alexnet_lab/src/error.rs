@@ -43,12 +43,12 @@ pub enum Error {
     Interrupted { epoch: usize, step: usize, epochs_done: usize },
     /// An allocation failed on the device.
     #[error(
-        "out of memory on {device} at batch size {batch_size}: {detail}. Try a smaller batch, e.g. --batch-size {smaller}"
+        "out of memory on {device} at batch size {batch_size}: {detail}. Try a smaller batch size, e.g. {smaller}"
     )]
     OutOfMemory { device: String, batch_size: usize, smaller: usize, detail: String },
     /// A CPU step refused before it ran: its predicted memory, with the margin, is over the
     /// memory budget (nothing was allocated; the machine never came near swapping).
-    #[error("refused before running batch size {batch_size} on {device}: {detail}. Try a smaller batch, e.g. --batch-size {smaller}")]
+    #[error("refused before running batch size {batch_size} on {device}: {detail}. Try a smaller batch size, e.g. {smaller}")]
     OverBudget { device: String, batch_size: usize, smaller: usize, detail: String },
     /// A file operation failed. (`io`, not `source`: the message already includes it, and a
     /// `source` would print twice in an error chain.)
@@ -101,12 +101,12 @@ impl Error {
     }
 
     /// The setting a user can change to get past this error: the field an [`Error::Invalid`]
-    /// names, `lr` for a diverged run. (Out-of-memory errors name `--batch-size` themselves:
-    /// the lecture's Q&A notebook shows them as the CLI prints them.)
+    /// names, `lr` for a diverged run, `batch_size` for a step that ran out of memory.
     pub fn setting(&self) -> Option<&'static str> {
         match self {
             Self::Invalid { setting, .. } => Some(setting),
             Self::Diverged { .. } | Self::DivergedWeights { .. } => Some("lr"),
+            Self::OutOfMemory { .. } | Self::OverBudget { .. } => Some("batch_size"),
             _ => None,
         }
     }

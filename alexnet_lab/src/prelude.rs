@@ -7,8 +7,8 @@ pub use crate::data::{
     self, load_data_fashion_mnist, Augment, DataLoader, Dataset, FashionMnist, HubImages, ImageFolder, Pipeline, ResizeMode, Source, Split,
     CLASS_NAMES,
 };
-pub use crate::lecture::{self, activations, architecture, aspect, batch_size, complexity::slides, shapes, Complexity};
-pub use crate::nn::{self, AlexNet, AlexNetConfig, LeNet, LeNetConfig, ModelKind, Sequential};
+pub use crate::lecture::{self, activations, architecture, aspect, batch_size, complexity::slides, exercises, shapes, Complexity};
+pub use crate::nn::{self, AlexNet, AlexNetConfig, LeNet, LeNetConfig, ModelKind, Sequential, Vgg28, Vgg28Config};
 pub use crate::report::display::{fail_fast_on_panic, knob, show_png, show_svg, Png, Svg};
 pub use crate::report::{self, plot, table};
 pub use crate::sys::{self, device_name, parse_device};

@@ -12,7 +12,7 @@ use alexnet_lab::data::{load_parquet, Hub, HUB_FILES};
 use common::hub_server::{self, Fault, COMMIT};
 
 fn hub(endpoint: &str, cache: &Path) -> Hub {
-    Hub { repo: alexnet_lab::data::HUB_REPO.into(), endpoint: endpoint.into(), cache: cache.into(), offline: false, timeout: Duration::from_secs(2), progress: false }
+    Hub { timeout: Duration::from_secs(2), ..Hub::at(endpoint, cache) }
 }
 
 fn empty_cache(name: &str) -> common::Scratch {

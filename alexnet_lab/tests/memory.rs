@@ -48,7 +48,8 @@ fn over_the_budget_is_a_clear_error_naming_a_batch_that_fits() {
         other => panic!("{other:?}"),
     }
     let msg = err.to_string();
-    assert!(msg.starts_with("refused before running batch size 512") && msg.contains("predicted 9.00 GiB (parameters 1.00 GiB + activations 8.00 GiB), with the 1.5x margin 13.50 GiB > memory budget 10.00 GiB") && msg.contains(memory::BUDGET_ENV) && msg.contains("--batch-size 362"), "{msg}");
+    assert!(msg.starts_with("refused before running batch size 512") && msg.contains("predicted 9.00 GiB (parameters 1.00 GiB + activations 8.00 GiB), with the 1.5x margin 13.50 GiB > memory budget 10.00 GiB") && msg.contains(memory::BUDGET_ENV) && msg.contains("Try a smaller batch size, e.g. 362"), "{msg}");
+    assert_eq!(err.setting(), Some("batch_size"));
 }
 
 #[test]

@@ -210,10 +210,23 @@ fn the_exercise_models_are_built_by_name_and_train() {
         kinds,
         ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d", "Flatten", "Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout", "Linear"]
     );
-    for name in ["alexnet-small", "alexnet-no-dropout", "lenet-relu"] {
+    // vgg-28 (exercise 2b) at 1x28x28: 3x3 convs 1->32, 32->32 (28x28), pool, 32->64, 64->64
+    // (14x14), pool, dense 64*7*7->256, 256->10, each with its biases.
+    let vgg = 32 * 9 + 32 + 32 * 32 * 9 + 32 + 64 * 32 * 9 + 64 + 64 * 64 * 9 + 64 + 3136 * 256 + 256 + 256 * 10 + 10;
+    assert_eq!(count(ModelKind::Vgg28).params, vgg as u64);
+    assert_eq!(vgg, 870_634);
+    let vgg_macs = 28 * 28 * 32 * 9 + 28 * 28 * 32 * 32 * 9 + 14 * 14 * 64 * 32 * 9 + 14 * 14 * 64 * 64 * 9 + 3136 * 256 + 256 * 10;
+    assert_eq!(count(ModelKind::Vgg28).macs, vgg_macs as u64);
+    assert_eq!(ModelKind::Vgg28.default_input(), [1, 28, 28]);
+    let kinds: Vec<&str> = ModelKind::Vgg28.specs([1, 28, 28]).unwrap().iter().map(|s| s.kind()).collect();
+    assert_eq!(
+        kinds,
+        ["Conv2d", "ReLU", "Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "Conv2d", "ReLU", "MaxPool2d", "Flatten", "Linear", "ReLU", "Dropout", "Linear"]
+    );
+    for name in ["alexnet-small", "alexnet-no-dropout", "lenet-relu", "vgg-28"] {
         let k: ModelKind = name.parse().unwrap();
         assert_eq!(k.to_string(), name);
-        let size = if k.name() == "LeNet" { 28 } else { 67 };
+        let size = if k.name() == "AlexNet" { 67 } else { 28 };
         let (net, _) = k.init(Some([1, size, size]), 0, &Device::Cpu).unwrap();
         let x = Tensor::rand(0f32, 1f32, (8, 1, size, size), &Device::Cpu).unwrap();
         let y = Tensor::new(&[0u32, 1, 2, 3, 4, 5, 6, 7], &Device::Cpu).unwrap();

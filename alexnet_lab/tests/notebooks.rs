@@ -124,11 +124,11 @@ fn committed_outputs_come_from_the_knobs_their_cells_show() {
         t.replacen("run notebook-cpu-full: profile cpu-full,", "run notebook-cpu-full: profile quick,", 1)
     });
     let (ok, said) = check_committed(&[other]);
-    assert!(!ok && said.contains("LAB_PROFILE") && said.contains("'quick'"), "{said}");
+    assert!(!ok && said.contains("ALEXNET_LAB_PROFILE") && said.contains("'quick'"), "{said}");
     // ... as does an output made with a knob the environment overrode ...
-    let overridden = doctored_05(dir.path(), "device ", |t| format!("{} LAB_PROFILE=smoke (the cell says \"cpu-full\")\n{t}", alexnet_lab::report::display::KNOB_OVERRIDE));
+    let overridden = doctored_05(dir.path(), "device ", |t| format!("{} ALEXNET_LAB_PROFILE=smoke (the cell says \"cpu-full\")\n{t}", alexnet_lab::report::display::KNOB_OVERRIDE));
     let (ok, said) = check_committed(&[overridden]);
-    assert!(!ok && said.contains("the environment set LAB_PROFILE=smoke"), "{said}");
+    assert!(!ok && said.contains("the environment set ALEXNET_LAB_PROFILE=smoke"), "{said}");
     // ... and a run trained from uncommitted changes.
     let dirty = doctored_05(dir.path(), ", commit ", |t| {
         let at = t.find(", commit ").unwrap() + ", commit ".len() + 12;

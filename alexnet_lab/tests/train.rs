@@ -182,7 +182,10 @@ fn device_out_of_memory_is_reported_with_the_batch_size() {
         let e = Error::from_device(alexnet_lab::candle::Error::Msg(msg.into()), "cuda:0", 512);
         let s = e.to_string();
         assert!(matches!(e, Error::OutOfMemory { batch_size: 512, smaller: 256, .. }), "{s}");
-        assert!(s.contains("batch size 512") && s.contains("--batch-size 256"), "{s}");
+        assert!(s.contains("batch size 512") && s.contains("Try a smaller batch size, e.g. 256"), "{s}");
+        // The binary adds "(set with --batch-size)"; the library message names no flag.
+        assert_eq!(e.setting(), Some("batch_size"), "{s}");
+        assert!(!s.contains("--"), "{s}");
     }
     let other = Error::from_device(alexnet_lab::candle::Error::Msg("shape mismatch".into()), "cuda:0", 8);
     assert!(matches!(other, Error::Candle(_)));

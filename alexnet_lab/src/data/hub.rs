@@ -47,28 +47,25 @@ pub fn check_repo_name(repo: &str) -> Result<()> {
     }
 }
 
-/// The hub cache directory in use (`$HF_HOME/hub`, default `~/.cache/huggingface/hub`).
-pub fn hub_cache_dir() -> PathBuf {
-    Cache::from_env().path().clone()
-}
-
 /// The hub cache directory as the lab prints it in run logs and notebook outputs, without this
 /// machine's absolute path: `$HF_HOME/hub` when `HF_HOME` names it, else the default under the
 /// home directory as `~/.cache/huggingface/hub`. (Errors about a missing cache print the
-/// absolute path, [`hub_cache_dir`], since that is where the user has to look.)
-pub fn hub_cache_display() -> String {
-    if std::env::var_os("HF_HOME").is_some_and(|h| !h.is_empty()) {
+/// absolute path, since that is where the user has to look.)
+fn cache_label(cache: &Path, hf_home_set: bool, home: Option<PathBuf>) -> String {
+    if hf_home_set {
         return "$HF_HOME/hub".into();
     }
-    let dir = hub_cache_dir();
-    match std::env::var_os("HOME").map(PathBuf::from).and_then(|home| dir.strip_prefix(home).ok().map(Path::to_path_buf)) {
+    match home.and_then(|home| cache.strip_prefix(home).ok().map(Path::to_path_buf)) {
         Some(rel) => format!("~/{}", rel.display()),
-        None => dir.display().to_string(),
+        None => cache.display().to_string(),
     }
 }
 
+/// The longest wait on the network unless told otherwise ([`Hub::timeout`]).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Where the data comes from and how the lab talks to the hub.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hub {
     /// The dataset repo, `ORG/NAME` ([`HUB_REPO`] unless [`Hub::for_repo`] names another).
     pub repo: String,
@@ -76,10 +73,13 @@ pub struct Hub {
     pub endpoint: String,
     /// The cache directory (`$HF_HOME/hub`).
     pub cache: PathBuf,
+    /// How run logs and notebooks name the cache (`$HF_HOME/hub`, `~/.cache/huggingface/hub`):
+    /// no machine's absolute path in a committed output.
+    pub cache_label: String,
     /// Never download (`HF_HUB_OFFLINE=1`).
     pub offline: bool,
     /// Longest wait for a connection, for the first byte of an answer, and for the next bytes
-    /// of a download (`ALEXNET_LAB_HUB_TIMEOUT` in seconds, default 30).
+    /// of a download ([`DEFAULT_TIMEOUT`]; the binary takes `ALEXNET_LAB_HUB_TIMEOUT`).
     pub timeout: Duration,
     /// A progress bar while downloading (drawn only on a terminal).
     pub progress: bool,
@@ -96,17 +96,36 @@ struct Remote {
 }
 
 impl Hub {
-    /// The settings from the environment, as every hub client reads them.
+    /// Fashion-MNIST's repo with the settings every hub client takes from the environment:
+    /// `HF_HOME` (the cache, default `~/.cache/huggingface`), `HF_HUB_OFFLINE=1` (never
+    /// download), `HF_ENDPOINT` (a mirror). The one place the library reads them; everything
+    /// else takes a `Hub` value ([`crate::data::Source::Hub`]).
     pub fn from_env() -> Self {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let timeout = var("ALEXNET_LAB_HUB_TIMEOUT").and_then(|v| v.parse::<f64>().ok()).filter(|t| *t > 0.0).unwrap_or(30.0);
+        let cache = Cache::from_env().path().clone();
+        let home = std::env::var_os("HOME").map(PathBuf::from);
         Self {
             repo: HUB_REPO.into(),
             endpoint: var("HF_ENDPOINT").unwrap_or_else(|| DEFAULT_ENDPOINT.into()),
-            cache: hub_cache_dir(),
+            cache_label: cache_label(&cache, var("HF_HOME").is_some(), home),
+            cache,
             offline: var("HF_HUB_OFFLINE").is_some_and(|v| v != "0"),
-            timeout: Duration::from_secs_f64(timeout),
+            timeout: DEFAULT_TIMEOUT,
             progress: true,
+        }
+    }
+
+    /// A hub at `endpoint` with the cache `cache` (labelled by its path), online, no progress
+    /// bar: what tests and a stand-in hub use.
+    pub fn at(endpoint: &str, cache: &Path) -> Self {
+        Self {
+            repo: HUB_REPO.into(),
+            endpoint: endpoint.into(),
+            cache: cache.into(),
+            cache_label: cache.display().to_string(),
+            offline: false,
+            timeout: DEFAULT_TIMEOUT,
+            progress: false,
         }
     }
 
@@ -511,9 +530,4 @@ fn link(target: &Path, at: &Path) -> std::io::Result<()> {
 fn link(target: &Path, at: &Path) -> std::io::Result<()> {
     let blob = at.parent().map(|p| p.join(target)).unwrap_or_else(|| target.to_path_buf());
     std::fs::copy(blob, at).map(|_| ())
-}
-
-/// Local paths of the given files: from the cache when there, else downloaded.
-pub(super) fn fetch(files: &[&str]) -> Result<Vec<PathBuf>> {
-    Hub::from_env().fetch(files)
 }

@@ -32,7 +32,7 @@ pub mod transforms;
 pub use dataset::{limited, Dataset};
 pub use folder::ImageFolder;
 pub use hub_images::HubImages;
-pub use hub::{hub_cache_dir, hub_cache_display, Hub, DEFAULT_ENDPOINT, HUB_FILES, HUB_REPO, HUB_REVISION};
+pub use hub::{Hub, DEFAULT_ENDPOINT, DEFAULT_TIMEOUT, HUB_FILES, HUB_REPO, HUB_REVISION};
 pub use idx::{decode_images, decode_labels, gunzip, load_idx_dir, parse_idx, read_idx_images, read_idx_labels, IDX_FILES};
 pub use loader::{Batch, DataLoader, LoaderConfig};
 pub use parquet::{decode_png, load_parquet, parquet_bytes_to_split};

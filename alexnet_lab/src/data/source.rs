@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::dataset::Dataset;
 use super::folder::ImageFolder;
-use super::hub::{self, Hub, HUB_FILES, HUB_REPO};
+use super::hub::{Hub, HUB_FILES};
 use super::hub_images::HubImages;
 use super::idx::{self, load_idx_dir, IDX_FILES};
 use super::loader::{DataLoader, LoaderConfig};
@@ -19,28 +19,40 @@ use crate::{Error, Result};
 /// Where the data comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    /// The hub dataset `zalando-datasets/fashion_mnist` (downloaded once, then cached).
-    Hub,
+    /// The hub dataset `zalando-datasets/fashion_mnist` (downloaded once, then cached), with
+    /// the hub settings to use ([`Source::hub`]: those of the environment).
+    Hub(Hub),
     /// A directory with the four IDX `.gz` files.
     IdxDir(PathBuf),
     /// A learner's images, one sub-folder per class ([`ImageFolder`]).
     ImageFolder(PathBuf),
-    /// An image-classification dataset of the hub in parquet, `ORG/NAME` ([`HubImages`]).
-    HubDataset(String),
+    /// An image-classification dataset of the hub in parquet, the [`Hub::repo`] `ORG/NAME`
+    /// ([`HubImages`]; [`Source::hub_dataset`]).
+    HubDataset(Hub),
 }
 
 impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Source::Hub => write!(f, "hub {HUB_REPO} (cache {})", hub::hub_cache_display()),
+            Source::Hub(h) | Source::HubDataset(h) => write!(f, "hub {} (cache {})", h.repo, h.cache_label),
             Source::IdxDir(d) => write!(f, "IDX files in {}", d.display()),
             Source::ImageFolder(d) => write!(f, "the image folder {}", d.display()),
-            Source::HubDataset(r) => write!(f, "hub {r} (cache {})", hub::hub_cache_display()),
         }
     }
 }
 
 impl Source {
+    /// Fashion-MNIST from the hub, with the hub settings of the environment ([`Hub::from_env`]:
+    /// `HF_HOME`, `HF_HUB_OFFLINE`, `HF_ENDPOINT`).
+    pub fn hub() -> Self {
+        Source::Hub(Hub::from_env())
+    }
+
+    /// The hub dataset `repo` (`ORG/NAME`), with the hub settings of the environment.
+    pub fn hub_dataset(repo: &str) -> Result<Self> {
+        Ok(Source::HubDataset(Hub::from_env().for_repo(repo)?))
+    }
+
     /// What a folder holds: Fashion-MNIST's IDX files when any of them is there, else class
     /// folders of images when it has sub-folders, else IDX (whose error names the files).
     pub fn from_dir(dir: PathBuf) -> Self {
@@ -56,8 +68,8 @@ impl Source {
                 let (train, test) = ImageFolder::splits(dir, channels)?;
                 Ok((Arc::new(train), Arc::new(test)))
             }
-            Source::HubDataset(repo) => {
-                let (train, test) = HubImages::splits(&Hub::from_env().for_repo(repo)?, channels)?;
+            Source::HubDataset(hub) => {
+                let (train, test) = HubImages::splits(hub, channels)?;
                 Ok((Arc::new(train), Arc::new(test)))
             }
             _ => {
@@ -72,8 +84,8 @@ impl Source {
     pub fn test_split(&self, channels: Option<usize>) -> Result<Arc<dyn Dataset>> {
         match self {
             Source::ImageFolder(dir) => Ok(Arc::new(ImageFolder::splits(dir, channels)?.1)),
-            Source::HubDataset(repo) => {
-                let test = HubImages::test_split(&Hub::from_env().for_repo(repo)?)?;
+            Source::HubDataset(hub) => {
+                let test = HubImages::test_split(hub)?;
                 let c = channels.unwrap_or(test.channels());
                 Ok(Arc::new(test.with_channels(c)?))
             }
@@ -99,9 +111,9 @@ impl FashionMnist {
     pub fn load(source: &Source) -> Result<Self> {
         match source {
             Source::ImageFolder(d) => Err(not_fashion_mnist(&d.display().to_string())),
-            Source::HubDataset(r) => Err(not_fashion_mnist(r)),
-            Source::Hub => {
-                let paths = hub::fetch(&HUB_FILES)?;
+            Source::HubDataset(h) => Err(not_fashion_mnist(&h.repo)),
+            Source::Hub(hub) => {
+                let paths = hub.fetch(&HUB_FILES)?;
                 let (train, test) = match paths.as_slice() {
                     [train, test] => (train, test),
                     _ => return Err(Error::data("the hub fetch returned the wrong number of files")),
@@ -117,9 +129,9 @@ impl FashionMnist {
     pub fn load_test(source: &Source) -> Result<Split> {
         match source {
             Source::ImageFolder(d) => Err(not_fashion_mnist(&d.display().to_string())),
-            Source::HubDataset(r) => Err(not_fashion_mnist(r)),
-            Source::Hub => {
-                let paths = hub::fetch(&[HUB_FILES[1]])?;
+            Source::HubDataset(h) => Err(not_fashion_mnist(&h.repo)),
+            Source::Hub(hub) => {
+                let paths = hub.fetch(&[HUB_FILES[1]])?;
                 let test = paths.first().ok_or_else(|| Error::data("the hub fetch returned no file"))?;
                 load_parquet(test)
             }
@@ -127,9 +139,10 @@ impl FashionMnist {
         }
     }
 
-    /// `--data-dir` if given (IDX files or an image folder: [`Source::from_dir`]), else the hub.
+    /// `--data-dir` if given (IDX files or an image folder: [`Source::from_dir`]), else the hub
+    /// ([`Source::hub`]).
     pub fn source(data_dir: Option<PathBuf>) -> Source {
-        data_dir.map(Source::from_dir).unwrap_or(Source::Hub)
+        data_dir.map(Source::from_dir).unwrap_or_else(Source::hub)
     }
 }
 
@@ -140,7 +153,8 @@ fn not_fashion_mnist(what: &str) -> Error {
 }
 
 /// d2l's `load_data_fashion_mnist(batch_size, resize)`: the training loader (shuffled, seed 0)
-/// and the test loader (in order) over all of Fashion-MNIST from the hub, images resized to
+/// and the test loader (in order) over all of Fashion-MNIST from the hub ([`Source::hub`]: the
+/// hub settings of the environment, as d2l's call takes none), images resized to
 /// `resize x resize` (`None`: 28x28 as stored).
 ///
 /// ```no_run
@@ -149,7 +163,7 @@ fn not_fashion_mnist(what: &str) -> Error {
 /// # Ok::<(), alexnet_lab::Error>(())
 /// ```
 pub fn load_data_fashion_mnist(batch_size: usize, resize: Option<usize>) -> Result<(DataLoader, DataLoader)> {
-    let data = FashionMnist::load(&Source::Hub)?;
+    let data = FashionMnist::load(&Source::hub())?;
     let pipeline = Pipeline::resize(resize.unwrap_or(SIDE));
     Ok((
         DataLoader::new(Arc::new(data.train), LoaderConfig::shuffled(batch_size, pipeline, 0))?,

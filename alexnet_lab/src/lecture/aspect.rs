@@ -110,7 +110,7 @@ pub const FRAMES: [(&str, f64, f64); 5] = [
 /// ```no_run
 /// use alexnet_lab::{candle::Device, data::{FashionMnist, Source}, lecture::aspect, train};
 /// let (net, _, _) = train::load_model("../data/fixtures/lenet-d2l".as_ref(), &Device::Cpu)?;
-/// let cmp = aspect::compare(&net, &FashionMnist::load_test(&Source::Hub)?, 1000, &Device::Cpu)?;
+/// let cmp = aspect::compare(&net, &FashionMnist::load_test(&Source::hub())?, 1000, &Device::Cpu)?;
 /// println!("{}{}", cmp.to_table(), cmp.best());
 /// # Ok::<(), alexnet_lab::Error>(())
 /// ```

@@ -3,7 +3,7 @@
 use candle_core::Device;
 use candle_nn::VarMap;
 
-use super::{init_sequential, AlexNetConfig, LayerSpec, LeNetConfig, Model, Sequential};
+use super::{init_sequential, AlexNetConfig, LayerSpec, LeNetConfig, Model, Sequential, Vgg28Config};
 use crate::{Error, Result};
 
 /// The largest image side the lab's models accept (AlexNet's is 224; this only keeps a typo or a
@@ -34,6 +34,9 @@ pub enum ModelKind {
     /// LeNet with ReLU, max-pooling and dropout (exercise 7.1.5).
     #[serde(rename = "lenet-relu")]
     LeNetRelu,
+    /// A small net for 28x28 images: two blocks of 3x3 convolutions, a dense layer (exercise 7.1.2b).
+    #[serde(rename = "vgg-28")]
+    Vgg28,
 }
 
 impl ModelKind {
@@ -46,6 +49,7 @@ impl ModelKind {
             Self::AlexNetSmall => Box::new(AlexNetConfig::small()),
             Self::AlexNetNoDropout => Box::new(AlexNetConfig::no_dropout()),
             Self::LeNetRelu => Box::new(LeNetConfig::relu_dropout()),
+            Self::Vgg28 => Box::new(Vgg28Config::fashion_mnist()),
         }
     }
 
@@ -107,4 +111,5 @@ crate::named_enum!(ModelKind "model" {
     AlexNetSmall = "alexnet-small",
     AlexNetNoDropout = "alexnet-no-dropout",
     LeNetRelu = "lenet-relu",
+    Vgg28 = "vgg-28",
 });

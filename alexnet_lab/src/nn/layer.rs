@@ -189,7 +189,7 @@ impl Layer {
 impl Layer {
     /// A convolution or linear layer and the ReLU after it (`next`) as one op; `None` when this
     /// layer is neither or `next` is not a ReLU.
-    pub fn forward_with_relu(&self, xs: &Tensor, next: Option<&Layer>) -> Option<Result<Tensor>> {
+    pub(crate) fn forward_with_relu(&self, xs: &Tensor, next: Option<&Layer>) -> Option<Result<Tensor>> {
         match (&self.op, self.spec, next.map(|n| n.spec)) {
             (Op::Conv(c), LayerSpec::Conv2d { stride, padding, .. }, Some(LayerSpec::ReLU)) => {
                 Some(crate::kernels::conv::conv2d_relu(xs, c.weight(), c.bias(), stride, padding))
@@ -220,7 +220,7 @@ pub fn dropout(xs: &Tensor, p: f32, seed: u64) -> Result<Tensor> {
 
 impl Layer {
     /// [`ModuleT::forward_t`] with the seed for this call's dropout mask (used in train mode).
-    pub fn forward_seeded(&self, xs: &Tensor, train: bool, seed: u64) -> Result<Tensor> {
+    pub(crate) fn forward_seeded(&self, xs: &Tensor, train: bool, seed: u64) -> Result<Tensor> {
         match (&self.op, train) {
             (Op::Dropout(p), true) => dropout(xs, *p, self.mask_seed(seed)),
             _ => self.forward_t(xs, train),

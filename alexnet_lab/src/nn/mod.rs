@@ -1,10 +1,20 @@
 //! The networks: layer descriptions and layers, d2l's initialisation, the sequential model,
-//! d2l's AlexNet (and the 2012 original), d2l's LeNet.
+//! d2l's AlexNet (and the 2012 original), d2l's LeNet, and a small net for 28x28 images.
 //!
 //! Each model is a [`Sequential`] of [`Layer`]s whose parameter names are the `state_dict`
 //! keys of the lecture's PyTorch `nn.Sequential` (`0.weight`, `0.bias`, `3.weight`, ...), so
 //! weights move between PyTorch and the lab unchanged through safetensors. The layers run on
 //! [`crate::kernels`].
+//!
+//! One way to do each thing:
+//! - **build** from a config, candle's way: [`Net::new`]`(&config, vb)` takes weights from a
+//!   `VarBuilder` (a safetensors file), [`Net::init`]`(&config, seed, device)` is the same over
+//!   fresh Xavier-initialised weights, and [`ModelKind::init`] does that for a model chosen by
+//!   name (the CLI's `--model`). The config is the single source of the layers
+//!   ([`NetConfig::layer_specs`]); a new model is one config and one name in [`ModelKind`].
+//! - **run**: [`Sequential::forward`]`(xs, train)`, `train = true` for training (dropout on),
+//!   `false` for evaluation; [`candle_core::ModuleT::forward_t`] is the same call for code written
+//!   against candle. [`Sequential::forward_layers`] keeps every layer's output (the shape walk).
 
 mod alexnet;
 pub mod init;
@@ -13,6 +23,7 @@ mod layer;
 mod lenet;
 mod net;
 mod sequential;
+mod vgg28;
 
 pub use alexnet::{AlexNet, AlexNetConfig};
 pub use kind::{ModelKind, MAX_CHANNELS, MAX_SIDE};
@@ -20,5 +31,6 @@ pub use layer::{dropout, Layer, LayerSpec};
 pub use lenet::{LeNet, LeNetConfig};
 pub use net::{Model, Net, NetConfig};
 pub use sequential::{check_fits, infer_shapes, Sequential};
+pub use vgg28::{Vgg28, Vgg28Config};
 
 pub(crate) use sequential::init_sequential;

@@ -34,7 +34,7 @@ pub struct Sequential {
 impl Sequential {
     /// Builds the layers of `specs` from `vb` (names `"{index}.weight"`, `"{index}.bias"`),
     /// after checking that `input` (c, h, w) flows through all of them.
-    pub fn new(name: impl Into<String>, input: [usize; 3], specs: &[LayerSpec], vb: VarBuilder) -> Result<Self> {
+    pub(crate) fn new(name: impl Into<String>, input: [usize; 3], specs: &[LayerSpec], vb: VarBuilder) -> Result<Self> {
         infer_shapes(specs, &input)?;
         let layers = specs
             .iter()
@@ -199,7 +199,7 @@ pub fn check_fits(name: &str, input: &[usize], specs: &[LayerSpec], copies: u64,
         gib(params.saturating_mul(4)),
         if copies > 1 { format!(", {} with their gradients and momentum for training", gib(need)) } else { String::new() },
         gib(available),
-        if name == "LeNet" { 28 } else { 224 }
+        if matches!(name, "LeNet" | "Vgg28") { 28 } else { 224 }
     )))
 }
 

@@ -99,7 +99,7 @@ pub fn show_png(png: &[u8]) {
     Png(png.to_vec()).evcxr_display();
 }
 
-/// A notebook knob: the value the cell states, parsed (`let n: usize = knob("LAB_ASPECT_N",
+/// A notebook knob: the value the cell states, parsed (`let n: usize = knob("ALEXNET_LAB_ASPECT_N",
 /// "10000")?;`), unless the environment variable `name` is set to something else, which then
 /// overrides it and says so in the cell's output (CI runs the notebooks small this way).
 /// Committed outputs must come from the values the cells show: `notebooks/check_outputs.py

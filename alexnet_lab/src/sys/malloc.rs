@@ -11,12 +11,11 @@
 //! notebooks' kernel too, until it restarts).
 //!
 //! Chosen by the program, once per process: the `alexnet-lab` binary applies it before
-//! training (and reads `ALEXNET_LAB_MALLOC=system` to leave glibc's defaults, what stock candle
-//! gets); the step benchmark applies it as part of what it measures (the memory sweep runs the
-//! benchmark and calls [`release_free_memory`] before each measurement). Training through the
-//! library (`train::run`, `train_ch6`) leaves the allocator as it finds it: a notebook that
-//! wants the speed calls [`keep_freed_memory`] itself. Elsewhere than Linux with glibc it does
-//! nothing.
+//! training, benchmarking and the memory sweep (and reads `ALEXNET_LAB_MALLOC=system` to leave
+//! glibc's defaults, what stock candle gets); the memory sweep calls [`release_free_memory`]
+//! before each measurement. The library (`train::run`, `train_ch6`, `bench::run`, the sweep)
+//! leaves the allocator as it finds it: a notebook that wants the speed calls
+//! [`keep_freed_memory`] itself. Elsewhere than Linux with glibc it does nothing.
 
 /// The environment variable the binary reads to leave glibc's defaults (`system`).
 pub const ENV: &str = "ALEXNET_LAB_MALLOC";

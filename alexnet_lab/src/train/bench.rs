@@ -77,7 +77,6 @@ pub fn run(
     if repeats == 0 {
         return Err(Error::invalid("repeats", "repeats must be at least 1 (e.g. 5)"));
     }
-    crate::sys::malloc::keep_freed_memory();
     let input = [model.default_input()[0], image_size, image_size];
     let (net, varmap) = model.init(Some(input), 0, device)?;
     let mut opt = Sgd::new(named_vars(&varmap), 0.01, 0.0, 0.0)?;

@@ -216,7 +216,7 @@ impl CheckpointEval {
 /// ```no_run
 /// use alexnet_lab::{candle::Device, data::Source, train};
 /// // d2l's LeNet trained by the `lenet` profile, committed as a test fixture.
-/// let ev = train::evaluate_checkpoint("../data/fixtures/lenet-d2l".as_ref(), &Source::Hub, None, 256, &Device::Cpu, false)?;
+/// let ev = train::evaluate_checkpoint("../data/fixtures/lenet-d2l".as_ref(), &Source::hub(), None, 256, &Device::Cpu, false)?;
 /// println!("{}\n{}", ev.summary(), ev.evaluation.confusion());
 /// # Ok::<(), alexnet_lab::Error>(())
 /// ```

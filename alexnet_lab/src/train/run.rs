@@ -41,7 +41,7 @@ impl RunOptions {
     /// A new run of `config` into `out` on the CPU, data from the hub, no progress bars, lines
     /// on stdout; set the other fields as needed.
     pub fn new(config: TrainConfig, out: impl Into<PathBuf>) -> Self {
-        Self { config, device: Device::Cpu, source: Source::Hub, channels: None, out: out.into(), resume: false, progress: false, log: Log::Stdout, stop: StopToken::new() }
+        Self { config, device: Device::Cpu, source: Source::hub(), channels: None, out: out.into(), resume: false, progress: false, log: Log::Stdout, stop: StopToken::new() }
     }
 }
 

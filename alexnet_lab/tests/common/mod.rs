@@ -42,7 +42,7 @@ pub fn hub_data() -> Arc<FashionMnist> {
     static DATA: OnceLock<Arc<FashionMnist>> = OnceLock::new();
     DATA.get_or_init(|| {
         hub_env();
-        Arc::new(FashionMnist::load(&Source::Hub).expect("load Fashion-MNIST from the hub cache"))
+        Arc::new(FashionMnist::load(&Source::hub()).expect("load Fashion-MNIST from the hub cache"))
     })
     .clone()
 }

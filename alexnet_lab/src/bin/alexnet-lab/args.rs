@@ -248,6 +248,22 @@ pub enum Command {
         #[arg(long)]
         plot: Option<PathBuf>,
     },
+    /// Train the runs of notebook 07 (the chapter's exercises) at their recorded sizes, each
+    /// into OUT/<name>; a finished run is left as it is. Without names: all of them.
+    Exercises {
+        /// Experiment names (see --list); default: all.
+        names: Vec<String>,
+        /// Folder of the run folders.
+        #[arg(long, default_value = "runs/exercises")]
+        out: PathBuf,
+        /// List the experiments and their recipes, train nothing.
+        #[arg(long)]
+        list: bool,
+        #[arg(long, default_value = "auto")]
+        device: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Classify photos (PNG, JPEG, WebP; files or folders) with a checkpoint, any size and aspect.
     Predict {
         /// Run folder (or any file in it, e.g. its checkpoint.json).

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use alexnet_lab::data::{FashionMnist, ResizeMode, Source, CLASS_NAMES, SIDE};
+use alexnet_lab::data::{FashionMnist, Hub, ResizeMode, Source, CLASS_NAMES, SIDE};
 use alexnet_lab::lecture::batch_size::{self as memory, SweepConfig};
 use alexnet_lab::lecture::complexity::slides;
 use alexnet_lab::lecture::{shapes, Complexity};
@@ -14,11 +14,29 @@ use anyhow::{bail, Result};
 
 use crate::args::{Cli, Command, DataArgs, DataCommand, Format, SplitName};
 
-fn source(data: DataArgs) -> Source {
-    match data.hub_dataset {
-        Some(repo) => Source::HubDataset(repo),
-        None => FashionMnist::source(data.data_dir),
+/// How long the hub may stay silent: `ALEXNET_LAB_HUB_TIMEOUT` seconds, else the library's 30 s.
+pub const HUB_TIMEOUT_ENV: &str = "ALEXNET_LAB_HUB_TIMEOUT";
+
+/// The hub settings: the hub clients' variables (`HF_HOME`, `HF_HUB_OFFLINE`, `HF_ENDPOINT`,
+/// read by [`Hub::from_env`]) and the lab's timeout.
+fn hub() -> Result<Hub> {
+    let mut hub = Hub::from_env();
+    if let Some(v) = std::env::var(HUB_TIMEOUT_ENV).ok().filter(|v| !v.trim().is_empty()) {
+        match v.trim().parse::<f64>() {
+            Ok(t) if t > 0.0 && t.is_finite() => hub.timeout = std::time::Duration::from_secs_f64(t),
+            _ => bail!("{HUB_TIMEOUT_ENV}={v}: give the longest wait on the network in seconds, e.g. 30"),
+        }
     }
+    Ok(hub)
+}
+
+/// `--hub-dataset`, else `--data-dir`, else Fashion-MNIST from the hub.
+fn source(data: DataArgs) -> Result<Source> {
+    Ok(match (data.hub_dataset, data.data_dir) {
+        (Some(repo), _) => Source::HubDataset(hub()?.for_repo(&repo)?),
+        (None, Some(dir)) => Source::from_dir(dir),
+        (None, None) => Source::Hub(hub()?),
+    })
 }
 
 /// `--channels` (1 or 3), checked.
@@ -58,6 +76,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Data { command } => data_cmd(command)?,
         Command::Bench { model, mode, batch_size, image_size, warmup, repeats, device, json } => {
+            alexnet_lab::sys::malloc::keep_freed_memory();
             let device = parse_device(&device)?;
             let r = bench::run(model, mode, batch_size, image_size, warmup, repeats, &device)?;
             if json {
@@ -66,7 +85,9 @@ pub fn run(cli: Cli) -> Result<()> {
                 println!("{r}");
             }
         }
+        Command::Exercises { names, out, list, device, data } => exercises(names, &out, list, &device, data)?,
         Command::Memory { model, image_size, batch_sizes, budget, steps, device, plot } => {
+            alexnet_lab::sys::malloc::keep_freed_memory();
             let device = parse_device(&device)?;
             let from_env = std::env::var(memory::BUDGET_ENV).ok().filter(|v| !v.trim().is_empty());
             let budget_bytes = match (budget, from_env) {
@@ -112,7 +133,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let opts = RunOptions {
                 device,
                 channels: channels(&args.data)?,
-                source: source(args.data.clone()),
+                source: source(args.data.clone())?,
                 resume: args.resume,
                 progress: !args.quiet,
                 log: Log::Stdout,
@@ -139,7 +160,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Eval { checkpoint: path, limit, batch_size, device, data } => {
             let device = parse_device(&device)?;
-            let ev = evaluate_checkpoint(&path, &source(data), limit, batch_size, &device, true)?;
+            let ev = evaluate_checkpoint(&path, &source(data)?, limit, batch_size, &device, true)?;
             println!("{}", ev.summary());
             print!("{}", ev.evaluation.per_class_table());
         }
@@ -181,7 +202,7 @@ fn data_cmd(cmd: DataCommand) -> Result<()> {
     match cmd {
         DataCommand::Info { data } => {
             let ch = channels(&data)?;
-            let source = source(data);
+            let source = source(data)?;
             if matches!(source, Source::ImageFolder(_) | Source::HubDataset(_)) {
                 let (train, test) = source.splits(ch)?;
                 println!("{} (train) and {} (test)", train.describe(), test.describe());
@@ -213,7 +234,7 @@ fn data_cmd(cmd: DataCommand) -> Result<()> {
             if n == 0 {
                 bail!("--n must be at least 1");
             }
-            let d = FashionMnist::load(&source(data))?;
+            let d = FashionMnist::load(&source(data)?)?;
             let s = if split == SplitName::Train { &d.train } else { &d.test };
             let n = n.min(s.len());
             let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
@@ -331,5 +352,43 @@ fn stop_on_ctrl_c(token: &train::StopToken) -> Result<()> {
     // the handler is registered, so no allocation happens in it) and calls `_exit`
     // (async-signal-safe).
     unsafe { signal_hook::low_level::register(signal_hook::consts::SIGINT, action) }?;
+    Ok(())
+}
+
+/// `alexnet-lab exercises`: notebook 07's recorded runs, trained (or left as they are when
+/// finished) one after the other; Ctrl-C stops the one running after its last full epoch.
+fn exercises(names: Vec<String>, out: &Path, list: bool, device: &str, data: DataArgs) -> Result<()> {
+    use alexnet_lab::lecture::exercises;
+    let all = exercises::recorded();
+    let unknown: Vec<&String> = names.iter().filter(|n| !all.iter().any(|e| &e.name == *n)).collect();
+    if !unknown.is_empty() {
+        let known: Vec<&str> = all.iter().map(|e| e.name.as_str()).collect();
+        bail!("no experiment named {}: the experiments are {}", unknown.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", "), known.join(", "));
+    }
+    let chosen: Vec<_> = all.into_iter().filter(|e| names.is_empty() || names.contains(&e.name)).collect();
+    if list {
+        for e in &chosen {
+            println!("{:<44} {}", e.name, e.config);
+        }
+        return Ok(());
+    }
+    alexnet_lab::sys::malloc::keep_freed_memory();
+    let device = parse_device(device)?;
+    let source = source(data)?;
+    let stop = train::StopToken::new();
+    stop_on_ctrl_c(&stop)?;
+    for e in &chosen {
+        let opts = RunOptions {
+            device: device.clone(),
+            source: source.clone(),
+            resume: true,
+            progress: true,
+            stop: stop.clone(),
+            ..RunOptions::new(e.config.clone(), out.join(&e.name))
+        };
+        println!("== {}", e.name);
+        train::run(&opts)?;
+        println!("{}", train::run_label(&opts.out)?);
+    }
     Ok(())
 }
