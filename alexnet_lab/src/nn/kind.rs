@@ -63,6 +63,15 @@ impl ModelKind {
         self.model().name()
     }
 
+    /// How outputs name the model: its class name, and for a variant also its name in the CLI
+    /// (`AlexNet`, `AlexNet (alexnet-small)`).
+    pub fn label(&self) -> String {
+        match self {
+            Self::AlexNet | Self::LeNet | Self::Vgg28 => self.name().into(),
+            other => format!("{} ({other})", other.name()),
+        }
+    }
+
     /// The number of classes the model has unless told otherwise (10 for d2l's nets, 1000 for
     /// the paper's).
     pub fn default_classes(&self) -> usize {

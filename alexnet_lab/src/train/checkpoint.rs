@@ -457,7 +457,7 @@ pub fn run_label(path: &Path) -> Result<String> {
         "run {}: profile {}, {} {}x{}, {} epoch{} over {} train images, test acc {} on {} test images, commit {}, saved {}",
         dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned()),
         meta.config.profile,
-        meta.model.name(),
+        meta.model.label(),
         h,
         w,
         meta.epoch,

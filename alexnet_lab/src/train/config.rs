@@ -312,9 +312,9 @@ impl std::fmt::Display for TrainConfig {
         let count = |l: Option<usize>| l.map_or("all".to_string(), |n| n.to_string());
         write!(
             f,
-            "profile {}: {} {}{s}x{s}, {} epoch{}, batch {}, lr {}{}, momentum {}, {} train / {} test images",
+            "profile {}: {} {}{s}x{s}, {} epoch{}, batch {}, lr {}{}, momentum {}, {} train / {} test images{}",
             self.profile,
-            self.model.name(),
+            self.model.label(),
             match (self.channels, self.num_classes) {
                 (1, None) => String::new(),
                 (c, k) => format!("{c}-channel, {} classes, ", k.unwrap_or_else(|| self.model.default_classes())),
@@ -330,6 +330,12 @@ impl std::fmt::Display for TrainConfig {
             crate::error::num(self.momentum),
             count(self.limit),
             count(self.test_limit),
+            match (self.augment.random_crop, self.augment.hflip) {
+                (false, false) => "",
+                (true, false) => ", augmented: random crops",
+                (false, true) => ", augmented: left-right flips",
+                (true, true) => ", augmented: random crops and left-right flips",
+            },
             s = self.image_size,
         )
     }
