@@ -21,6 +21,12 @@ INPLACE=0
 if [ $INPLACE = 0 ]; then
   export ALEXNET_LAB_PROFILE="${ALEXNET_LAB_PROFILE:-smoke}"
   export ALEXNET_LAB_ASPECT_N="${ALEXNET_LAB_ASPECT_N:-1000}"
+  # Notebook 07's experiments at a few hundred images and 2 epochs (its outputs then say nothing
+  # about the answers; the committed ones come from docs/results/exercises/).
+  export ALEXNET_LAB_EX1_EPOCHS="${ALEXNET_LAB_EX1_EPOCHS:-2}" ALEXNET_LAB_EX2_LIMIT="${ALEXNET_LAB_EX2_LIMIT:-512}"
+  export ALEXNET_LAB_EX3_LIMIT="${ALEXNET_LAB_EX3_LIMIT:-256}" ALEXNET_LAB_EX3_EPOCHS="${ALEXNET_LAB_EX3_EPOCHS:-1}"
+  export ALEXNET_LAB_EX5_EPOCHS="${ALEXNET_LAB_EX5_EPOCHS:-2}" ALEXNET_LAB_EX6_LIMIT="${ALEXNET_LAB_EX6_LIMIT:-64}"
+  export ALEXNET_LAB_EX6_EPOCHS="${ALEXNET_LAB_EX6_EPOCHS:-2}" ALEXNET_LAB_EX6_TEST="${ALEXNET_LAB_EX6_TEST:-64}"
 fi
 export EVCXR_TMPDIR="${EVCXR_TMPDIR:-${XDG_CACHE_HOME:-$HOME/.cache}/alexnet-lab/evcxr}"
 mkdir -p "$EVCXR_TMPDIR" target/notebooks

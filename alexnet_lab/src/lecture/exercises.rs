@@ -155,10 +155,25 @@ impl Outcome {
 
     /// A recorded run's outcome from its folder (its `checkpoint.json` alone; no weights needed),
     /// e.g. `docs/results/cpu-full`.
+    /// Its label says where it is recorded and which commit trained it, when the checkpoint
+    /// knows (runs from before the lab recorded commits do not).
     pub fn recorded(dir: &Path) -> Result<Self> {
         let (dir, meta) = train::checkpoint::read_meta(dir)?;
         let name = dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
-        Self::new(&name, &meta.config, meta.history, &dir)
+        let mut o = Self::new(&name, &meta.config, meta.history, &dir)?;
+        o.label = format!(
+            "recorded run {} ({}): {}, test acc {:.3}",
+            dir.display(),
+            meta.commit.map_or("commit not recorded".into(), |c| format!("commit {c}")),
+            meta.config,
+            o.test_acc()
+        );
+        Ok(o)
+    }
+
+    /// Test accuracy after epoch `epoch` (1-based), if the run got that far.
+    pub fn test_acc_at(&self, epoch: usize) -> Option<f64> {
+        self.history.epochs.iter().find(|e| e.epoch == epoch).map(|e| e.test_acc)
     }
 
     /// Test accuracy after the last epoch.
