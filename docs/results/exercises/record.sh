@@ -9,7 +9,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 BIN=${BIN:-target/release/alexnet-lab}
-[ -x "$BIN" ] || cargo build --release
+# The runs' labels name the commit the binary was built from: commit first, then build.
+if ! git diff --quiet HEAD -- alexnet_lab; then
+  echo "error: alexnet_lab/ has uncommitted changes: commit them, so that the runs name the commit that trained them" >&2
+  exit 1
+fi
+cargo build --release
 names=("$@")
 [ ${#names[@]} -gt 0 ] || mapfile -t names < <("$BIN" exercises --list | awk '{print $1}')
 for n in "${names[@]}"; do
@@ -17,7 +22,7 @@ for n in "${names[@]}"; do
   mkdir -p "$d"
   {
     echo "command: $BIN exercises $n"
-    echo "commit: $(git rev-parse --short=12 HEAD)$(git diff --quiet HEAD -- alexnet_lab || echo ' (with uncommitted changes)')"
+    echo "commit: $(git rev-parse --short=12 HEAD)"
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), family $(grep -m1 'cpu family' /proc/cpuinfo | cut -d: -f2 | xargs) model $(grep -m1 '^model' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, $(grep -q avx512f /proc/cpuinfo && echo AVX-512 || echo 'AVX2, no AVX-512')"
   } > "$d/machine.txt"
