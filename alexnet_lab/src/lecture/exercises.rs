@@ -270,7 +270,7 @@ impl std::fmt::Display for Comparison {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "{:<40} {:>9} {:>8} {:>7} {:>6} {:>7} {:>6} {:>9} {:>15} {:>8} {:>8}",
+            "{:<48} {:>28} {:>8} {:>7} {:>6} {:>7} {:>6} {:>9} {:>15} {:>8} {:>8}",
             "experiment", "model", "params", "MACs", "input", "train", "epochs", "train acc", "test acc (95%)", "train s", "img/s"
         )?;
         for r in &self.rows {
@@ -278,9 +278,9 @@ impl std::fmt::Display for Comparison {
             let last = r.history.epochs.last();
             writeln!(
                 f,
-                "{:<40} {:>9} {:>7.2}M {:>6.1}M {:>6} {:>7} {:>6} {:>9.3} {:>5.3} {:.3}-{:.3} {:>8.0} {:>8.1}",
+                "{:<48} {:>28} {:>7.2}M {:>6.1}M {:>6} {:>7} {:>6} {:>9.3} {:>5.3} {:.3}-{:.3} {:>8.0} {:>8.1}",
                 r.name,
-                r.config.model.name(),
+                r.config.model.label(),
                 r.params as f64 / 1e6,
                 r.macs as f64 / 1e6,
                 format!("{}x{}", r.config.image_size, r.config.image_size),
@@ -522,24 +522,29 @@ impl LayerCosts {
 }
 
 /// Exercise 7: what each trained network costs and gives: parameters, multiply-adds, measured
-/// forward throughput on this machine, and its test accuracy.
+/// speed on this machine (forward pass and training step, one after the other in this process:
+/// their ratios compare), and its test accuracy.
 #[derive(Debug, Clone)]
 pub struct Efficiency {
-    /// `(outcome, images per second of the forward pass at `batch`)`.
-    pub rows: Vec<(Outcome, f64)>,
+    /// `(outcome, forward images per second, training-step images per second)` at `batch`.
+    pub rows: Vec<(Outcome, f64, f64)>,
     pub batch: usize,
     pub device: String,
 }
 
 impl Efficiency {
-    /// Measures the forward pass (eval mode, random images at each run's input size, batch
-    /// `batch`: one warm-up step, the median of `repeats`) of each run's model.
-    pub fn measure(outcomes: &[&Outcome], batch: usize, repeats: usize, device: &Device) -> Result<Self> {
+    /// Measures each run's model at its input size on random images, batch `batch`: the forward
+    /// pass (eval mode) and a training step (forward, loss, backward, SGD), each one untimed
+    /// step then the median of `repeats`.
+    pub fn measure(outcomes: &[Outcome], batch: usize, repeats: usize, device: &Device) -> Result<Self> {
+        use train::bench::{run, Mode};
         let rows = outcomes
             .iter()
             .map(|o| {
-                let b = train::bench::run(o.config.model, train::bench::Mode::Forward, batch, o.config.image_size, 1, repeats, device)?;
-                Ok(((*o).clone(), b.images_per_sec))
+                let (m, size) = (o.config.model, o.config.image_size);
+                let fwd = run(m, Mode::Forward, batch, size, 1, repeats, device)?.images_per_sec;
+                let step = run(m, Mode::Train, batch, size, 1, repeats, device)?.images_per_sec;
+                Ok((o.clone(), fwd, step))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self { rows, batch, device: crate::sys::device_name(device) })
@@ -548,19 +553,24 @@ impl Efficiency {
 
 impl std::fmt::Display for Efficiency {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "forward pass, batch {} on {} (measured now), and the runs' test accuracy", self.batch, self.device)?;
-        writeln!(f, "{:<32} {:>9} {:>7} {:>9} {:>9} {:>11} {:>15}", "run", "model", "input", "params", "MACs", "fwd img/s", "test acc (95%)")?;
-        for (o, ips) in &self.rows {
+        writeln!(f, "batch {} on {}, measured now, one model after the other; test accuracy of each run", self.batch, self.device)?;
+        writeln!(
+            f,
+            "{:<32} {:>22} {:>7} {:>9} {:>9} {:>10} {:>11} {:>15}",
+            "run", "model", "input", "params", "MACs", "fwd img/s", "train img/s", "test acc (95%)"
+        )?;
+        for (o, fwd, step) in &self.rows {
             let (lo, hi) = o.interval();
             writeln!(
                 f,
-                "{:<32} {:>9} {:>7} {:>8.2}M {:>8.1}M {:>11.0} {:>5.3} {:.3}-{:.3}",
+                "{:<32} {:>22} {:>7} {:>8.2}M {:>8.1}M {:>10.0} {:>11.0} {:>5.3} {:.3}-{:.3}",
                 o.name,
-                o.config.model.name(),
+                o.config.model.label(),
                 format!("{}x{}", o.config.image_size, o.config.image_size),
                 o.params as f64 / 1e6,
                 o.macs as f64 / 1e6,
-                ips,
+                fwd,
+                step,
                 o.test_acc(),
                 lo,
                 hi
