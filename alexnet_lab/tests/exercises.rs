@@ -109,4 +109,10 @@ fn an_experiment_trains_once_then_loads() {
     assert!(table.contains("tiny-lenet") && table.contains("lenet-d2l"), "{table}");
     cmp.plot("test", true).unwrap();
     cmp.plot_against("test", "batch", |r| r.config.batch_size as f64).unwrap();
+    // Exercise 7's table: each run's model measured at its input size, forward and training step.
+    let eff = exercises::Efficiency::measure(&cmp.rows, 4, 1, &Device::Cpu).unwrap();
+    assert_eq!(eff.rows.len(), 2);
+    assert!(eff.rows.iter().all(|(_, fwd, step)| *fwd > 0.0 && *step > 0.0 && fwd > step), "a forward pass is faster than a training step");
+    let shown = eff.to_string();
+    assert!(shown.contains("tiny-lenet") && shown.contains("0.06M"), "{shown}");
 }
