@@ -81,6 +81,9 @@ fn layer_costs_of_lenet_by_hand() {
     assert_eq!(costs.training_bytes(), 3 * 4 * 61_706 + 4 * 2 * 784 + 4 * 2 * outs);
     assert!(LayerCosts::of(&net, 0).is_err());
     // Measured: every layer gets a time, and the table and the plot show them.
+    let (lenet_relu, _) = ModelKind::LeNetRelu.init(None, 0, &Device::Cpu).unwrap();
+    let e = costs.clone().measure(&lenet_relu, 1, &Device::Cpu).unwrap_err().to_string();
+    assert!(e.contains("not of LeNet for [1, 28, 28] (14 layers)"), "{e}");
     let measured = costs.measure(&net, 2, &Device::Cpu).unwrap();
     assert!(measured.rows.iter().all(|r| r.forward_seconds.is_some_and(|s| s > 0.0)));
     assert!(measured.to_string().contains("training holds"));

@@ -8,7 +8,7 @@
 //! named after the experiment and its size, resuming: a finished run is loaded, not trained
 //! again. `alexnet-lab exercises` trains the recorded sizes ([`recorded`]) from a terminal.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use candle_core::{DType, Device, ModuleT, Tensor};
@@ -399,6 +399,17 @@ impl LayerCosts {
     /// the previous one's output (a convolution and its ReLU as two ops, not fused as in
     /// [`Sequential::forward`]).
     pub fn measure(mut self, net: &Sequential, repeats: usize, device: &Device) -> Result<Self> {
+        if net.input_dims() != self.input || net.layers().len() != self.rows.len() {
+            return Err(Error::config(format!(
+                "these costs are of {} for {:?} ({} layers), not of {} for {:?} ({} layers): compute them with LayerCosts::of(&net, batch)",
+                self.model,
+                self.input,
+                self.rows.len(),
+                net.name(),
+                net.input_dims(),
+                net.layers().len()
+            )));
+        }
         let [c, h, w] = self.input;
         let mut x = Tensor::randn(0f32, 1.0, (self.batch, c, h, w), device)?.to_dtype(DType::F32)?;
         for (row, layer) in self.rows.iter_mut().zip(net.layers()) {
@@ -419,7 +430,11 @@ impl LayerCosts {
 
     /// The sums over the layers of `kind` (`"Conv2d"`, `"Linear"`; `None`: all layers).
     pub fn sum(&self, kind: Option<&str>) -> CostSum {
-        self.rows.iter().filter(|r| kind.is_none_or(|k| r.kind == k)).fold(CostSum::default(), |s, r| CostSum {
+        self.sum_where(|r| kind.is_none_or(|k| r.kind == k))
+    }
+
+    fn sum_where(&self, keep: impl Fn(&LayerCost) -> bool) -> CostSum {
+        self.rows.iter().filter(|r| keep(r)).fold(CostSum::default(), |s, r| CostSum {
             param_bytes: s.param_bytes + r.param_bytes,
             activation_bytes: s.activation_bytes + r.activation_bytes,
             macs: s.macs + r.macs,
@@ -438,14 +453,11 @@ impl LayerCosts {
     /// Convolutions against dense layers and the rest: parameter, gradient and momentum bytes,
     /// activation bytes, multiply-adds and measured time, each as a share of the whole.
     pub fn shares(&self) -> Vec<(String, CostSum)> {
-        let rest = |r: &LayerCost| r.kind != "Conv2d" && r.kind != "Linear";
-        let other = self.rows.iter().filter(|r| rest(r)).fold(CostSum::default(), |s, r| CostSum {
-            param_bytes: s.param_bytes + r.param_bytes,
-            activation_bytes: s.activation_bytes + r.activation_bytes,
-            macs: s.macs + r.macs,
-            forward_seconds: s.forward_seconds + r.forward_seconds.unwrap_or(0.0),
-        });
-        vec![("convolutions".into(), self.sum(Some("Conv2d"))), ("dense layers".into(), self.sum(Some("Linear"))), ("other layers".into(), other)]
+        vec![
+            ("convolutions".into(), self.sum(Some("Conv2d"))),
+            ("dense layers".into(), self.sum(Some("Linear"))),
+            ("other layers".into(), self.sum_where(|r| r.kind != "Conv2d" && r.kind != "Linear")),
+        ]
     }
 
     /// Share of parameters, activations, multiply-adds and measured time per layer with any of
@@ -585,9 +597,3 @@ impl Efficiency {
         println!("{self}");
     }
 }
-
-/// Where notebook 07's recorded runs are kept (from the repository root).
-pub fn recorded_dir() -> PathBuf {
-    PathBuf::from("docs/results/exercises")
-}
-
