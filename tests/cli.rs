@@ -693,3 +693,20 @@ fn the_memory_budget_variable_is_read_by_the_binary() {
     let o = run("lots");
     assert!(!o.status.success() && stderr(&o).contains("ALEXNET_LAB_MEMORY_BUDGET=lots"), "{}", stderr(&o));
 }
+
+/// `alexnet-lab exercises`: notebook 07's recorded runs by name; a wrong name lists the right ones
+/// and trains nothing.
+#[test]
+fn exercises_lists_the_recorded_runs_and_refuses_an_unknown_name() {
+    let o = lab(&["exercises", "--list"]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    let names: Vec<&str> = out.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    let want: Vec<String> = alexnet_lab::lecture::exercises::recorded().into_iter().map(|e| e.name).collect();
+    assert_eq!(names, want, "{out}");
+    assert!(out.contains("vgg-28-cpu-full") && out.contains("profile cpu-full: Vgg28 28x28, 4 epochs"), "{out}");
+    let o = lab(&["exercises", "vgg-28-cpu-full", "no-such-run", "--out", "/nonexistent/never-written"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no experiment named no-such-run: the experiments are lenet-30-epochs,"), "{err}");
+}

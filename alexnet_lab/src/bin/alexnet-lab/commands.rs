@@ -374,6 +374,7 @@ fn exercises(names: Vec<String>, out: &Path, list: bool, device: &str, data: Dat
     }
     alexnet_lab::sys::malloc::keep_freed_memory();
     let device = parse_device(device)?;
+    let channels = channels(&data)?;
     let source = source(data)?;
     let stop = train::StopToken::new();
     stop_on_ctrl_c(&stop)?;
@@ -381,6 +382,7 @@ fn exercises(names: Vec<String>, out: &Path, list: bool, device: &str, data: Dat
         let opts = RunOptions {
             device: device.clone(),
             source: source.clone(),
+            channels,
             resume: true,
             progress: true,
             stop: stop.clone(),
