@@ -36,7 +36,7 @@ impl Experiment {
         let out = root.join(&self.name);
         let opts = RunOptions { device: device.clone(), resume: true, progress, ..RunOptions::new(self.config.clone(), &out) };
         let summary = train::run(&opts)?;
-        Outcome::new(&self.name, &self.config, summary.history, &out)
+        Outcome::new(&self.name, &self.config, summary.history, train::run_label(&out)?)
     }
 }
 
@@ -148,9 +148,9 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn new(name: &str, config: &TrainConfig, history: History, dir: &Path) -> Result<Self> {
+    fn new(name: &str, config: &TrainConfig, history: History, label: String) -> Result<Self> {
         let c = crate::lecture::Complexity::of_specs(config.model.name(), &config.input(), &config.specs()?)?;
-        Ok(Self { name: name.into(), config: config.clone(), history, label: train::run_label(dir)?, params: c.totals.params, macs: c.totals.macs })
+        Ok(Self { name: name.into(), config: config.clone(), history, label, params: c.totals.params, macs: c.totals.macs })
     }
 
     /// A recorded run's outcome from its folder (its `checkpoint.json` alone; no weights needed),
@@ -160,15 +160,14 @@ impl Outcome {
     pub fn recorded(dir: &Path) -> Result<Self> {
         let (dir, meta) = train::checkpoint::read_meta(dir)?;
         let name = dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
-        let mut o = Self::new(&name, &meta.config, meta.history, &dir)?;
-        o.label = format!(
+        let label = format!(
             "recorded run {} ({}): {}, test acc {:.3}",
             dir.display(),
-            meta.commit.map_or("commit not recorded".into(), |c| format!("commit {c}")),
+            meta.commit.as_ref().map_or("commit not recorded".into(), |c| format!("commit {c}")),
             meta.config,
-            o.test_acc()
+            meta.history.epochs.last().map_or(0.0, |e| e.test_acc)
         );
-        Ok(o)
+        Self::new(&name, &meta.config, meta.history, label)
     }
 
     /// Test accuracy after epoch `epoch` (1-based), if the run got that far.
@@ -360,29 +359,29 @@ impl LayerCosts {
         Self::of_specs(net.name(), net.input_dims(), &net.specs(), batch)
     }
 
-    /// [`LayerCosts::of`] from a layer list.
+    /// [`LayerCosts::of`] from a layer list: each layer's shape, parameters and multiply-adds
+    /// as [`Complexity::of_specs`](crate::lecture::Complexity::of_specs) counts them, for the batch.
     pub fn of_specs(model: &str, input: [usize; 3], specs: &[LayerSpec], batch: usize) -> Result<Self> {
         if batch == 0 {
             return Err(Error::invalid("batch_size", "the batch size must be at least 1 (e.g. 64)"));
         }
-        let shapes = crate::nn::infer_shapes(specs, &input)?;
+        let c = crate::lecture::Complexity::of_specs(model, &input, specs)?;
         let b = batch as u64;
         let mut in_elems: u64 = input.iter().product::<usize>() as u64;
-        let rows = specs
-            .iter()
-            .zip(&shapes)
-            .enumerate()
-            .map(|(index, (spec, out))| {
-                let out_elems = out.iter().product::<usize>() as u64;
-                let param_bytes = 4 * spec.num_params() as u64;
-                let macs = spec.macs(out) * b;
+        let rows = c
+            .layers
+            .into_iter()
+            .map(|r| {
+                let out_elems = r.output_shape.iter().product::<usize>() as u64;
+                let param_bytes = 4 * r.params;
+                let macs = r.macs * b;
                 let moved = param_bytes + 4 * b * (in_elems + out_elems);
                 in_elems = out_elems;
                 LayerCost {
-                    index,
-                    kind: spec.kind().into(),
-                    layer: spec.describe(),
-                    output_shape: out.clone(),
+                    index: r.index,
+                    kind: r.kind,
+                    layer: r.layer,
+                    output_shape: r.output_shape,
                     param_bytes,
                     activation_bytes: 4 * b * out_elems,
                     macs,
