@@ -224,9 +224,16 @@ pub fn is_interrupted_write(name: &str) -> bool {
 }
 
 /// Removes what writes killed half-way left in the run folder `dir` (see
-/// [`is_interrupted_write`]); the caller holds the folder's lock, so no write of ours is in
-/// flight. Best effort.
+/// [`is_interrupted_write`]) and, when it holds a committed checkpoint, the tensor files of
+/// earlier epochs that a kill between the commit and `save`'s clean-up left; the caller holds
+/// the folder's lock, so no write of ours is in flight. Best effort.
 pub fn remove_interrupted_writes(dir: &Path) {
+    // A run killed after its commit but before the clean-up of `save` also left the files of
+    // the previous epoch: the committed checkpoint says which files are current.
+    if let Ok((_, meta)) = read_meta(dir) {
+        remove_stale(dir, &meta);
+        return;
+    }
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         if is_interrupted_write(&entry.file_name().to_string_lossy()) {
