@@ -115,7 +115,9 @@ fn an_experiment_trains_once_then_loads() {
     // Exercise 7's table: each run's model measured at its input size, forward and training step.
     let eff = exercises::Efficiency::measure(&cmp.rows, 4, 1, &Device::Cpu).unwrap();
     assert_eq!(eff.rows.len(), 2);
-    assert!(eff.rows.iter().all(|(_, fwd, step)| *fwd > 0.0 && *step > 0.0 && fwd > step), "a forward pass is faster than a training step");
+    // Both measured (which is faster is a benchmark's question: two timings of a few
+    // milliseconds on a shared machine decide nothing in a test).
+    assert!(eff.rows.iter().all(|(_, fwd, step)| fwd.is_finite() && step.is_finite() && *fwd > 0.0 && *step > 0.0), "{:?}", eff.rows.iter().map(|(_, f, s)| (*f, *s)).collect::<Vec<_>>());
     let shown = eff.to_string();
     assert!(shown.contains("tiny-lenet") && shown.contains("0.06M"), "{shown}");
 }

@@ -27,11 +27,14 @@
 // tests/conv.rs, tests/pool.rs or tests/linear.rs (they compare against candle's own ops).
 #![allow(clippy::indexing_slicing)]
 
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, WithDType};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, WithDType};
+use std::any::Any;
 use std::ops::Range;
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
+use super::winograd::{self, Conv};
 use super::Kernels;
 use super::cpu::{
     bias_or_zeros, check_dims, contiguous, float_pair, float_triple, for_chunks_mut, matmul_on, relu_in_place, transpose,
@@ -64,6 +67,13 @@ impl Geom {
         }
         let (oh, ow) = ((h + 2 * pad - k) / stride + 1, (w + 2 * pad - k) / stride + 1);
         Ok(Self { n, c, h, w, k, stride, pad, oh, ow })
+    }
+
+    /// This convolution for Winograd's transforms, when it has stride 1 and the lab's kernels
+    /// may use them ([`Kernels::Lab`]).
+    fn winograd(&self, o: usize) -> Option<Conv> {
+        let Geom { n, c, h, w, k, stride, pad, .. } = *self;
+        (stride == 1 && Kernels::chosen() == Kernels::Lab).then(|| Conv::new(n, c, h, w, o, k, pad))
     }
 
     /// Rows of one image's columns: `c * k * k`.
@@ -216,6 +226,12 @@ struct Conv2dOp {
     stride: usize,
     pad: usize,
     relu: bool,
+    /// Whether a backward pass will follow (an operand is a variable): then a Winograd forward
+    /// keeps its transformed weights and input tiles for it ([`winograd::Kept`]).
+    keep: bool,
+    /// What the forward kept (a `winograd::Kept<f32 or f64>`), taken by the backward. The op
+    /// lives in its output's graph node, so an unused one is dropped with the graph.
+    kept: Mutex<Option<Arc<dyn Any + Send + Sync>>>,
 }
 
 impl Conv2dOp {
@@ -296,7 +312,17 @@ impl CustomOp3 for Conv2dOp {
         check_dims("conv2d bias", l3, &[o])?;
         let g = Geom::new(n, c, h, w, k, self.stride, self.pad)?;
         let shape = Shape::from((n, o, g.oh, g.ow));
-        let out = float_triple!("conv2d", s1, l1, s2, l2, s3, l3, |x, wt, b| self.fwd(x, wt, b, &g)?);
+        let wino = g.winograd(o).and_then(|cv| Some((cv, cv.forward_tile()?)));
+        let out = float_triple!("conv2d", s1, l1, s2, l2, s3, l3, |x, wt, b| match wino {
+            Some((cv, m)) => {
+                let (y, kept) = winograd::forward_keep(x, wt, Some(b), self.relu, &cv, m, self.keep)?;
+                if let (Some(kept), Ok(mut slot)) = (kept, self.kept.lock()) {
+                    *slot = Some(Arc::new(kept));
+                }
+                y
+            }
+            None => self.fwd(x, wt, b, &g)?,
+        });
         Ok((out, shape))
     }
 
@@ -315,7 +341,14 @@ impl CustomOp3 for Conv2dOp {
         if self.relu {
             grad = grad.apply_op2_no_bwd(&y.detach().contiguous()?, &ReluMask)?;
         }
-        // Only what a variable depends on: not the image batch, not a missing bias.
+        // Only what a variable depends on: not the image batch, not a missing bias. A Winograd
+        // forward's kept tiles give both gradients without transforming the weights again.
+        if let Some(kept) = self.kept.lock().ok().and_then(|mut slot| slot.take()) {
+            let grad_w = w.track_op().then(|| grad.apply_op1_no_bwd(&KeptGrad { kept: kept.clone(), input: false })).transpose()?;
+            let grad_b = b.track_op().then(|| grad.apply_op1_no_bwd(&SumToChannels)).transpose()?;
+            let grad_x = x.track_op().then(|| grad.apply_op1_no_bwd(&KeptGrad { kept, input: true })).transpose()?;
+            return Ok((grad_x, grad_w, grad_b));
+        }
         let grad_w = match w.track_op() {
             true => Some(x.detach().contiguous()?.apply_op2_no_bwd(&grad, &ConvGradWeight { g })?),
             false => None,
@@ -329,6 +362,46 @@ impl CustomOp3 for Conv2dOp {
             false => None,
         };
         Ok((grad_x, grad_w, grad_b))
+    }
+}
+
+/// `grad (n, o, oh, ow) -> dX (n, c, h, w)` (with `input`) or `dW (o, c, k, k)` from what a
+/// Winograd forward kept ([`winograd::grad_input_kept`], [`winograd::grad_weight_kept`]).
+struct KeptGrad {
+    kept: Arc<dyn Any + Send + Sync>,
+    input: bool,
+}
+
+impl KeptGrad {
+    fn run<T: WithDType + Send + Sync>(&self, grad: &[T]) -> Result<(Vec<T>, Shape)> {
+        let Some(kept) = self.kept.downcast_ref::<winograd::Kept<T>>() else {
+            candle_core::bail!("conv2d backward: the forward kept tiles of another dtype");
+        };
+        let cv = kept.conv();
+        Ok(match self.input {
+            true => (winograd::grad_input_kept(grad, kept)?, Shape::from((cv.n, cv.c, cv.h, cv.w))),
+            false => (winograd::grad_weight_kept(grad, kept)?, Shape::from((cv.o, cv.c, cv.k, cv.k))),
+        })
+    }
+}
+
+impl CustomOp1 for KeptGrad {
+    fn name(&self) -> &'static str {
+        if self.input { "alexnet-lab-conv2d-winograd-grad-input" } else { "alexnet-lab-conv2d-winograd-grad-weight" }
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        Ok(match s {
+            CpuStorage::F32(v) => {
+                let (out, shape) = self.run(contiguous(v, l, self.name())?)?;
+                (CpuStorage::F32(out), shape)
+            }
+            CpuStorage::F64(v) => {
+                let (out, shape) = self.run(contiguous(v, l, self.name())?)?;
+                (CpuStorage::F64(out), shape)
+            }
+            _ => candle_core::bail!("{}: tensors must all be f32 or f64", self.name()),
+        })
     }
 }
 
@@ -348,19 +421,23 @@ impl CustomOp2 for ConvGradWeight {
         check_dims("conv2d grad-weight input", l1, &[g.n, g.c, g.h, g.w])?;
         check_dims("conv2d grad-weight gradient", l2, &[g.n, o, g.oh, g.ow])?;
         let (l, kk, img) = (g.l(), g.kk(), g.image());
-        let out = float_pair!(self.name(), s1, l1, s2, l2, |x, grad| {
-            let (threads, shares) = shares(g.n);
-            // Each share's own dWᵀ, their sum, then dW.
-            let parts = shares
-                .into_par_iter()
-                .map(|r| grad_weight_t(&x[r.start * img..r.end * img], &grad[r.start * o * l..r.end * o * l], &g, o, threads))
-                .collect::<Result<Vec<_>>>()?;
-            let mut parts = parts.into_iter();
-            let mut dwt = parts.next().unwrap_or_else(|| vec![Default::default(); kk * o]);
-            for p in parts {
-                dwt.iter_mut().zip(&p).for_each(|(a, &b)| *a += b);
+        let wino = g.winograd(o).and_then(|cv| Some((cv, cv.grad_weight_block()?)));
+        let out = float_pair!(self.name(), s1, l1, s2, l2, |x, grad| match wino {
+            Some((cv, b)) => winograd::grad_weight(x, grad, &cv, b)?,
+            None => {
+                let (threads, shares) = shares(g.n);
+                // Each share's own dWᵀ, their sum, then dW.
+                let parts = shares
+                    .into_par_iter()
+                    .map(|r| grad_weight_t(&x[r.start * img..r.end * img], &grad[r.start * o * l..r.end * o * l], &g, o, threads))
+                    .collect::<Result<Vec<_>>>()?;
+                let mut parts = parts.into_iter();
+                let mut dwt = parts.next().unwrap_or_else(|| vec![Default::default(); kk * o]);
+                for p in parts {
+                    dwt.iter_mut().zip(&p).for_each(|(a, &b)| *a += b);
+                }
+                transpose(&dwt, kk, o)
             }
-            transpose(&dwt, kk, o)
         });
         Ok((out, Shape::from((o, g.c, g.k, g.k))))
     }
@@ -409,16 +486,20 @@ impl CustomOp2 for ConvGradInput {
         check_dims("conv2d grad-input gradient", l1, &[g.n, o, g.oh, g.ow])?;
         check_dims("conv2d grad-input weight", l2, &[o, g.c, g.k, g.k])?;
         let (l, img) = (g.l(), g.image());
-        let out = float_pair!(self.name(), s1, l1, s2, l2, |grad, w| {
-            let mut dx = vec![Default::default(); g.n * img];
-            let (threads, shares) = shares(g.n);
-            let dxs = split_images(&mut dx, &shares, img);
-            shares
-                .into_par_iter()
-                .zip(dxs)
-                .map(|(r, dx)| grad_input(&grad[r.start * o * l..r.end * o * l], w, &g, o, dx, threads))
-                .collect::<Result<()>>()?;
-            dx
+        let wino = g.winograd(o).and_then(|cv| Some((cv, cv.grad_input_tile()?)));
+        let out = float_pair!(self.name(), s1, l1, s2, l2, |grad, w| match wino {
+            Some((cv, m)) => winograd::grad_input(grad, w, &cv, m)?,
+            None => {
+                let mut dx = vec![Default::default(); g.n * img];
+                let (threads, shares) = shares(g.n);
+                let dxs = split_images(&mut dx, &shares, img);
+                shares
+                    .into_par_iter()
+                    .zip(dxs)
+                    .map(|(r, dx)| grad_input(&grad[r.start * o * l..r.end * o * l], w, &g, o, dx, threads))
+                    .collect::<Result<()>>()?;
+                dx
+            }
         });
         Ok((out, Shape::from((g.n, g.c, g.h, g.w))))
     }
@@ -464,9 +545,11 @@ fn conv2d_act(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, stride: usize,
     if k != k2 {
         candle_core::bail!("conv2d: only square kernels are supported, got {k}x{k2}");
     }
-    if Kernels::for_tensor(x) == Kernels::Lab {
+    if Kernels::for_tensor(x) != Kernels::Candle {
         let bias = bias_or_zeros(bias, weight)?;
-        return x.contiguous()?.apply_op3(&weight.contiguous()?, &bias, Conv2dOp { stride, pad, relu });
+        let keep = x.track_op() || weight.track_op() || bias.track_op();
+        let op = Conv2dOp { stride, pad, relu, keep, kept: Mutex::new(None) };
+        return x.contiguous()?.apply_op3(&weight.contiguous()?, &bias, op);
     }
     let y = x.conv2d(weight, pad, stride, 1, 1)?;
     let y = match bias {

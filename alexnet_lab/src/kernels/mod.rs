@@ -4,7 +4,8 @@
 //! (`tests/conv.rs`, `tests/linear.rs`, `tests/pool.rs`).
 //!
 //! - [`conv`]: 2-D convolution (im2col + GEMM forward, two GEMMs + col2im backward), bias and
-//!   an optional ReLU inside the op;
+//!   an optional ReLU inside the op; stride-1 layers with enough channels (AlexNet's conv2-5)
+//!   through Winograd's minimal filtering instead, where it saves multiplications ([`winograd`]);
 //! - [`linear`]: `x · wᵀ + b` (+ ReLU) with GEMMs on strided views, no transposed copies;
 //! - [`pool`]: max-pooling with overlapping windows and its backward (candle's stock op has
 //!   none for kernel ≠ stride, so AlexNet's 3/2 pools could not train at all);
@@ -18,6 +19,7 @@ pub mod conv;
 pub mod linear;
 pub mod pool;
 pub mod sgd;
+pub mod winograd;
 
 pub use choice::{set_kernels, Kernels, KERNELS_ENV};
 pub use conv::{conv2d, conv2d_relu};

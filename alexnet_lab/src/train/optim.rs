@@ -78,7 +78,7 @@ impl Sgd {
         for (var, vel) in self.vars.iter().zip(self.velocity.iter_mut()) {
             let Some(g) = grads.get(var.as_tensor()) else { continue };
             let p = var.as_tensor();
-            let fused = Kernels::for_tensor(p) == Kernels::Lab
+            let fused = Kernels::for_tensor(p) != Kernels::Candle
                 && p.dtype() == DType::F32
                 && g.dtype() == DType::F32
                 && p.is_contiguous()

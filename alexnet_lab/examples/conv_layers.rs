@@ -1,0 +1,65 @@
+//! Each of AlexNet's convolutions, forward and backward, timed with the lab's kernels
+//! (`lab`: Winograd where it pays) and with every convolution direct (`direct`: im2col + GEMM),
+//! interleaved round after round on the same machine; medians. A benchmark, not a test.
+//!
+//!     cargo run --release --example conv_layers -- [image size, 80] [batch, 64] [rounds, 5]
+
+use std::time::Instant;
+
+use alexnet_lab::candle::{DType, Device, Tensor, Var};
+use alexnet_lab::kernels::{conv::conv2d_relu, set_kernels, Kernels};
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse()).collect::<Result<_, _>>()?;
+    let size = args.first().copied().unwrap_or(80);
+    let n = args.get(1).copied().unwrap_or(64);
+    let rounds = args.get(2).copied().unwrap_or(5);
+    // As the `alexnet-lab` binary does: freed memory stays with the process, so the next
+    // step's buffers are not fresh (zero-filled, page-faulted) pages.
+    alexnet_lab::sys::malloc::keep_freed_memory();
+    // d2l's AlexNet: (in channels, out channels, kernel, stride, padding); a 3/2 max-pool
+    // follows conv1, conv2 and conv5.
+    let layers = [(1, 96, 11, 4, 1), (96, 256, 5, 1, 2), (256, 384, 3, 1, 1), (384, 384, 3, 1, 1), (384, 256, 3, 1, 1)];
+    let mut h = size;
+    println!("AlexNet convolutions at {size}x{size}, batch {n}, {rounds} interleaved rounds, medians (ms)");
+    println!("{:6} {:>12} {:>8} {:>10} {:>10} {:>10} {:>10} {:>8}", "layer", "input", "GMAC", "lab fwd", "lab bwd", "direct fwd", "direct bwd", "speedup");
+    let (mut lab_total, mut direct_total) = (0.0, 0.0);
+    for (i, &(c, o, k, s, p)) in layers.iter().enumerate() {
+        let oh = (h + 2 * p - k) / s + 1;
+        // The image (conv1's input) gets no gradient in training; the others' inputs do.
+        let x = Tensor::rand(0f32, 1., (n, c, h, h), &Device::Cpu)?;
+        let x = if i == 0 { x } else { Var::from_tensor(&x)?.as_tensor().clone() };
+        let w = Var::from_tensor(&(Tensor::randn(0f32, 1., (o, c, k, k), &Device::Cpu)? * (2.0 / (c * k * k) as f64).sqrt())?)?;
+        let b = Var::from_tensor(&Tensor::zeros(o, DType::F32, &Device::Cpu)?)?;
+        let r = Tensor::randn(0f32, 1., (n, o, oh, oh), &Device::Cpu)?;
+        let step = || -> anyhow::Result<(f64, f64)> {
+            let t0 = Instant::now();
+            let y = conv2d_relu(&x, w.as_tensor(), Some(b.as_tensor()), s, p)?;
+            let t1 = Instant::now();
+            let _grads = y.mul(&r)?.sum_all()?.backward()?;
+            Ok((t1.duration_since(t0).as_secs_f64() * 1e3, t1.elapsed().as_secs_f64() * 1e3))
+        };
+        let mut times = vec![vec![]; 4];
+        for round in 0..=rounds {
+            for (j, kernels) in [Kernels::Lab, Kernels::Direct].into_iter().enumerate() {
+                set_kernels(kernels);
+                let (f, bw) = step()?;
+                if round > 0 {
+                    // round 0 warms up
+                    times[2 * j].push(f);
+                    times[2 * j + 1].push(bw);
+                }
+            }
+        }
+        set_kernels(Kernels::Lab);
+        let med: Vec<f64> = times.iter_mut().map(|v| { v.sort_by(f64::total_cmp); v[v.len() / 2] }).collect();
+        let macs = (n * o * oh * oh * c * k * k) as f64 / 1e9;
+        let speedup = (med[2] + med[3]) / (med[0] + med[1]);
+        lab_total += med[0] + med[1];
+        direct_total += med[2] + med[3];
+        println!("conv{} {:>12} {:>8.2} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>7.2}x", i + 1, format!("{c}x{h}x{h}"), macs, med[0], med[1], med[2], med[3], speedup);
+        h = if [0, 1].contains(&i) { (oh - 3) / 2 + 1 } else { oh };
+    }
+    println!("all    {:>12} {:>8} {:>21.1} {:>21.1} {:>7.2}x", "", "", lab_total, direct_total, direct_total / lab_total);
+    Ok(())
+}
