@@ -3,7 +3,7 @@
 (A B C A B C ...) on the same machine, medians of medians, ratios printed.
 
     python3 docs/perf/compare.py [--rounds 2] [--device cpu] [--out docs/perf/latest.json]
-        [--only train/64/96,forward/256/96] [--impls alexnet_lab,PyTorch]
+        [--only train/64/96,forward/256/96] [--impls alexnet_lab,lab direct,PyTorch]
 
 Needs the release binary (`cargo build --release`) and a Python with PyTorch (PYTHON, default
 .venv-torch/bin/python; see pytorch_alexnet.py). "stock candle" is the same network with
@@ -11,6 +11,8 @@ candle's own conv2d, Linear and SGD arithmetic with their backward (ALEXNET_LAB_
 tables made before 2026-11-30 used ALEXNET_LAB_CONV=candle, which left the lab's in-place SGD
 update on) and glibc's allocator defaults (ALEXNET_LAB_MALLOC=system); candle has no backward for
 AlexNet's overlapping 3/2 max-pool at all, so that stays the lab's in every column.
+"lab direct" is the lab with every convolution as im2col + GEMM (ALEXNET_LAB_KERNELS=direct: no
+Winograd, the lab's kernels before 2026-12-03).
 A benchmark, not a test: run it on a quiet machine.
 """
 import argparse, json, os, platform, statistics, subprocess, sys, time
@@ -21,13 +23,13 @@ PY = os.environ.get("PYTHON", os.path.join(ROOT, ".venv-torch/bin/python"))
 
 # (mode, batch, size, implementations, repeats): the issue's table.
 CONFIGS = [
-    ("train", 64, 224, ["stock candle", "alexnet_lab", "PyTorch"], 3),
-    ("forward", 64, 224, ["stock candle", "alexnet_lab", "PyTorch"], 5),
-    ("train", 16, 96, ["stock candle", "alexnet_lab", "PyTorch"], 5),
-    ("train", 64, 96, ["stock candle", "alexnet_lab", "PyTorch"], 3),  # the `cpu` training profile's step
-    ("train", 128, 224, ["stock candle", "alexnet_lab", "PyTorch"], 2),
-    ("forward", 256, 96, ["stock candle", "alexnet_lab", "PyTorch"], 3),  # evaluation at 96x96
-    ("train", 64, 80, ["stock candle", "alexnet_lab", "PyTorch"], 3),  # the `cpu-full` profile's step
+    ("train", 64, 224, ["stock candle", "lab direct", "alexnet_lab", "PyTorch"], 3),
+    ("forward", 64, 224, ["stock candle", "lab direct", "alexnet_lab", "PyTorch"], 5),
+    ("train", 16, 96, ["stock candle", "lab direct", "alexnet_lab", "PyTorch"], 5),
+    ("train", 64, 96, ["stock candle", "lab direct", "alexnet_lab", "PyTorch"], 3),  # the `cpu` training profile's step
+    ("train", 128, 224, ["stock candle", "lab direct", "alexnet_lab", "PyTorch"], 2),
+    ("forward", 256, 96, ["stock candle", "lab direct", "alexnet_lab", "PyTorch"], 3),  # evaluation at 96x96
+    ("train", 64, 80, ["stock candle", "lab direct", "alexnet_lab", "PyTorch"], 3),  # the `cpu-full` profile's step
 ]
 
 
@@ -41,7 +43,8 @@ def run(impl, mode, batch, size, repeats, device):
         cmd = [BIN, "bench"] + common
         if impl == "stock candle":
             env["ALEXNET_LAB_MALLOC"] = "system"  # glibc's defaults, as any candle program gets
-        env["ALEXNET_LAB_KERNELS"] = "candle" if impl == "stock candle" else env.get("ALEXNET_LAB_KERNELS", "")
+        chosen = {"stock candle": "candle", "lab direct": "direct"}
+        env["ALEXNET_LAB_KERNELS"] = chosen.get(impl, env.get("ALEXNET_LAB_KERNELS", ""))
         if not env["ALEXNET_LAB_KERNELS"]:
             del env["ALEXNET_LAB_KERNELS"]
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
@@ -90,6 +93,12 @@ def main():
                             "peak_rss_bytes": max(x["peak_rss_bytes"] or 0 for x in rs),
                             "runs": [x["images_per_sec"] for x in rs]})
     torch_of = {(r["mode"], r["batch_size"], r["image_size"]): r for r in results if r["impl"] == "PyTorch"}
+    # Each round's ratio too: the runs of one round ran back to back, so they share the machine's state.
+    for r in results:
+        t = torch_of.get((r["mode"], r["batch_size"], r["image_size"]))
+        if t and r["impl"] != "PyTorch":
+            per = ", ".join(f"{a / b:.2f}" for a, b in zip(r["runs"], t["runs"]))
+            print(f"{r['impl']:<12} {r['mode']} {r['batch_size']}/{r['image_size']}: vs PyTorch by round {per}", file=sys.stderr)
     print(f"\n{'':<12} {'mode':<8}{'batch':>6}{'size':>6}{'img/s':>9}{'vs PyTorch':>12}{'peak GB':>9}")
     for r in results:
         t = torch_of.get((r["mode"], r["batch_size"], r["image_size"]))
