@@ -1,6 +1,9 @@
 //! Each of AlexNet's convolutions, forward and backward, timed with the lab's kernels
 //! (`lab`: Winograd where it pays) and with every convolution direct (`direct`: im2col + GEMM),
-//! interleaved round after round on the same machine; medians. A benchmark, not a test.
+//! interleaved round after round on the same machine; medians. Beside them the machine's GEMM
+//! speed (a 2048³ f32 product through candle's `matmul`, i.e. the `gemm` crate every
+//! convolution here ends in), and each layer's direct-equivalent speed (its `2·MAC` over the
+//! time, forward plus both gradients). A benchmark, not a test.
 //!
 //!     cargo run --release --example conv_layers -- [image size, 80] [batch, 64] [rounds, 5]
 
@@ -20,9 +23,21 @@ fn main() -> anyhow::Result<()> {
     // d2l's AlexNet: (in channels, out channels, kernel, stride, padding); a 3/2 max-pool
     // follows conv1, conv2 and conv5.
     let layers = [(1, 96, 11, 4, 1), (96, 256, 5, 1, 2), (256, 384, 3, 1, 1), (384, 384, 3, 1, 1), (384, 256, 3, 1, 1)];
+    let a = Tensor::rand(0f32, 1., (2048, 2048), &Device::Cpu)?;
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let t0 = Instant::now();
+        let _ = a.matmul(&a)?;
+        best = best.min(t0.elapsed().as_secs_f64());
+    }
+    let peak = 2.0 * 2048f64.powi(3) / best / 1e9;
+    println!("GEMM: 2048x2048x2048 f32 (candle matmul), best of 5: {peak:.0} GFLOP/s on {} threads", rayon::current_num_threads());
     let mut h = size;
     println!("AlexNet convolutions at {size}x{size}, batch {n}, {rounds} interleaved rounds, medians (ms)");
-    println!("{:6} {:>12} {:>8} {:>10} {:>10} {:>10} {:>10} {:>8}", "layer", "input", "GMAC", "lab fwd", "lab bwd", "direct fwd", "direct bwd", "speedup");
+    println!(
+        "{:6} {:>12} {:>8} {:>10} {:>10} {:>10} {:>10} {:>8} {:>10} {:>10}",
+        "layer", "input", "GMAC", "lab fwd", "lab bwd", "direct fwd", "direct bwd", "speedup", "lab GF/s", "direct GF/s"
+    );
     let (mut lab_total, mut direct_total) = (0.0, 0.0);
     for (i, &(c, o, k, s, p)) in layers.iter().enumerate() {
         let oh = (h + 2 * p - k) / s + 1;
@@ -57,9 +72,25 @@ fn main() -> anyhow::Result<()> {
         let speedup = (med[2] + med[3]) / (med[0] + med[1]);
         lab_total += med[0] + med[1];
         direct_total += med[2] + med[3];
-        println!("conv{} {:>12} {:>8.2} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>7.2}x", i + 1, format!("{c}x{h}x{h}"), macs, med[0], med[1], med[2], med[3], speedup);
+        // forward + weight gradient (+ input gradient but for conv1, whose input is the image)
+        let passes = if i == 0 { 2.0 } else { 3.0 };
+        let gflops = |ms: f64| 2.0 * macs * passes / (ms / 1e3);
+        println!(
+            "conv{} {:>12} {:>8.2} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>7.2}x {:>10.0} {:>10.0}",
+            i + 1,
+            format!("{c}x{h}x{h}"),
+            macs,
+            med[0],
+            med[1],
+            med[2],
+            med[3],
+            speedup,
+            gflops(med[0] + med[1]),
+            gflops(med[2] + med[3])
+        );
         h = if [0, 1].contains(&i) { (oh - 3) / 2 + 1 } else { oh };
     }
     println!("all    {:>12} {:>8} {:>21.1} {:>21.1} {:>7.2}x", "", "", lab_total, direct_total, direct_total / lab_total);
+    println!("(bwd: the op's backward and candle's for the benchmark's loss, sum(y * r); GF/s: 2·MAC of the passes over their time)");
     Ok(())
 }

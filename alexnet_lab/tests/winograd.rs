@@ -131,6 +131,9 @@ fn tiles_for_alexnet() {
     assert_eq!(conv(64, 8, 64, 1, 0).forward_tile(), None);
     assert_eq!(conv(1, 28, 6, 5, 2).forward_tile(), None);
     assert_eq!(conv(64, 7, 64, 5, 2).forward_tile(), Some(4));
+    // kernels too large for any tile of at most MAX_TILE (an 11x11 at stride 1): direct
+    assert_eq!(conv(64, 20, 64, 11, 5).forward_tile(), None);
+    assert_eq!(conv(64, 20, 64, 8, 0).grad_weight_block(), None);
 }
 
 /// `(n, c, h, w) * (o, c, k, k)`, stride 1, by the definition.

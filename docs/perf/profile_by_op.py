@@ -16,7 +16,9 @@ import collections, sys
 
 # Closures show as `{impl#N}`, numbered in the order of conv.rs's impl blocks: #1 Conv2dOp,
 # #3 ConvGradWeight's CustomOp2, #4 ConvGradInput's (rename here if that order changes).
-OPS = [("grad_weight", "conv weight gradient"), ("grad_input", "conv input gradient"),
+OPS = [("winograd::grad_input", "conv input gradient"), ("winograd::grad_weight", "conv weight gradient"),
+       ("winograd::forward", "conv forward"), ("winograd::", "conv (winograd, other)"),
+       ("grad_weight", "conv weight gradient"), ("grad_input", "conv input gradient"),
        ("conv::{impl#3}::cpu_fwd", "conv weight gradient"), ("conv::{impl#4}::cpu_fwd", "conv input gradient"),
        ("conv::{impl#1}::fwd", "conv forward"),
        ("ConvGradWeight", "conv weight gradient"), ("ConvGradInput", "conv input gradient"),

@@ -18,6 +18,10 @@
 //! threads once instead of in every im2col, GEMM and copy ([`shares`]). Smaller batches (a
 //! prediction, the tests' shapes) share every loop and GEMM between all threads instead.
 //!
+//! Stride-1 layers with at least 16 channels in and out (AlexNet's conv2-5) go through
+//! [`super::winograd`] instead, unless [`Kernels::Direct`] is chosen; the op keeps that path's
+//! transformed tiles from its forward for its backward.
+//!
 //! Self-contained (with `cpu_ops`) so it can be offered upstream to candle.
 
 // Indexing in this file's hot loops is in bounds by construction: every op checks its

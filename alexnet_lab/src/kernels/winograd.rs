@@ -11,20 +11,26 @@
 //!
 //! The matrices are built here, not typed in, by the Cook-Toom construction: evaluate at the
 //! points 0, 1, -1, 2, -2, 1/2, -1/2 (as many as `t - 1` needs) and infinity, multiply,
-//! interpolate. `t` stays at most [`MAX_TILE`] = 8: in f32 a tile of F(4×4, 5×5) (t = 8) is off
-//! by ~5e-6 on average from the exact sum for inputs and weights in [-1, 1], against ~2e-7 for
-//! the direct sum (`tests/winograd.rs` states the layer-level bounds); larger tiles need larger
-//! points, and the error grows fast.
+//! interpolate. `t` stays at most [`MAX_TILE`] = 8: in f32 a tile of F(4×4, 5×5) (t = 8) was off
+//! by ~5e-6 on average from the exact sum, for inputs and weights in [-1, 1], against ~2e-7 for
+//! the direct sum (300 random tiles in numpy's float32, 2026-12-03); `tests/winograd.rs` holds the
+//! layers to 2e-5 of candle. Larger tiles need larger points, and the error grows fast.
 //!
-//! The backward pass is Winograd too:
-//! - input gradient: the convolution of the output gradient with the flipped, transposed
-//!   weights, padded by `k - 1 - pad` (the same op as the forward);
-//! - weight gradient: F(k×k, b×b) with the output gradient cut into `b×b` blocks as the
-//!   filters and the input's windows as the data, summed over the batch inside the GEMMs.
+//! The backward pass is Winograd too. A forward that will be backpropagated keeps its
+//! transformed weights `U` and input tiles `V` ([`Kept`], while the batch fits one group); from
+//! the output gradient's transform `Z = A dY Aᵀ`:
+//! - input gradient ([`grad_input_kept`]): `B [Σ_o U ⊙ Z] Bᵀ` per tile, added where tiles overlap;
+//! - weight gradient ([`grad_weight_kept`]): `Gᵀ [Σ_tiles Z ⊙ V] G`.
 //!
-//! Transforms run as small dense matrix products (a 6×6 tile costs ~430 multiply-adds per
-//! channel, under 5% of what its GEMMs do at AlexNet's channel counts); the batch goes through
-//! in groups whose transformed tiles stay under [`GROUP_BYTES`].
+//! Without them (larger batches, in groups): the input gradient is the forward of the flipped,
+//! transposed weights, padded by `k - 1 - pad` ([`grad_input`]), and the weight gradient is
+//! F(k×k, b×b) with the output gradient's `b×b` blocks as the filters ([`grad_weight`]).
+//!
+//! Transforms apply each matrix by its nonzero entries to 16 tiles side by side (the input copied
+//! image-innermost first, so one window position of 16 images is one run), compiled for AVX-512
+//! or AVX2 where the CPU has it. At AlexNet's small maps they still cost about as much as the
+//! GEMMs (docs/performance.md): the transforms of weight-sized tensors are memory-bound. The
+//! batch goes through in groups whose transformed tiles stay under 48 MB.
 
 // Indexing in the loops is in bounds by construction: every slice's length is a product of the
 // dimensions the callers checked (conv.rs: `check_dims`, `Geom::new`) and of the tile counts
@@ -313,7 +319,8 @@ fn best_tile(k: usize, oh: usize, ow: usize) -> Option<usize> {
         return None;
     }
     let cost = |m: usize| (m + k - 1).pow(2) * oh.div_ceil(m) * ow.div_ceil(m);
-    let m = (2..=MAX_TILE + 1 - k).min_by_key(|&m| cost(m))?;
+    // m ≥ 2 and t = m + k - 1 ≤ MAX_TILE (none for kernels over MAX_TILE - 1)
+    let m = (2..=(MAX_TILE + 1).saturating_sub(k)).min_by_key(|&m| cost(m))?;
     ((cost(m) as f64) <= MAX_SHARE * (k * k * oh * ow) as f64).then_some(m)
 }
 
