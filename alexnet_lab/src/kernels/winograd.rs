@@ -495,7 +495,7 @@ pub fn forward_keep<T: WithDType + Send + Sync>(
         });
         inner_first(yt, o * oh * ow, imgs, yg);
     }
-    Ok((y, keep.then(|| Kept { cv: *cv, m, u, v })))
+    Ok((y, keep.then_some(Kept { cv: *cv, m, u, v })))
 }
 
 /// The input gradient `(n, c, h, w)` of a stride-1 convolution from its output gradient
