@@ -48,15 +48,20 @@ fn errors((n, c, h, w, o, k, p): Case, dtype: DType) -> (f64, [f64; 3]) {
     (max_rel(&ours, &stock), [grad(&x), grad(&wt), grad(&b)])
 }
 
+/// Every case's forward and gradient errors (see [`errors`]) below `bound`.
+fn assert_all_within(dtype: DType, bound: f64) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for case in CASES {
+        let (fwd, grads) = errors(case, dtype);
+        assert!(fwd < bound && grads.iter().all(|&e| e < bound), "{case:?}: forward {fwd:e}, gradients (x, w, b) {grads:?}");
+    }
+}
+
 /// In f64 the transforms are exact but for rounding: any mistake in a matrix, a tile's
 /// position or the padding shows as an error far above 1e-10.
 #[test]
 fn f64_forward_and_gradients_match_candle() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    for case in CASES {
-        let (fwd, grads) = errors(case, DType::F64);
-        assert!(fwd < 1e-10 && grads.iter().all(|&e| e < 1e-10), "{case:?}: forward {fwd:e}, gradients (x, w, b) {grads:?}");
-    }
+    assert_all_within(DType::F64, 1e-10);
 }
 
 /// In f32 the transforms round more than a direct sum does (F(4x4, 5x5)'s points go up to 2
@@ -65,11 +70,7 @@ fn f64_forward_and_gradients_match_candle() {
 /// the bound is 2e-5.
 #[test]
 fn f32_forward_and_gradients_match_candle_within_2e_5() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    for case in CASES {
-        let (fwd, grads) = errors(case, DType::F32);
-        assert!(fwd < 2e-5 && grads.iter().all(|&e| e < 2e-5), "{case:?}: forward {fwd:e}, gradients (x, w, b) {grads:?}");
-    }
+    assert_all_within(DType::F32, 2e-5);
 }
 
 /// `Kernels::Direct` turns Winograd off: the same layer then computes other roundings (so the

@@ -348,9 +348,15 @@ impl CustomOp3 for Conv2dOp {
         // Only what a variable depends on: not the image batch, not a missing bias. A Winograd
         // forward's kept tiles give both gradients without transforming the weights again.
         if let Some(kept) = self.kept.lock().ok().and_then(|mut slot| slot.take()) {
-            let grad_w = w.track_op().then(|| grad.apply_op1_no_bwd(&KeptGrad { kept: kept.clone(), input: false })).transpose()?;
             let grad_b = b.track_op().then(|| grad.apply_op1_no_bwd(&SumToChannels)).transpose()?;
-            let grad_x = x.track_op().then(|| grad.apply_op1_no_bwd(&KeptGrad { kept, input: true })).transpose()?;
+            let (mut grad_x, mut grad_w) = (None, None);
+            if x.track_op() || w.track_op() {
+                // Z = A dY Aᵀ, once for both gradients
+                let z = grad.apply_op1_no_bwd(&KeptGrad { kept: kept.clone(), pass: KeptPass::Transform })?;
+                let pass = |pass| z.apply_op1_no_bwd(&KeptGrad { kept: kept.clone(), pass });
+                grad_w = w.track_op().then(|| pass(KeptPass::Weight)).transpose()?;
+                grad_x = x.track_op().then(|| pass(KeptPass::Input)).transpose()?;
+            }
             return Ok((grad_x, grad_w, grad_b));
         }
         let grad_w = match w.track_op() {
@@ -369,29 +375,47 @@ impl CustomOp3 for Conv2dOp {
     }
 }
 
-/// `grad (n, o, oh, ow) -> dX (n, c, h, w)` (with `input`) or `dW (o, c, k, k)` from what a
-/// Winograd forward kept ([`winograd::grad_input_kept`], [`winograd::grad_weight_kept`]).
+/// The backward of a Winograd forward from what it kept: the output gradient
+/// `(n, o, oh, ow)` transformed ([`winograd::transform_grad`]), then from that transform the input
+/// gradient `(n, c, h, w)` ([`winograd::grad_input_kept`]) or the weight gradient `(o, c, k, k)`
+/// ([`winograd::grad_weight_kept`]).
 struct KeptGrad {
     kept: Arc<dyn Any + Send + Sync>,
-    input: bool,
+    pass: KeptPass,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeptPass {
+    Transform,
+    Input,
+    Weight,
 }
 
 impl KeptGrad {
-    fn run<T: WithDType + Send + Sync>(&self, grad: &[T]) -> Result<(Vec<T>, Shape)> {
+    fn run<T: WithDType + Send + Sync>(&self, v: &[T]) -> Result<(Vec<T>, Shape)> {
         let Some(kept) = self.kept.downcast_ref::<winograd::Kept<T>>() else {
             candle_core::bail!("conv2d backward: the forward kept tiles of another dtype");
         };
         let cv = kept.conv();
-        Ok(match self.input {
-            true => (winograd::grad_input_kept(grad, kept)?, Shape::from((cv.n, cv.c, cv.h, cv.w))),
-            false => (winograd::grad_weight_kept(grad, kept)?, Shape::from((cv.o, cv.c, cv.k, cv.k))),
+        Ok(match self.pass {
+            KeptPass::Transform => {
+                let z = winograd::transform_grad(v, kept)?;
+                let len = z.len();
+                (z, Shape::from(len))
+            }
+            KeptPass::Input => (winograd::grad_input_kept(v, kept)?, Shape::from((cv.n, cv.c, cv.h, cv.w))),
+            KeptPass::Weight => (winograd::grad_weight_kept(v, kept)?, Shape::from((cv.o, cv.c, cv.k, cv.k))),
         })
     }
 }
 
 impl CustomOp1 for KeptGrad {
     fn name(&self) -> &'static str {
-        if self.input { "alexnet-lab-conv2d-winograd-grad-input" } else { "alexnet-lab-conv2d-winograd-grad-weight" }
+        match self.pass {
+            KeptPass::Transform => "alexnet-lab-conv2d-winograd-grad-transform",
+            KeptPass::Input => "alexnet-lab-conv2d-winograd-grad-input",
+            KeptPass::Weight => "alexnet-lab-conv2d-winograd-grad-weight",
+        }
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {

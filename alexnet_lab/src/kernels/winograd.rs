@@ -18,7 +18,7 @@
 //!
 //! The backward pass is Winograd too. A forward that will be backpropagated keeps its
 //! transformed weights `U` and input tiles `V` ([`Kept`], while the batch fits one group); from
-//! the output gradient's transform `Z = A dY Aᵀ`:
+//! the output gradient's transform `Z = A dY Aᵀ` ([`transform_grad`], once for both):
 //! - input gradient ([`grad_input_kept`]): `B [Σ_o U ⊙ Z] Bᵀ` per tile, added where tiles overlap;
 //! - weight gradient ([`grad_weight_kept`]): `Gᵀ [Σ_tiles Z ⊙ V] G`.
 //!
@@ -294,8 +294,9 @@ impl Conv {
     /// The weight gradient's block of output gradient `b` (the filter of F(k×k, b×b)), when
     /// Winograd pays.
     pub fn grad_weight_block(&self) -> Option<usize> {
-        let (oh, ow) = self.out();
-        self.wide().then(|| best_tile(self.k, oh, ow)).flatten()
+        // F(k×k, b×b) has t = b + k - 1, as the forward's F(m×m, k×k) has t = m + k - 1: the
+        // same count over the same output decides both.
+        self.forward_tile()
     }
 
     /// The input gradient as a forward convolution: of the output gradient `(n, o, oh, ow)`
@@ -349,6 +350,31 @@ fn inner_first<T: WithDType + Send + Sync>(src: &[T], rows: usize, cols: usize, 
             *v = x;
         }
     });
+}
+
+/// `L M Lᵀ` for every tile of row `row` of `M [ξ][rows][tiles · imgs]` (columns tile-major),
+/// [`LANES`] images side by side: `f(tile, first image, images, result)`, the result holding
+/// each entry's lanes side by side.
+fn each_inverse<T: WithDType>(
+    l: &Sparse<T>,
+    mm: &[T],
+    (rows, row): (usize, usize),
+    (tiles, imgs): (usize, usize),
+    mut f: impl FnMut(usize, usize, usize, &[T]),
+) {
+    let (tt, p) = (l.cols * l.cols, tiles * imgs);
+    let (mut d, mut tmp, mut res) = l.scratch();
+    for tile in 0..tiles {
+        for b0 in (0..imgs).step_by(LANES) {
+            let (len, col0) = (LANES.min(imgs - b0), tile * imgs + b0);
+            for xi in 0..tt {
+                let at = (xi * rows + row) * p + col0;
+                put(&mut d[xi * LANES..(xi + 1) * LANES], &mm[at..at + len]);
+            }
+            l.sandwich(&d, &mut tmp, &mut res);
+            f(tile, b0, len, &res);
+        }
+    }
 }
 
 /// Windows of `src` planes, transformed: for every plane `(i0, i1)` of `src (a0, a1, h, w)` and
@@ -470,28 +496,19 @@ pub fn forward_keep<T: WithDType + Send + Sync>(
         let (mm, imgs) = (&*mm, p / tiles);
         let yt = &mut yt[..o * imgs * oh * ow];
         yt.par_chunks_mut(oh * ow * imgs).enumerate().for_each(|(co, ys)| {
-            let (mut d, mut tmp, mut res) = at.scratch();
             let bias = bias.map_or(T::zero(), |b| b[co]);
-            for tile in 0..tiles {
+            each_inverse(&at, mm, (o, co), (tiles, imgs), |tile, b0, len, res| {
                 let (ty, tx) = (tile / tw, tile % tw);
-                for b0 in (0..imgs).step_by(LANES) {
-                    let (len, col0) = (LANES.min(imgs - b0), tile * imgs + b0);
-                    for xi in 0..tt {
-                        let row = (xi * o + co) * p + col0;
-                        put(&mut d[xi * LANES..(xi + 1) * LANES], &mm[row..row + len]);
-                    }
-                    at.sandwich(&d, &mut tmp, &mut res);
-                    for i in 0..m.min(oh - ty * m) {
-                        for j in 0..m.min(ow - tx * m) {
-                            let at = ((ty * m + i) * ow + tx * m + j) * imgs + b0;
-                            for (y, &v) in ys[at..at + len].iter_mut().zip(&res[(i * m + j) * LANES..]) {
-                                let v = v + bias;
-                                *y = if relu { v.max(T::zero()) } else { v };
-                            }
+                for i in 0..m.min(oh - ty * m) {
+                    for j in 0..m.min(ow - tx * m) {
+                        let at = ((ty * m + i) * ow + tx * m + j) * imgs + b0;
+                        for (y, &v) in ys[at..at + len].iter_mut().zip(&res[(i * m + j) * LANES..]) {
+                            let v = v + bias;
+                            *y = if relu { v.max(T::zero()) } else { v };
                         }
                     }
                 }
-            }
+            });
         });
         inner_first(yt, o * oh * ow, imgs, yg);
     }
@@ -552,8 +569,10 @@ pub fn grad_weight<T: WithDType + Send + Sync>(x: &[T], grad: &[T], cv: &Conv, b
 }
 
 /// The output gradient's `m × m` blocks transformed, `Z = A dY Aᵀ` (`t × t`), as
-/// `[o][ξ][n·tiles]`: what both kept backward passes start from.
-fn transform_grad<T: WithDType + Send + Sync>(grad: &[T], kept: &Kept<T>, tr: &Transform) -> Result<Vec<T>> {
+/// `[o][ξ][n·tiles]`: what both kept backward passes ([`grad_input_kept`],
+/// [`grad_weight_kept`]) start from, computed once for both.
+pub fn transform_grad<T: WithDType + Send + Sync>(grad: &[T], kept: &Kept<T>) -> Result<Vec<T>> {
+    let tr = kept_transform(kept)?;
     let (Conv { n, o, .. }, (oh, ow), m, t) = (kept.cv, kept.cv.out(), kept.m, tr.t);
     kept.cv.check("backward", &[("output gradient", grad.len(), n * o * oh * ow)])?;
     let (th, tw) = (oh.div_ceil(m), ow.div_ceil(m));
@@ -575,11 +594,22 @@ fn kept_transform<T>(kept: &Kept<T>) -> Result<Transform> {
     Ok(tr)
 }
 
-/// The input gradient `(n, c, h, w)` from the output gradient and what the forward kept:
-/// `dD = B [Σ_o U ⊙ Z] Bᵀ` per input tile, added up where the tiles overlap.
-pub fn grad_input_kept<T: WithDType + Send + Sync>(grad: &[T], kept: &Kept<T>) -> Result<Vec<T>> {
+/// [`kept_transform`], with `z` checked to be the output gradient's transform ([`transform_grad`]).
+fn kept_transform_z<T>(z: &[T], kept: &Kept<T>) -> Result<Transform> {
     let tr = kept_transform(kept)?;
-    let z = transform_grad(grad, kept, &tr)?;
+    let (Conv { n, o, .. }, (oh, ow), m) = (kept.cv, kept.cv.out(), kept.m);
+    let expected = o * tr.t * tr.t * n * oh.div_ceil(m) * ow.div_ceil(m);
+    if z.len() != expected {
+        candle_core::bail!("winograd backward: the transformed output gradient has {} elements, expected {expected}", z.len());
+    }
+    Ok(tr)
+}
+
+/// The input gradient `(n, c, h, w)` from the output gradient's transform `z` ([`transform_grad`])
+/// and what the forward kept: `dD = B [Σ_o U ⊙ Z] Bᵀ` per input tile, added up where the tiles
+/// overlap.
+pub fn grad_input_kept<T: WithDType + Send + Sync>(z: &[T], kept: &Kept<T>) -> Result<Vec<T>> {
+    let tr = kept_transform_z(z, kept)?;
     let (Conv { n, c, h, w, o, pad, .. }, (oh, ow), m, t) = (kept.cv, kept.cv.out(), kept.m, tr.t);
     let (th, tw, tt) = (oh.div_ceil(m), ow.div_ceil(m), t * t);
     let (tiles, u) = (th * tw, &kept.u);
@@ -594,44 +624,34 @@ pub fn grad_input_kept<T: WithDType + Send + Sync>(grad: &[T], kept: &Kept<T>) -
     let b = Sparse::new(&transposed(&tr.bt, t, t), t, t);
     let mut dxt = vec![T::zero(); c * h * w * n];
     dxt.par_chunks_mut(h * w * n).enumerate().for_each(|(ci, planes)| {
-        let (mut d, mut tmp, mut res) = b.scratch();
-        for tile in 0..tiles {
+        each_inverse(&b, &nn, (c, ci), (tiles, n), |tile, b0, len, res| {
             let (ty, tx) = (tile / tw, tile % tw);
-            for b0 in (0..n).step_by(LANES) {
-                let (len, col0) = (LANES.min(n - b0), tile * n + b0);
-                for xi in 0..tt {
-                    let row = (xi * c + ci) * p + col0;
-                    put(&mut d[xi * LANES..(xi + 1) * LANES], &nn[row..row + len]);
+            for i in 0..t {
+                let y = (ty * m + i).wrapping_sub(pad);
+                if y >= h {
+                    continue;
                 }
-                b.sandwich(&d, &mut tmp, &mut res);
-                for i in 0..t {
-                    let y = (ty * m + i).wrapping_sub(pad);
-                    if y >= h {
-                        continue;
-                    }
-                    for j in 0..t {
-                        let x = (tx * m + j).wrapping_sub(pad);
-                        if x < w {
-                            let at = (y * w + x) * n + b0;
-                            for (g, &v) in planes[at..at + len].iter_mut().zip(&res[(i * t + j) * LANES..]) {
-                                *g += v;
-                            }
+                for j in 0..t {
+                    let x = (tx * m + j).wrapping_sub(pad);
+                    if x < w {
+                        let at = (y * w + x) * n + b0;
+                        for (g, &v) in planes[at..at + len].iter_mut().zip(&res[(i * t + j) * LANES..]) {
+                            *g += v;
                         }
                     }
                 }
             }
-        }
+        });
     });
     let mut dx = vec![T::zero(); n * c * h * w];
     inner_first(&dxt, c * h * w, n, &mut dx);
     Ok(dx)
 }
 
-/// The weight gradient `(o, c, k, k)` from the output gradient and what the forward kept:
-/// `dg = Gᵀ [Σ_tiles Z ⊙ V] G`.
-pub fn grad_weight_kept<T: WithDType + Send + Sync>(grad: &[T], kept: &Kept<T>) -> Result<Vec<T>> {
-    let tr = kept_transform(kept)?;
-    let z = transform_grad(grad, kept, &tr)?;
+/// The weight gradient `(o, c, k, k)` from the output gradient's transform `z`
+/// ([`transform_grad`]) and what the forward kept: `dg = Gᵀ [Σ_tiles Z ⊙ V] G`.
+pub fn grad_weight_kept<T: WithDType + Send + Sync>(z: &[T], kept: &Kept<T>) -> Result<Vec<T>> {
+    let tr = kept_transform_z(z, kept)?;
     let (Conv { n, c, o, k, .. }, (oh, ow), m, t) = (kept.cv, kept.cv.out(), kept.m, tr.t);
     let (tt, v) = (t * t, &kept.v);
     let p = n * oh.div_ceil(m) * ow.div_ceil(m);
@@ -644,25 +664,18 @@ pub fn grad_weight_kept<T: WithDType + Send + Sync>(grad: &[T], kept: &Kept<T>) 
 }
 
 /// `dW (o, c, k, k)` from `M [ξ][o][c]`: `L M Lᵀ` per channel pair (`L` is `k × t`), LANES
-/// input channels at a time.
+/// input channels at a time (as one tile of `c` images).
 fn inverse_weights<T: WithDType + Send + Sync>(mw: &[T], at: &Sparse<T>, o: usize, c: usize) -> Vec<T> {
-    let (k, tt) = (at.rows, at.cols * at.cols);
+    let k = at.rows;
     let mut dw = vec![T::zero(); o * c * k * k];
     dw.par_chunks_mut(c * k * k).enumerate().for_each(|(co, dst)| {
-        let (mut d, mut tmp, mut res) = at.scratch();
-        for ci0 in (0..c).step_by(LANES) {
-            let len = LANES.min(c - ci0);
-            for xi in 0..tt {
-                let row = (xi * o + co) * c + ci0;
-                put(&mut d[xi * LANES..(xi + 1) * LANES], &mw[row..row + len]);
-            }
-            at.sandwich(&d, &mut tmp, &mut res);
+        each_inverse(at, mw, (o, co), (1, c), |_, ci0, len, res| {
             for lane in 0..len {
                 for (e, v) in dst[(ci0 + lane) * k * k..(ci0 + lane + 1) * k * k].iter_mut().enumerate() {
                     *v = res[e * LANES + lane];
                 }
             }
-        }
+        });
     });
     dw
 }
