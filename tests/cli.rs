@@ -670,7 +670,7 @@ fn damaged_or_strange_checkpoint_files_are_refused_naming_them() {
 fn an_unknown_kernel_choice_in_the_environment_is_an_error() {
     let o = no_panic(Command::new(env!("CARGO_BIN_EXE_alexnet-lab")).arg("shapes").env("ALEXNET_LAB_KERNELS", "fast").output().unwrap(), &[]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("ALEXNET_LAB_KERNELS=fast") && stderr(&o).contains("use one of lab, direct, candle"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("ALEXNET_LAB_KERNELS=fast") && stderr(&o).contains("use one of lab, direct, candle, winograd"), "{}", stderr(&o));
 }
 
 /// The memory budget from the environment is the binary's to read: `alexnet-lab memory` takes

@@ -1,11 +1,13 @@
 //! Each of AlexNet's convolutions, forward and backward, timed with the lab's kernels
-//! (`lab`: Winograd where it pays) and with every convolution direct (`direct`: im2col + GEMM),
-//! interleaved round after round on the same machine; medians. Beside them the machine's GEMM
+//! (`lab`: Winograd where its cost model says it pays) and with every convolution direct
+//! (`direct`: im2col + GEMM) or, with `winograd` as the fourth argument, with Winograd wherever
+//! a tile fits (the other side of the cost model's choice), interleaved round after round on
+//! the same machine; medians. Beside them the machine's GEMM
 //! speed (a 2048³ f32 product through candle's `matmul`, i.e. the `gemm` crate every
 //! convolution here ends in), and each layer's direct-equivalent speed (its `2·MAC` over the
 //! time, forward plus both gradients). A benchmark, not a test.
 //!
-//!     cargo run --release --example conv_layers -- [image size, 80] [batch, 64] [rounds, 5]
+//!     cargo run --release --example conv_layers -- [image size, 80] [batch, 64] [rounds, 5] [direct|winograd]
 
 use std::time::Instant;
 
@@ -13,7 +15,14 @@ use alexnet_lab::candle::{DType, Device, Tensor, Var};
 use alexnet_lab::kernels::{conv::conv2d_relu, set_kernels, Kernels};
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse()).collect::<Result<_, _>>()?;
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let other = match args.get(3).map(String::as_str) {
+        None | Some("direct") => Kernels::Direct,
+        Some("winograd") => Kernels::Winograd,
+        Some(x) => anyhow::bail!("the fourth argument is `direct` or `winograd`, got {x:?}"),
+    };
+    args.truncate(3);
+    let args: Vec<usize> = args.iter().map(|a| a.parse()).collect::<Result<_, _>>()?;
     let size = args.first().copied().unwrap_or(80);
     let n = args.get(1).copied().unwrap_or(64);
     let rounds = args.get(2).copied().unwrap_or(5);
@@ -36,9 +45,18 @@ fn main() -> anyhow::Result<()> {
     println!("AlexNet convolutions at {size}x{size}, batch {n}, {rounds} interleaved rounds, medians (ms)");
     println!(
         "{:6} {:>12} {:>8} {:>10} {:>10} {:>10} {:>10} {:>8} {:>10} {:>10}",
-        "layer", "input", "GMAC", "lab fwd", "lab bwd", "direct fwd", "direct bwd", "speedup", "lab GF/s", "direct GF/s"
+        "layer",
+        "input",
+        "GMAC",
+        "lab fwd",
+        "lab bwd",
+        format!("{other} fwd"),
+        format!("{other} bwd"),
+        "speedup",
+        "lab GF/s",
+        format!("{other} GF/s")
     );
-    let (mut lab_total, mut direct_total) = (0.0, 0.0);
+    let (mut lab_total, mut other_total) = (0.0, 0.0);
     for (i, &(c, o, k, s, p)) in layers.iter().enumerate() {
         let oh = (h + 2 * p - k) / s + 1;
         // The image (conv1's input) gets no gradient in training; the others' inputs do.
@@ -56,7 +74,7 @@ fn main() -> anyhow::Result<()> {
         };
         let mut times = vec![vec![]; 4];
         for round in 0..=rounds {
-            for (j, kernels) in [Kernels::Lab, Kernels::Direct].into_iter().enumerate() {
+            for (j, kernels) in [Kernels::Lab, other].into_iter().enumerate() {
                 set_kernels(kernels);
                 let (f, bw) = step()?;
                 if round > 0 {
@@ -71,7 +89,7 @@ fn main() -> anyhow::Result<()> {
         let macs = (n * o * oh * oh * c * k * k) as f64 / 1e9;
         let speedup = (med[2] + med[3]) / (med[0] + med[1]);
         lab_total += med[0] + med[1];
-        direct_total += med[2] + med[3];
+        other_total += med[2] + med[3];
         // forward + weight gradient (+ input gradient but for conv1, whose input is the image)
         let passes = if i == 0 { 2.0 } else { 3.0 };
         let gflops = |ms: f64| 2.0 * macs * passes / (ms / 1e3);
@@ -90,7 +108,7 @@ fn main() -> anyhow::Result<()> {
         );
         h = if [0, 1].contains(&i) { (oh - 3) / 2 + 1 } else { oh };
     }
-    println!("all    {:>12} {:>8} {:>21.1} {:>21.1} {:>7.2}x", "", "", lab_total, direct_total, direct_total / lab_total);
+    println!("all    {:>12} {:>8} {:>21.1} {:>21.1} {:>7.2}x", "", "", lab_total, other_total, other_total / lab_total);
     println!("(bwd: the op's backward and candle's for the benchmark's loss, sum(y * r); GF/s: 2·MAC of the passes over their time)");
     Ok(())
 }

@@ -48,11 +48,21 @@ fn errors((n, c, h, w, o, k, p): Case, dtype: DType) -> (f64, [f64; 3]) {
     (max_rel(&ours, &stock), [grad(&x), grad(&wt), grad(&b)])
 }
 
-/// Every case's forward and gradient errors (see [`errors`]) below `bound`.
+/// `f` with `kernels` chosen, then the default again (under [`SERIAL`]).
+fn with_kernels<R>(kernels: Kernels, f: impl FnOnce() -> R) -> R {
+    set_kernels(kernels);
+    let r = f();
+    set_kernels(Kernels::Lab);
+    r
+}
+
+/// Every case's forward and gradient errors (see [`errors`]) below `bound`, with Winograd for
+/// every case (`Kernels::Winograd`: at these small sizes the cost model would choose the direct
+/// convolution for most of them).
 fn assert_all_within(dtype: DType, bound: f64) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     for case in CASES {
-        let (fwd, grads) = errors(case, dtype);
+        let (fwd, grads) = with_kernels(Kernels::Winograd, || errors(case, dtype));
         assert!(fwd < bound && grads.iter().all(|&e| e < bound), "{case:?}: forward {fwd:e}, gradients (x, w, b) {grads:?}");
     }
 }
@@ -74,21 +84,36 @@ fn f32_forward_and_gradients_match_candle_within_2e_5() {
 }
 
 /// `Kernels::Direct` turns Winograd off: the same layer then computes other roundings (so the
-/// default path is not the direct one), while both stay within the bounds above.
+/// Winograd path is not the direct one), while both stay within the bounds above.
 #[test]
 fn the_direct_switch_changes_the_path_not_the_result() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let case = (2, 16, 8, 8, 24, 5, 2);
     let run = |kernels| {
-        set_kernels(kernels);
-        let out = conv2d_relu(&det(&[2, 16, 8, 8], 1, DType::F32), &det(&[24, 16, 5, 5], 2, DType::F32), None, 1, 2).unwrap();
-        set_kernels(Kernels::Lab);
-        out
+        with_kernels(kernels, || {
+            conv2d_relu(&det(&[2, 16, 8, 8], 1, DType::F32), &det(&[24, 16, 5, 5], 2, DType::F32), None, 1, 2).unwrap()
+        })
     };
-    let (lab, direct) = (run(Kernels::Lab), run(Kernels::Direct));
-    let diff = max_rel(&lab, &direct);
-    assert!(diff > 0.0, "{case:?}: the lab's default and the direct convolution gave identical bits");
+    let (wino, direct) = (run(Kernels::Winograd), run(Kernels::Direct));
+    let diff = max_rel(&wino, &direct);
+    assert!(diff > 0.0, "{case:?}: Winograd and the direct convolution gave identical bits");
     assert!(diff < 2e-5, "{case:?}: off by {diff:e}");
+}
+
+/// The lab's default (`Kernels::Lab`) follows the cost model: conv3 of an 80x80 AlexNet on 64
+/// images goes through Winograd (other bits than direct), on one image directly (the same bits).
+#[test]
+fn the_default_follows_the_cost_model() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    assert_eq!(Conv::new(64, 256, 3, 3, 384, 3, 1).forward_tile(false), Some(3));
+    assert_eq!(Conv::new(1, 256, 3, 3, 384, 3, 1).forward_tile(false), None);
+    let (w, b) = (det(&[384, 256, 3, 3], 2, DType::F32), det(&[384], 3, DType::F32));
+    for (n, winograd) in [(64, true), (1, false)] {
+        let x = det(&[n, 256, 3, 3], 1, DType::F32);
+        let run = |kernels| with_kernels(kernels, || conv2d_relu(&x, &w, Some(&b), 1, 1).unwrap());
+        let diff = max_rel(&run(Kernels::Lab), &run(Kernels::Direct));
+        assert_eq!(diff > 0.0, winograd, "batch {n}: the default differs from direct by {diff:e}");
+    }
 }
 
 // The algorithm itself, on slices (`kernels::winograd`), against the definition.
@@ -115,26 +140,53 @@ fn every_transform_computes_the_correlation() {
     assert!(Transform::new(7, 3).is_none(), "t = 9 is beyond MAX_TILE");
 }
 
-/// The tiles AlexNet's stride-1 layers get at the lab's image sizes.
+/// The tiles AlexNet's stride-1 layers get at the lab's image sizes and batches, for training
+/// (`forward_tile(true)`) and for a forward alone.
 #[test]
 fn tiles_for_alexnet() {
-    let conv = |c, h, o, k, pad| Conv::new(64, c, h, h, o, k, pad);
-    // 80x80: conv2 on 8x8 (2x2 tiles of F(4x4, 5x5)), conv3-5 on 3x3 (one of F(3x3, 3x3))
-    assert_eq!(conv(96, 8, 256, 5, 2).forward_tile(), Some(4));
-    assert_eq!(conv(96, 8, 256, 5, 2).grad_weight_block(), Some(4));
-    assert_eq!(conv(256, 3, 384, 3, 1).forward_tile(), Some(3));
-    assert_eq!(conv(256, 3, 384, 3, 1).grad_weight_block(), Some(3));
-    // 96x96: conv2 on 10x10 (3x3 tiles), conv3-5 on 4x4
-    assert_eq!(conv(96, 10, 256, 5, 2).forward_tile(), Some(4));
-    assert_eq!(conv(256, 4, 384, 3, 1).forward_tile(), Some(4));
+    let conv = |n, c, h, o, k, pad| Conv::new(n, c, h, h, o, k, pad);
+    // 80x80, batch 64: conv2 on 8x8 (2x2 tiles of F(4x4, 5x5)), conv3-5 on 3x3 (one of F(3x3, 3x3))
+    assert_eq!(conv(64, 96, 8, 256, 5, 2).forward_tile(true), Some(4));
+    assert_eq!(conv(64, 96, 8, 256, 5, 2).grad_weight_block(), Some(4));
+    assert_eq!(conv(64, 256, 3, 384, 3, 1).forward_tile(true), Some(3));
+    assert_eq!(conv(64, 256, 3, 384, 3, 1).grad_weight_block(), Some(3));
+    // 96x96, batch 64: conv2 on 10x10 (3x3 tiles), conv3-5 on 4x4 (one tile of F(4x4, 3x3))
+    assert_eq!(conv(64, 96, 10, 256, 5, 2).forward_tile(true), Some(4));
+    assert_eq!(conv(64, 256, 4, 384, 3, 1).forward_tile(true), Some(4));
+    // 96x96, batch 16: the 36 transformed weights per channel pair of F(4x4, 3x3) cost more
+    // than the multiplications they save on 16 images; F(2x2, 3x3) stores 16
+    assert_eq!(conv(16, 384, 4, 384, 3, 1).forward_tile(true), Some(2));
+    assert_eq!(conv(16, 96, 10, 256, 5, 2).forward_tile(true), Some(4));
+    // evaluation at 96x96, batch 256: one tile of F(4x4, 3x3)
+    assert_eq!(conv(256, 384, 4, 384, 3, 1).forward_tile(false), Some(4));
+    // conv3 at 80x80 breaks even at about 25 images: the 25 transformed weights per channel
+    // pair of F(3x3, 3x3) cost as much as 24 images' worth of saved multiplications
+    assert_eq!(conv(1, 256, 3, 384, 3, 1).forward_tile(true), None);
+    assert_eq!(conv(16, 256, 3, 384, 3, 1).forward_tile(true), None);
+    assert_eq!(conv(32, 256, 3, 384, 3, 1).forward_tile(true), Some(3));
     // a 1x1 output, a 1x1 kernel, few channels (LeNet): nothing to gain
-    assert_eq!(conv(64, 1, 64, 3, 1).forward_tile(), None);
-    assert_eq!(conv(64, 8, 64, 1, 0).forward_tile(), None);
-    assert_eq!(conv(1, 28, 6, 5, 2).forward_tile(), None);
-    assert_eq!(conv(64, 7, 64, 5, 2).forward_tile(), Some(4));
+    assert_eq!(conv(64, 64, 1, 64, 3, 1).forward_tile(true), None);
+    assert_eq!(conv(64, 64, 8, 64, 1, 0).forward_tile(true), None);
+    assert_eq!(conv(64, 1, 28, 6, 5, 2).forward_tile(true), None);
+    assert_eq!(conv(64, 64, 7, 64, 5, 2).forward_tile(true), Some(4));
     // kernels too large for any tile of at most MAX_TILE (an 11x11 at stride 1): direct
-    assert_eq!(conv(64, 20, 64, 11, 5).forward_tile(), None);
-    assert_eq!(conv(64, 20, 64, 8, 0).grad_weight_block(), None);
+    assert_eq!(conv(64, 64, 20, 64, 11, 5).forward_tile(true), None);
+    assert_eq!(conv(64, 64, 20, 64, 8, 0).grad_weight_block(), None);
+}
+
+/// The cost model behind the choice: direct counts every multiplication, Winograd fewer
+/// multiplications plus its weight-sized passes, which do not grow with the batch.
+#[test]
+fn the_cost_model_weighs_the_weight_sized_passes_against_the_batch() {
+    let cv = |n| Conv::new(n, 384, 4, 4, 384, 3, 1);
+    let ratio = |n: usize, m| cv(n).modelled_cost(Some(m), true) / cv(n).modelled_cost(None, true);
+    // F(4x4, 3x3) on one 4x4 tile: 36 multiplications against 9 x 16 = 144 direct, so its share
+    // falls toward 36 / 144 / 1.36 as the batch grows and the weight-sized passes matter less
+    assert!(ratio(16, 4) > ratio(64, 4) && ratio(64, 4) > ratio(1024, 4), "{} {} {}", ratio(16, 4), ratio(64, 4), ratio(1024, 4));
+    assert!((ratio(1 << 20, 4) - 36.0 / 144.0 / 1.36).abs() < 1e-3, "{}", ratio(1 << 20, 4));
+    // a forward alone does a third of the GEMMs and 2 of the 5 weight-sized passes
+    let (f, t) = (cv(64).modelled_cost(None, false), cv(64).modelled_cost(None, true));
+    assert!((t / f - 3.0).abs() < 1e-12);
 }
 
 /// `(n, c, h, w) * (o, c, k, k)`, stride 1, by the definition.

@@ -19,7 +19,8 @@
 //! prediction, the tests' shapes) share every loop and GEMM between all threads instead.
 //!
 //! Stride-1 layers with at least 16 channels in and out (AlexNet's conv2-5) go through
-//! [`super::winograd`] instead, unless [`Kernels::Direct`] is chosen; the op keeps that path's
+//! [`super::winograd`] instead where its cost model says it pays (everywhere with
+//! [`Kernels::Winograd`], nowhere with [`Kernels::Direct`]); the op keeps that path's
 //! transformed tiles from its forward for its backward.
 //!
 //! Self-contained (with `cpu_ops`) so it can be offered upstream to candle.
@@ -74,10 +75,15 @@ impl Geom {
     }
 
     /// This convolution for Winograd's transforms, when it has stride 1 and the lab's kernels
-    /// may use them ([`Kernels::Lab`]).
+    /// may use them ([`Kernels::Lab`], or [`Kernels::Winograd`] wherever a tile fits).
     fn winograd(&self, o: usize) -> Option<Conv> {
         let Geom { n, c, h, w, k, stride, pad, .. } = *self;
-        (stride == 1 && Kernels::chosen() == Kernels::Lab).then(|| Conv::new(n, c, h, w, o, k, pad))
+        let always = match Kernels::chosen() {
+            Kernels::Lab => false,
+            Kernels::Winograd => true,
+            Kernels::Direct | Kernels::Candle => return None,
+        };
+        (stride == 1).then(|| Conv { always, ..Conv::new(n, c, h, w, o, k, pad) })
     }
 
     /// Rows of one image's columns: `c * k * k`.
@@ -316,7 +322,7 @@ impl CustomOp3 for Conv2dOp {
         check_dims("conv2d bias", l3, &[o])?;
         let g = Geom::new(n, c, h, w, k, self.stride, self.pad)?;
         let shape = Shape::from((n, o, g.oh, g.ow));
-        let wino = g.winograd(o).and_then(|cv| Some((cv, cv.forward_tile()?)));
+        let wino = g.winograd(o).and_then(|cv| Some((cv, cv.forward_tile(self.keep)?)));
         let out = float_triple!("conv2d", s1, l1, s2, l2, s3, l3, |x, wt, b| match wino {
             Some((cv, m)) => {
                 let (y, kept) = winograd::forward_keep(x, wt, Some(b), self.relu, &cv, m, self.keep)?;

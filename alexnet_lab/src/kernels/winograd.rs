@@ -45,9 +45,22 @@ use super::cpu::{matmul_on, Threads};
 /// The largest transformed tile, `t = m + r - 1`.
 pub const MAX_TILE: usize = 8;
 
-/// Winograd is used where it does at most this share of the direct convolution's
-/// multiplications (it adds transforms, and its GEMMs are smaller).
-const MAX_SHARE: f64 = 0.6;
+/// The cost model that chooses each layer's tile ([`Conv::forward_tile`]) counts time in floating
+/// point operations of a Winograd GEMM. A byte of a weight-sized pass (the transformed weights
+/// `U` written and read, the weight gradient's `M` written and read: `t²·o·c` values each) costs
+/// this many: the transforms of weight-sized tensors are memory-bound, and at small batches they
+/// outweigh the GEMMs they shrink. Fitted on 2 cores of an AMD EPYC (Zen 4) from the per-layer
+/// times of `examples/conv_layers.rs` at 80/64 and 96/16 (2026-12-03): the Winograd GEMMs ran
+/// at about 150 GFLOP/s and the weight-sized passes at about 6 GB/s. A rough model: it leaves
+/// out that the direct convolution's small GEMMs slow down too. Checked interleaved
+/// (`conv_layers ... winograd`) where it decides: direct for conv2-5 on one 80x80 image was
+/// 1.9x faster than Winograd, on four 96x96 images 1.2x; at batch 16 its choices and the
+/// alternatives were within 2% (docs/performance.md).
+const FLOPS_PER_WEIGHT_BYTE: f64 = 25.0;
+
+/// im2col + GEMM ran at about 1/1.36 of the Winograd GEMMs' speed per operation (the same fit):
+/// the direct convolution's cost is its operations times this.
+const DIRECT_SLOWDOWN: f64 = 1.36;
 
 /// Layers with fewer input or output channels than this stay direct: their GEMMs are too thin
 /// for the transforms to pay (LeNet's first convolution has 1 and 6).
@@ -248,11 +261,14 @@ pub struct Conv {
     pub pad: usize,
     /// The transformed tiles of one group of images stay under this many bytes.
     pub group_bytes: usize,
+    /// Winograd wherever a tile fits, even where the cost model prefers the direct
+    /// convolution ([`crate::kernels::Kernels::Winograd`]); false by default.
+    pub always: bool,
 }
 
 impl Conv {
     pub fn new(n: usize, c: usize, h: usize, w: usize, o: usize, k: usize, pad: usize) -> Self {
-        Self { n, c, h, w, o, k, pad, group_bytes: GROUP_BYTES }
+        Self { n, c, h, w, o, k, pad, group_bytes: GROUP_BYTES, always: false }
     }
 
     /// The output's `(oh, ow)` (0 where the kernel does not fit the padded input).
@@ -274,10 +290,10 @@ impl Conv {
         Ok(())
     }
 
-    /// The forward's output tile `m`, when Winograd pays here.
-    pub fn forward_tile(&self) -> Option<usize> {
-        let (oh, ow) = self.out();
-        self.wide().then(|| best_tile(self.k, oh, ow)).flatten()
+    /// The forward's output tile `m`, when Winograd pays here: for a forward that will be
+    /// backpropagated (`train`, its three passes counted) or for one alone.
+    pub fn forward_tile(&self, train: bool) -> Option<usize> {
+        self.wide().then(|| self.best_tile(train)).flatten()
     }
 
     /// Both channel counts at least [`MIN_CHANNELS`].
@@ -288,15 +304,15 @@ impl Conv {
     /// The input gradient's output tile (it is the forward of the flipped convolution), when
     /// Winograd pays and the padding allows it (`pad < k`).
     pub fn grad_input_tile(&self) -> Option<usize> {
-        (self.pad < self.k).then(|| self.flipped().forward_tile()).flatten()
+        (self.pad < self.k).then(|| self.flipped().forward_tile(true)).flatten()
     }
 
     /// The weight gradient's block of output gradient `b` (the filter of F(k×k, b×b)), when
     /// Winograd pays.
     pub fn grad_weight_block(&self) -> Option<usize> {
         // F(k×k, b×b) has t = b + k - 1, as the forward's F(m×m, k×k) has t = m + k - 1: the
-        // same count over the same output decides both.
-        self.forward_tile()
+        // same cost over the same output decides both.
+        self.forward_tile(true)
     }
 
     /// The input gradient as a forward convolution: of the output gradient `(n, o, oh, ow)`
@@ -312,17 +328,43 @@ impl Conv {
     }
 }
 
-/// The tile size (`m` for the forward, `b` for the weight gradient; both give `t = size + k - 1`)
-/// with the fewest multiplications, `t²` per tile, over an `oh × ow` output; None when even the
-/// best does more than [`MAX_SHARE`] of the direct `k²·oh·ow`.
-fn best_tile(k: usize, oh: usize, ow: usize) -> Option<usize> {
-    if k < 2 || oh == 0 || ow == 0 {
-        return None;
+impl Conv {
+    /// The modelled cost of this layer with output tiles of `m` (None: the direct convolution),
+    /// in operations of a Winograd GEMM ([`FLOPS_PER_WEIGHT_BYTE`], [`DIRECT_SLOWDOWN`]): one
+    /// pass (`train` false) or the forward and both gradients.
+    ///
+    /// Winograd: `t²` GEMMs of `(o × c) · (c × n·tiles)` per pass, plus its weight-sized passes
+    /// (2 for a forward: `U` written and read; 5 for training: `U` read again by the input
+    /// gradient, the weight gradient's `M` written and read). The activation-sized transforms
+    /// are left out: they grow with the batch like the GEMMs. Direct: `2·o·c·k²·n·oh·ow` per pass.
+    pub fn modelled_cost(&self, m: Option<usize>, train: bool) -> f64 {
+        let (oh, ow) = self.out();
+        let passes = if train { 3.0 } else { 1.0 };
+        let (n, c, o, k) = (self.n as f64, self.c as f64, self.o as f64, self.k as f64);
+        match m {
+            None => passes * 2.0 * o * c * k * k * n * (oh * ow) as f64 * DIRECT_SLOWDOWN,
+            Some(m) => {
+                let t = (m + self.k - 1) as f64;
+                let tiles = (oh.div_ceil(m.max(1)) * ow.div_ceil(m.max(1))) as f64;
+                let weight_passes = if train { 5.0 } else { 2.0 };
+                passes * 2.0 * t * t * o * c * n * tiles + FLOPS_PER_WEIGHT_BYTE * weight_passes * 4.0 * t * t * o * c
+            }
+        }
     }
-    let cost = |m: usize| (m + k - 1).pow(2) * oh.div_ceil(m) * ow.div_ceil(m);
-    // m ≥ 2 and t = m + k - 1 ≤ MAX_TILE (none for kernels over MAX_TILE - 1)
-    let m = (2..=(MAX_TILE + 1).saturating_sub(k)).min_by_key(|&m| cost(m))?;
-    ((cost(m) as f64) <= MAX_SHARE * (k * k * oh * ow) as f64).then_some(m)
+
+    /// The tile `m` (`t = m + k - 1 ≤ MAX_TILE`) of the lowest [`Conv::modelled_cost`], None
+    /// when the direct convolution costs less (unless [`Conv::always`]) or no tile fits
+    /// (`k < 2`, or `k > MAX_TILE - 1`).
+    fn best_tile(&self, train: bool) -> Option<usize> {
+        let (oh, ow) = self.out();
+        if self.k < 2 || oh == 0 || ow == 0 {
+            return None;
+        }
+        let cost = |m: Option<usize>| self.modelled_cost(m, train);
+        // m ≥ 2 and t = m + k - 1 ≤ MAX_TILE (none for kernels over MAX_TILE - 1)
+        let m = (2..=(MAX_TILE + 1).saturating_sub(self.k)).min_by(|&a, &b| cost(Some(a)).total_cmp(&cost(Some(b))))?;
+        (self.always || cost(Some(m)) < cost(None)).then_some(m)
+    }
 }
 
 /// `src (a0, a1, hw)` with the index that is not `outer` moved last: `(a1, hw, a0)` when
