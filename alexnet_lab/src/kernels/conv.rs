@@ -39,6 +39,7 @@ use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
+use super::sink::GradSink;
 use super::winograd::{self, Conv};
 use super::Kernels;
 use super::cpu::{
@@ -242,6 +243,9 @@ struct Conv2dOp {
     /// What the forward kept (a `winograd::Kept<f32 or f64>`), taken by the backward. The op
     /// lives in its output's graph node, so an unused one is dropped with the graph.
     kept: Mutex<Option<Arc<dyn Any + Send + Sync>>>,
+    /// Where the weight's and bias's gradients go instead of candle's autograd (see
+    /// [`super::sink`]), when the op was built inside a sink's scope.
+    sink: Option<GradSink>,
 }
 
 impl Conv2dOp {
@@ -363,7 +367,8 @@ impl CustomOp3 for Conv2dOp {
                 grad_w = w.track_op().then(|| pass(KeptPass::Weight)).transpose()?;
                 grad_x = x.track_op().then(|| pass(KeptPass::Input)).transpose()?;
             }
-            return Ok((grad_x, grad_w, grad_b));
+            let sink = self.sink.as_ref();
+            return Ok((grad_x, GradSink::route(sink, w, grad_w)?, GradSink::route(sink, b, grad_b)?));
         }
         let grad_w = match w.track_op() {
             true => Some(x.detach().contiguous()?.apply_op2_no_bwd(&grad, &ConvGradWeight { g })?),
@@ -377,7 +382,8 @@ impl CustomOp3 for Conv2dOp {
             true => Some(grad.apply_op2_no_bwd(&w.detach().contiguous()?, &ConvGradInput { g })?),
             false => None,
         };
-        Ok((grad_x, grad_w, grad_b))
+        let sink = self.sink.as_ref();
+        Ok((grad_x, GradSink::route(sink, w, grad_w)?, GradSink::route(sink, b, grad_b)?))
     }
 }
 
@@ -582,7 +588,7 @@ fn conv2d_act(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, stride: usize,
     if Kernels::for_tensor(x) != Kernels::Candle {
         let bias = bias_or_zeros(bias, weight)?;
         let keep = x.track_op() || weight.track_op() || bias.track_op();
-        let op = Conv2dOp { stride, pad, relu, keep, kept: Mutex::new(None) };
+        let op = Conv2dOp { stride, pad, relu, keep, kept: Mutex::new(None), sink: GradSink::current() };
         return x.contiguous()?.apply_op3(&weight.contiguous()?, &bias, op);
     }
     let y = x.conv2d(weight, pad, stride, 1, 1)?;

@@ -8,6 +8,8 @@
 //! one sum; the ReLU after the layer is applied as the output is written.
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, WithDType};
+
+use super::sink::GradSink;
 use super::cpu::{
     bias_or_zeros, check_dims, contiguous, float_pair, float_triple, matmul_into, relu_in_place, transpose, ReluMask, SumToChannels,
     Threads,
@@ -15,6 +17,9 @@ use super::cpu::{
 
 struct LinearOp {
     relu: bool,
+    /// Where the weight's and bias's gradients go instead of candle's autograd (see
+    /// [`super::sink`]), when the op was built inside a sink's scope.
+    sink: Option<GradSink>,
 }
 
 impl LinearOp {
@@ -90,7 +95,8 @@ impl CustomOp3 for LinearOp {
             true => Some(grad.apply_op1_no_bwd(&SumToChannels)?),
             false => None,
         };
-        Ok((grad_x, grad_w, grad_b))
+        let sink = self.sink.as_ref();
+        Ok((grad_x, GradSink::route(sink, w, grad_w)?, GradSink::route(sink, b, grad_b)?))
     }
 }
 
@@ -148,5 +154,5 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, relu: bool) ->
         return if relu { y.relu() } else { Ok(y) };
     }
     let bias = bias_or_zeros(bias, weight)?;
-    x.contiguous()?.apply_op3(&weight.contiguous()?, &bias, LinearOp { relu })
+    x.contiguous()?.apply_op3(&weight.contiguous()?, &bias, LinearOp { relu, sink: GradSink::current() })
 }

@@ -9,7 +9,9 @@
 //! - [`linear`]: `x · wᵀ + b` (+ ReLU) with GEMMs on strided views, no transposed copies;
 //! - [`pool`]: max-pooling with overlapping windows and its backward (candle's stock op has
 //!   none for kernel ≠ stride, so AlexNet's 3/2 pools could not train at all);
-//! - [`sgd`]: SGD's update and momentum buffer in place.
+//! - [`sgd`]: SGD's update and momentum buffer in place;
+//! - [`sink`]: the ops' parameter gradients handed straight to the optimizer's store, without
+//!   candle's zero-fill-and-add.
 //!
 //! One switch chooses between these and candle's stock ops: [`Kernels`].
 
@@ -19,9 +21,11 @@ pub mod conv;
 pub mod linear;
 pub mod pool;
 pub mod sgd;
+pub mod sink;
 pub mod winograd;
 
 pub use choice::{set_kernels, Kernels, KERNELS_ENV};
 pub use conv::{conv2d, conv2d_relu};
 pub use linear::linear;
 pub use pool::{max_pool2d, max_pool2d_generic, max_pool2d_t};
+pub use sink::GradSink;

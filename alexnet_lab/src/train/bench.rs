@@ -7,6 +7,7 @@ use std::time::Instant;
 use candle_core::{Device, Tensor};
 
 use super::optim::{named_vars, Sgd};
+use crate::kernels::GradSink;
 use crate::data::loader::check_batch_size;
 use crate::nn::ModelKind;
 use crate::sys::device::device_name;
@@ -88,12 +89,16 @@ pub fn run(
     let mut phases = [0.0; 3];
     for i in 0..warmup + repeats {
         let t0 = Instant::now();
-        let logits = net.forward(&x, mode == Mode::Train).map_err(|e| e.on_device(&dev, batch_size))?;
+        // As `optim::loss_and_gradients`, split into its phases: the parameters' gradients go
+        // straight to the store (kernels::sink).
+        let sink = GradSink::new();
+        let logits = sink.scope(|| net.forward(&x, mode == Mode::Train)).map_err(|e| e.on_device(&dev, batch_size))?;
         if mode == Mode::Train {
             let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
             loss.to_scalar::<f32>()?;
             let t1 = Instant::now();
-            let grads = loss.backward().map_err(|e| Error::from_device(e, &dev, batch_size))?;
+            let mut grads = loss.backward().map_err(|e| Error::from_device(e, &dev, batch_size))?;
+            sink.drain_into(&mut grads)?;
             device.synchronize()?;
             let t2 = Instant::now();
             opt.step(&grads)?;

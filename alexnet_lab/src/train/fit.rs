@@ -15,7 +15,7 @@ use candle_core::Device;
 
 use super::evaluate::{correct, evaluate};
 use super::history::{CurvePoint, EpochMetrics, History};
-use super::optim::Sgd;
+use super::optim::{loss_and_gradients, Sgd};
 use super::TrainConfig;
 use crate::data::DataLoader;
 use crate::nn::Sequential;
@@ -184,9 +184,7 @@ fn fit_epochs(
             opt.set_lr(lr);
             let t = Instant::now();
             let mut step = || -> Result<(f64, f64)> {
-                let logits = net.forward(&b.images, true)?;
-                let loss = candle_nn::loss::cross_entropy(&logits, &b.labels)?;
-                let grads = loss.backward()?;
+                let (logits, loss, grads) = loss_and_gradients(net, &b.images, &b.labels)?;
                 let l = loss.to_scalar::<f32>()? as f64;
                 if !l.is_finite() || l > step_limit {
                     return Ok((l, 0.0));

@@ -21,7 +21,7 @@ pub use config::{LrSchedule, Profile, TrainConfig};
 pub use evaluate::{accuracy, evaluate, evaluate_checkpoint, CheckpointEval, ClassAccuracy, ConfusionMatrix, Evaluation};
 pub use fit::{train_ch6, Fit, Log, StopToken};
 pub use history::{write_run_files, CurvePoint, EpochMetrics, History};
-pub use optim::{named_vars, Sgd, SgdConfig};
+pub use optim::{loss_and_gradients, named_vars, Sgd, SgdConfig};
 pub use plan::{plan, Action, Estimate, Plan, MEASURED_STEPS};
 pub use predict::Predictor;
 pub use run::{existing_run, lock_run_folder, recipe_changes, run, RunOptions, RunSummary, LOCK_FILE};

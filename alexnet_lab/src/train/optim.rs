@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use candle_core::{backprop::GradStore, DType, Tensor, Var};
 
 use crate::kernels::sgd::{Axpby, Velocity};
+use crate::kernels::GradSink;
+use crate::nn::Sequential;
 use crate::kernels::Kernels;
 use crate::{Error, Result};
 
@@ -205,4 +207,18 @@ fn into_candle(e: Error) -> candle_core::Error {
         Error::Candle(c) => c,
         other => candle_core::Error::Msg(other.to_string()),
     }
+}
+
+/// One training step's forward and backward: the logits of `images` (in train mode), the
+/// cross-entropy loss against `labels`, and every parameter's gradient. The lab's convolution
+/// and linear ops hand their parameters' gradients straight to the store ([`GradSink`])
+/// instead of candle adding each to a zero-filled buffer: the same store, with the same
+/// values, without two passes over every parameter.
+pub fn loss_and_gradients(net: &Sequential, images: &Tensor, labels: &Tensor) -> Result<(Tensor, Tensor, GradStore)> {
+    let sink = GradSink::new();
+    let logits = sink.scope(|| net.forward(images, true))?;
+    let loss = candle_nn::loss::cross_entropy(&logits, labels)?;
+    let mut grads = loss.backward()?;
+    sink.drain_into(&mut grads)?;
+    Ok((logits, loss, grads))
 }
