@@ -9,6 +9,9 @@ runs on a cooler or quieter machine. A benchmark, not a test: run it on a quiet 
 
     HF_HOME=../shared/data/hf HF_HUB_OFFLINE=1 FASHION_MNIST_DIR=../shared/data/fashion-mnist \
         python3 docs/perf/time_to_accuracy.py --profile cpu-full --target 0.883 --json out.json
+
+`--lab-only` trains only the lab (a new commit timed against an earlier PyTorch run of the same
+recipe on the same kind of machine).
 """
 import argparse
 import json
@@ -62,6 +65,8 @@ def main() -> None:
     ap.add_argument("--python", default=str(ROOT / ".venv-torch/bin/python"))
     ap.add_argument("--logs", default=None, help="folder for the stamped logs (default: a temp folder)")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--lab-only", action="store_true",
+                    help="train only the lab (e.g. to time a new commit against an earlier PyTorch run)")
     a = ap.parse_args()
     logs = Path(a.logs or tempfile.mkdtemp(prefix="tta-"))
     logs.mkdir(parents=True, exist_ok=True)
@@ -75,6 +80,7 @@ def main() -> None:
     runs = []
     for r in range(a.rounds):
         order = ["lab", "pytorch"] if r % 2 == 0 else ["pytorch", "lab"]
+        order = ["lab"] if a.lab_only else order
         for who in order:
             out = logs / f"{who}-{r + 1}"
             if who == "lab":
