@@ -1,24 +1,36 @@
 #!/usr/bin/env bash
-# The lecture's run on a GPU machine (issue: d2l profile on an H100/H200), in one call.
+# The lecture's run on a GPU machine, in one call of at most BUDGET seconds (default 520).
 #
-# Prepared on the GPU-less dev machine:
-#   bash ../shared/tools/cuda/build-gpu-binary.sh . --bin alexnet-lab --features cuda
-#   xz -k -T2 gpu-dist/alexnet-lab                     # ~6 MB
-#   mkdir -p gpu-data && cp -rL ../shared/data/hf gpu-data/   # the hub cache, 34 MB
+# Prepared on the GPU-less dev machine (docs/gpu/README.md):
+#   CARGO_TARGET_DIR=../target-cuda bash build-gpu-binary.sh . --bin alexnet-lab --features cuda
+#   xz -k -T2 gpu-dist/alexnet-lab
+#   gpu-data/hf: the hub cache's `main` snapshot of zalando-datasets/fashion_mnist (33 MB)
 # Carried to the GPU machine: gpu-dist/alexnet-lab.xz and gpu-data/ (both git-ignored).
 # There (driver 580, CUDA 13 libraries from PyTorch's wheels under /opt/torch/.venv):
-#   OUT=$OUT bash docs/gpu/run_d2l.sh [epochs]
-# Knobs: BIN (default gpu-dist/alexnet-lab), DEVICE (default cuda:0), LIMIT / TEST_LIMIT (subsets,
-# for a dry run). The CPU dry run of exactly this script on the dev machine:
-#   BIN=target/release/alexnet-lab DEVICE=cpu LIMIT=256 TEST_LIMIT=256 OUT=/tmp/dry \
-#     bash docs/gpu/run_d2l.sh 1
-# It writes nvidia-smi, the training log, metrics.csv, curve.csv, curve.svg, checkpoint.json
-# and the benchmark lines under $OUT (not the 187 MB checkpoint).
-set -euo pipefail
+#   OUT=$OUT bash docs/gpu/run_d2l.sh
+# In order, each under its own share of the budget:
+#   1. nvidia-smi; the training-step benchmark at batch 128, 224x224 (the lab, then PyTorch's
+#      same network on the same card, for the ratio);
+#   2. notebook 06(a)'s batch-size sweep (`alexnet-lab memory`) up past the first batch size
+#      that fails, with the error as candle gives it;
+#   3. the d2l profile (224x224, batch 128, lr 0.01, all data): as many of its 10 epochs as the
+#      benchmark's pace says fit in what is left, stopped with SIGINT at a step boundary if the
+#      estimate was wrong (the run folder keeps every finished epoch).
+# Everything comes back as $OUT/gpu-results.tar.gz (the device tool returns at most 8 files),
+# plus the training log on its own. The CPU rehearsal of exactly this script:
+#   BIN=target/release/alexnet-lab DEVICE=cpu LIMIT=256 TEST_LIMIT=256 SIZES=8,16 BUDGET=200 \
+#     OUT=/tmp/dry bash docs/gpu/run_d2l.sh
+set -uo pipefail
 OUT="${OUT:-/tmp/alexnet-gpu}"
-EPOCHS="${1:-10}"
-mkdir -p "$OUT"
+BUDGET="${BUDGET:-520}"
+MAX_EPOCHS="${EPOCHS:-10}"
+SIZES="${SIZES:-1024,8192,16384,32768,65536}"
+R="${WORK:-/tmp/gpu-results}"  # packed into $OUT at the end
+rm -rf "$R"; mkdir -p "$R" "$OUT"
 cd "$(dirname "$0")/../.."
+left() { echo $((BUDGET - SECONDS)); }
+pack() { tar -czf "$OUT/gpu-results.tar.gz" -C "$R" . && cp "$R/train.log" "$OUT/" 2>/dev/null; true; }
+trap pack EXIT
 
 # CUDA 13 runtime libraries from PyTorch's wheels; libcuda.so.1 comes from the driver.
 SP=$(ls -d /opt/torch/.venv/lib/python3*/site-packages 2>/dev/null | head -1 || true)
@@ -27,30 +39,42 @@ if [ -n "$SP" ]; then
   [ -d "$SP/nvidia/cudnn/lib" ] && LIBS="$LIBS:$SP/nvidia/cudnn/lib"
   export LD_LIBRARY_PATH="$LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
+PY=/opt/torch/.venv/bin/python
+[ -x "$PY" ] || PY="$(command -v python3)"
 
 BIN="${BIN:-gpu-dist/alexnet-lab}"
 DEVICE="${DEVICE:-cuda:0}"
-[ -x "$BIN" ] || { xz -dkf "$BIN.xz"; chmod +x "$BIN"; }
+[ -x "$BIN" ] || { xz -dkf "$BIN.xz" && chmod +x "$BIN"; }
 if [ -d gpu-data/hf ]; then export HF_HOME="$PWD/gpu-data/hf"; fi
 export HF_HUB_OFFLINE=1
 SUBSET=()
 [ -n "${LIMIT:-}" ] && SUBSET+=(--limit "$LIMIT")
 [ -n "${TEST_LIMIT:-}" ] && SUBSET+=(--test-limit "$TEST_LIMIT")
 
-{ nvidia-smi; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; } > "$OUT/nvidia-smi.txt" 2>&1 || true
-ldd "$BIN" | grep -E 'not found|cuda|cublas|curand|nvrtc|cudnn' > "$OUT/ldd.txt" || true
-git rev-parse HEAD > "$OUT/commit.txt" 2>/dev/null || true
-date -u +%FT%TZ > "$OUT/date.txt"
+{ nvidia-smi; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; } > "$R/nvidia-smi.txt" 2>&1
+ldd "$BIN" > "$R/ldd.txt" 2>&1
+git rev-parse HEAD > "$R/commit.txt" 2>/dev/null
+{ date -u +%FT%TZ; nproc; } > "$R/date.txt"
+echo "[$SECONDS s] start"
 
-# 1. The lecture's training run: d2l profile (224x224, batch 128, lr 0.01, 10 epochs).
-"$BIN" train --profile d2l --device "$DEVICE" --epochs "$EPOCHS" "${SUBSET[@]}" --out "$OUT/run" --quiet 2>&1 | tee "$OUT/train.log"
-rm -f "$OUT"/run/*.safetensors  # weights stay on the card's machine; metrics and curve come back
+# 1. The training step at batch 128, 224x224: the lab, then PyTorch.
+timeout 90 "$BIN" bench --mode train --batch-size 128 --image-size 224 --device "$DEVICE" --repeats "${REPEATS:-10}" 2>&1 | tee "$R/bench.log"
+timeout 60 "$PY" docs/perf/pytorch_alexnet.py --device "${DEVICE%%:*}" --mode train --batch-size 128 \
+  --image-size 224 --repeats "${REPEATS:-10}" 2>&1 | tee "$R/pytorch_bench.log"
+echo "[$SECONDS s] benchmarks done"
 
-# 2. Training-step benchmark at batch 128 on the same card.
-"$BIN" bench --mode train --batch-size 128 --image-size 224 --device "$DEVICE" --repeats "${REPEATS:-10}" 2>&1 | tee "$OUT/bench.log"
+# 2. Batch size vs memory, up past the first failure.
+timeout 110 "$BIN" memory --image-size 224 --batch-sizes "$SIZES" --steps 1 --device "$DEVICE" \
+  --plot "$R/memory.svg" 2>&1 | tee "$R/memory.log"
+echo "[$SECONDS s] memory sweep done (exit ${PIPESTATUS[0]})"
 
-# 3. PyTorch's same network on the same card, for the ratio (if PyTorch is there).
-if [ -n "$SP" ] && [ -x /opt/torch/.venv/bin/python ]; then
-  /opt/torch/.venv/bin/python docs/perf/pytorch_alexnet.py --device "${DEVICE%%:*}" --mode train --batch-size 128 \
-    --image-size 224 --repeats "${REPEATS:-10}" 2>&1 | tee "$OUT/pytorch_bench.log" || true
-fi
+# 3. The d2l profile: the epochs that fit in what is left (train + evaluation ~ 1.15 x train).
+IPS=$(sed -n 's/.*: \([0-9.]*\) img\/s.*/\1/p' "$R/bench.log" | head -1)
+TRAIN_S=$(( $(left) - 25 ))
+N=60000; [ -n "${LIMIT:-}" ] && N=$LIMIT
+EPOCHS=$("$PY" -c "import sys; ips=float(sys.argv[1] or 0); n=int(sys.argv[3]); print(max(1, min(int(sys.argv[4]), int(float(sys.argv[2]) / (1.15 * n / ips + 8)))) if ips > 0 else 1)" "${IPS:-0}" "$TRAIN_S" "$N" "$MAX_EPOCHS")
+echo "[$SECONDS s] training: ${IPS:-?} img/s in the benchmark, $TRAIN_S s left: $EPOCHS epochs" | tee "$R/plan.txt"
+timeout -s INT -k 20 "$TRAIN_S" "$BIN" train --profile d2l --device "$DEVICE" --epochs "$EPOCHS" "${SUBSET[@]}" \
+  --out "$R/run" --quiet 2>&1 | tee "$R/train.log"
+echo "[$SECONDS s] training exit ${PIPESTATUS[0]}" | tee -a "$R/plan.txt"
+rm -f "$R"/run/*.safetensors  # the weights (187 MB) stay there; metrics and curve come back
