@@ -26,6 +26,18 @@ fn a_plot_becomes_a_png_with_its_title_written_in_the_embedded_font() {
     assert_eq!(dark(&blank, 0, 420), 0, "white background");
 }
 
+/// A sweep of one batch size (or a run of one epoch) is one point: it is plotted, and only a
+/// series without points is refused.
+#[test]
+fn a_single_point_is_plotted_and_no_points_is_an_error() {
+    let one = Series { name: "measured", points: vec![(128.0, 1.5)] };
+    let svg = lines_svg("One batch size", "batch", "GiB", &[one], false).unwrap();
+    assert!(svg.0.contains("<circle"), "the point is drawn");
+    let none = Series { name: "measured", points: vec![] };
+    let e = lines_svg("Nothing", "batch", "GiB", &[none], false).unwrap_err().to_string();
+    assert!(e.contains("no points to plot"), "{e}");
+}
+
 #[test]
 fn malformed_svg_is_an_error_not_a_panic() {
     let e = alexnet_lab::report::Svg("<svg".into()).to_png().unwrap_err().to_string();

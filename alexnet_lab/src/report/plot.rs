@@ -131,11 +131,12 @@ pub fn lines_svg(title: &str, x_desc: &str, y_desc: &str, series: &[Series], log
     let (x0, x1) = pts.clone().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
     let (y0, y1) = pts.fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
     // Also false for NaN bounds (no points).
-    let ordered = x0 < x1 && y0 <= y1;
+    let ordered = x0 <= x1 && y0 <= y1;
     if !ordered {
         return Err(Error::Plot("lines_svg: no points to plot".into()));
     }
-    let pad = (x1 - x0) * 0.03;
+    // One x value (a sweep of one batch size, a run of one epoch): a unit-wide axis around it.
+    let pad = if x1 > x0 { (x1 - x0) * 0.03 } else { x0.abs().max(1.0) * 0.5 };
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (680, 420)).into_drawing_area();
