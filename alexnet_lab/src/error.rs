@@ -131,8 +131,14 @@ impl Error {
 
     /// Turns a device allocation failure into [`Error::OutOfMemory`] (CUDA reports running out
     /// of memory during cuBLAS set-up as `CUBLAS_STATUS_NOT_INITIALIZED`); other errors pass.
+    /// The message keeps candle's words and drops the backtrace candle appends when
+    /// `RUST_BACKTRACE` is set (seen on an H200: 22 frames of `<unknown>` inside the sentence).
     pub fn from_device(e: candle_core::Error, device: &str, batch_size: usize) -> Self {
-        let msg = e.to_string();
+        let mut inner = &e;
+        while let candle_core::Error::WithBacktrace { inner: i, .. } = inner {
+            inner = i;
+        }
+        let msg = inner.to_string();
         let oom = ["out of memory", "OUT_OF_MEMORY", "CUBLAS_STATUS_NOT_INITIALIZED", "CUBLAS_STATUS_ALLOC_FAILED", "memory allocation of"];
         if oom.iter().any(|k| msg.contains(k)) {
             Self::OutOfMemory { device: device.into(), batch_size, smaller: (batch_size / 2).max(1), detail: msg }

@@ -189,6 +189,18 @@ fn device_out_of_memory_is_reported_with_the_batch_size() {
     }
     let other = Error::from_device(alexnet_lab::candle::Error::Msg("shape mismatch".into()), "cuda:0", 8);
     assert!(matches!(other, Error::Candle(_)));
+    // With RUST_BACKTRACE set candle wraps its error with a backtrace: the message leaves it out.
+    let cuda = alexnet_lab::candle::Error::Msg("DriverError(CUDA_ERROR_OUT_OF_MEMORY, \"out of memory\")".into());
+    let traced = alexnet_lab::candle::Error::WithBacktrace {
+        inner: Box::new(cuda),
+        backtrace: Box::new(std::backtrace::Backtrace::force_capture()),
+    };
+    let s = Error::from_device(traced, "cuda:0", 4096).to_string();
+    assert_eq!(
+        s,
+        "out of memory on cuda:0 at batch size 4096: DriverError(CUDA_ERROR_OUT_OF_MEMORY, \"out of memory\"). \
+         Try a smaller batch size, e.g. 2048"
+    );
 }
 
 /// The fused in-place SGD update (CPU) follows PyTorch's `torch.optim.SGD` step by step:
