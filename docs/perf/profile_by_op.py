@@ -41,6 +41,17 @@ def leaf_kind(leaf):
     return "other"
 
 
+def op_of(frames):
+    """The lab's (or candle's) op a sample's call stack is in, innermost first; "unattributed"."""
+    for f in frames:
+        hit = next((name for key, name in OPS if key in f and ("alexnet_lab" in f or "candle" in f)), None)
+        if hit:
+            if hit == "conv (other)":  # im2col & co. are inlined below the op's own frame: look further up
+                hit = next((name for g in frames for key, name in OPS[:9] if key in g), hit)
+            return hit
+    return "unattributed"
+
+
 def main(path):
     by = collections.Counter()
     ops = collections.Counter()
@@ -50,14 +61,7 @@ def main(path):
         if not frames:
             continue
         total += 1
-        op = "unattributed"
-        for f in frames:
-            hit = next((name for key, name in OPS if key in f and ("alexnet_lab" in f or "candle" in f)), None)
-            if hit:
-                op = hit
-                break
-        if op == "conv (other)":  # im2col & co. are inlined below the op's own frame: look further up
-            op = next((name for f in frames for key, name in OPS[:9] if key in f), op)
+        op = op_of(frames)
         kind = leaf_kind(frames[0])
         by[(op, kind)] += 1
         ops[op] += 1

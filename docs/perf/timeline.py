@@ -11,9 +11,10 @@ an op as in `profile_by_op.py` (the innermost frame of the lab's kernels or cand
 neither are split by their innermost frame: gemm's microkernel is "GEMM in a pool job" (a job of
 a GEMM that gemm's own rayon jobs split, stolen by a pool thread whose stack does not show the
 caller), anything else is "waiting (spin)" (rayon's idle loops, the scheduler). A
-thread's milliseconds with no sample are "off CPU" (asleep, or preempted). The step is the last
-whole one of median length (steps run from the end of one SGD update to the end of the next). The chart has one row per
-thread and one column per 2 ms; the table gives each thread's shares. A benchmark aid, not a test.
+thread's milliseconds with no sample are "off CPU" (asleep, or preempted). The step shown is the
+whole step of median length (steps run from the end of one SGD update to the end of the next).
+The chart has one row per thread and one column per 2 ms; the table gives each thread's shares.
+A benchmark aid, not a test.
 """
 import argparse
 import collections
@@ -22,7 +23,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from profile_by_op import OPS  # noqa: E402
+import profile_by_op  # noqa: E402
 
 HEAD = re.compile(r"^\S.*?\s(\d+)\s+([\d.]+):\s")
 SPIN = "waiting (spin)"
@@ -38,12 +39,9 @@ STYLE = {"conv forward": ("F", "#1f77b4"), "conv input gradient": ("I", "#ff7f0e
 
 
 def op_of(frames: list[str]) -> str:
-    for f in frames:
-        hit = next((name for key, name in OPS if key in f and ("alexnet_lab" in f or "candle" in f)), None)
-        if hit:
-            if hit == "conv (other)":  # im2col & co. are inlined below the op's own frame
-                hit = next((name for g in frames for key, name in OPS[:9] if key in g), hit)
-            return hit
+    op = profile_by_op.op_of(frames)
+    if op != "unattributed":
+        return op
     return POOL_GEMM if frames and "gemm" in frames[0] and "microkernel" in frames[0] else SPIN
 
 
@@ -91,13 +89,11 @@ def main() -> None:
     bins = int(ms / a.bin_ms) + 1
     print(f"the median of {n} whole steps: {ms:.0f} ms, {len(tids)} threads with samples in it, 1 sample ~ 1 ms\n")
     print("per thread, share of the step:")
-    all_ops = [op for op in STYLE if op != OFF]
-    shares = {}
+    main_tid = ss[0][0]  # the process's first sample is its main thread's
     for tid in tids:
         c = collections.Counter(op for k, _, op in window if k == tid)
         on = sum(c.values())
         c[OFF] = max(0.0, ms - on)  # 999 Hz: one sample per ~1 ms on CPU
-        shares[tid] = c
         top = ", ".join(f"{op} {100 * n / ms:.0f}%" for op, n in c.most_common() if n / ms >= 0.02)
         print(f"  thread {tid}: {top}")
     print(f"\nchart, one column per {a.bin_ms:g} ms (" +
@@ -109,10 +105,9 @@ def main() -> None:
             if k == tid:
                 cells[int((t - t0) * 1000 / a.bin_ms)][op] += 1
         rows[tid] = [c.most_common(1)[0][0] if c else OFF for c in cells]
-        print(f"  {tid:>7}{'*' if tid == ss[0][0] else ' '} " + "".join(STYLE.get(op, ("?", ""))[0] for op in rows[tid]))
+        print(f"  {tid:>7}{'*' if tid == main_tid else ' '} " + "".join(STYLE.get(op, ("?", ""))[0] for op in rows[tid]))
     if a.svg:
         w, h, left = 4, 22, 70
-        main_tid = ss[0][0]  # the process's first sample is its main thread's
         out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{max(left + bins * w, 4 * 170) + 10}" '
                f'height="{40 + len(tids) * (h + 6) + 20 * ((len(STYLE) + 3) // 4)}" font-family="sans-serif" font-size="11">',
                f'<text x="4" y="14">one training step, {ms:.0f} ms; one column per {a.bin_ms:g} ms</text>']
