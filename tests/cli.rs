@@ -351,7 +351,7 @@ fn predict_a_folder_of_mixed_photos() {
     assert_eq!(lines.len(), 3, "{out}");
     assert!(lines[0].contains("more/wide.webp: ") && lines[1].contains("wide.jpg: ") && lines[2].contains("wide.png: "), "{out}");
     assert_eq!(lines[0].matches('%').count(), 3, "top 3 by default: {out}");
-    assert!(err.contains("broken.jpg cannot be decoded") && err.contains("1 of 4 inputs could not be classified"), "{err}");
+    assert!(err.contains("broken.jpg is truncated") && err.contains("1 of 4 inputs could not be classified"), "{err}");
     assert!(!err.contains("notes.txt") && !err.contains("panicked"), "{err}");
 
     let o = lab_env(&["predict", "--checkpoint", run, "--format", "csv", "--top-k", "2", photos], &[]);
@@ -660,8 +660,14 @@ fn damaged_or_strange_checkpoint_files_are_refused_naming_them() {
     std::fs::copy(&img, photos.join("a.png")).unwrap();
     let fifo = std::ffi::CString::new(photos.join("b.png").to_str().unwrap()).unwrap();
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
-    let o = lab_within(&["predict", "--checkpoint", run, photos.join("a.png").to_str().unwrap(), photos.join("b.png").to_str().unwrap()], &env, 60);
+    // And a JPEG cut short (an interrupted download): an error naming it, not a guess from grey filler.
+    let mut jpeg = vec![];
+    image::open(&img).unwrap().write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg).unwrap();
+    std::fs::write(photos.join("c.jpg"), &jpeg[..jpeg.len() / 3]).unwrap();
+    let c = photos.join("c.jpg");
+    let o = lab_within(&["predict", "--checkpoint", run, photos.join("a.png").to_str().unwrap(), photos.join("b.png").to_str().unwrap(), c.to_str().unwrap()], &env, 60);
     assert!(!o.status.success() && stdout(&o).contains("a.png: ") && stderr(&o).contains("b.png is not a regular file"), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("c.jpg is truncated") && !stdout(&o).contains("c.jpg"), "{}\n{}", stdout(&o), stderr(&o));
 }
 
 /// The kernel switch is read by the binary, once: a value it does not know is an error naming

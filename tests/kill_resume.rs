@@ -118,6 +118,10 @@ fn strays(out: &Path, started: Option<std::time::SystemTime>) -> Vec<String> {
 /// When a kill comes.
 #[derive(Debug, Clone, Copy)]
 enum When {
+    /// When the run waits at the failpoint `spec` (sys::failpoint: `hold-write:<file>` inside a
+    /// save before its commit, `hold:<point>` at a point of the training loop): a kill that lands
+    /// there on any machine, however fast.
+    Held(&'static str),
     /// `ms` after the start (loading data, building the model, or the first steps).
     StartUp(u64),
     /// `ms` after a temporary tensor file of the `n`-th save of this run appears in the run
@@ -132,13 +136,17 @@ enum When {
 /// A run that exits by itself with an error fails the test: only a kill may stop it.
 fn run_and_kill(out: &Path, resume: bool, when: When) -> Option<String> {
     use std::os::unix::process::ExitStatusExt;
-    let mut child = train(out, resume).spawn().expect("start alexnet-lab train");
+    let mut cmd = train(out, resume);
+    if let When::Held(spec) = when {
+        cmd.env("ALEXNET_LAB_FAILPOINT", spec);
+    }
+    let mut child = cmd.spawn().expect("start alexnet-lab train");
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
         let mut all = String::new();
         for line in std::io::BufReader::new(stdout).lines().map_while(|l| l.ok()) {
-            let _ = tx.send(line.starts_with("epoch "));
+            let _ = tx.send(line.clone());
             all += &line;
             all.push('\n');
         }
@@ -157,13 +165,20 @@ fn run_and_kill(out: &Path, resume: bool, when: When) -> Option<String> {
         let mut seen = 0;
         while seen < n {
             match rx.recv_timeout(Duration::from_secs(120)) {
-                Ok(true) => seen += 1,
-                Ok(false) => {}
+                Ok(line) if line.starts_with("epoch ") => seen += 1,
+                Ok(_) => {}
                 Err(_) => break,
             }
         }
     };
     match when {
+        When::Held(spec) => loop {
+            match rx.recv_timeout(Duration::from_secs(300)) {
+                Ok(line) if line.starts_with("failpoint: holding") => break,
+                Ok(_) => {}
+                Err(e) => panic!("the run never reached the failpoint {spec} ({e})"),
+            }
+        },
         When::StartUp(ms) => std::thread::sleep(Duration::from_millis(ms)),
         When::InSave(n, ms) => {
             epoch_lines(n);
@@ -213,12 +228,15 @@ fn kill_9_at_random_points_never_loses_a_complete_epoch() {
     for attempt in 0..10 {
         let resume = out.join(checkpoint::META_FILE).exists();
         let before = kept.len();
-        // The first two inside a save (the second save of the run, then the first of the
-        // resumed one); then one in six during start-up, half inside a save, the rest after an
-        // epoch line.
+        // The first four at failpoints, so that they land on any machine: inside the second save of
+        // the run (epoch 2's weights written, not committed), inside the first save of the resumed
+        // run (the same file), in start-up (data loaded, before the first step of epoch 2), in
+        // the middle of epoch 2. Then at random instants: one in six during start-up, half inside
+        // a save, the rest after an epoch line (any of these may also land after the run's end).
         let when = match (attempt, next(6)) {
-            (0, _) => When::InSave(2, next(40)),
-            (1, _) => When::InSave(1, next(40)),
+            (0 | 1, _) => When::Held("hold-write:weights-epoch-0002.safetensors"),
+            (2, _) => When::Held("hold:start-epoch-2"),
+            (3, _) => When::Held("hold:after-step-2-1"),
             (_, 0) => When::StartUp(next(1500)),
             (_, 1..=3) => When::InSave(1 + next(2) as usize, next(40)),
             _ => When::AfterEpochLine(1 + next(2) as usize, next(1200)),
@@ -333,18 +351,18 @@ fn a_run_killed_mid_epoch_and_resumed_ends_bit_identical_to_an_uninterrupted_one
     };
     let o = run(&whole, false).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    // Kill 1-150 ms into epoch 2 (after epoch 1's checkpoint is committed).
-    let mut child = run(&cut, false).spawn().unwrap();
-    let t0 = std::time::Instant::now();
-    while checkpoint::read_meta(&cut).map_or(true, |(_, m)| m.epoch < 1) {
-        assert!(t0.elapsed() < Duration::from_secs(120) && child.try_wait().unwrap().is_none(), "no epoch 1");
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    std::thread::sleep(Duration::from_millis(1 + std::process::id() as u64 % 150));
+    // Killed in the middle of epoch 2 (after epoch 1's checkpoint is committed): the run waits
+    // after step 4 of 10 (sys::failpoint) until the kill.
+    let mut child = run(&cut, false).env("ALEXNET_LAB_FAILPOINT", "hold:after-step-2-4").spawn().unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    assert!(
+        stdout.lines().map_while(|l| l.ok()).any(|l| l.starts_with("failpoint: holding at after-step-2-4")),
+        "the run ended without reaching step 4 of epoch 2"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     let at = checkpoint::read_meta(&cut).unwrap().1.epoch;
-    assert!(at < 3, "the run finished before the kill");
+    assert_eq!(at, 1, "killed in epoch 2");
     let o = run(&cut, true).output().unwrap();
     assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains(&format!("after epoch {at}")));
     let (a, b) = (checkpoint::read_meta(&whole).unwrap().1, checkpoint::read_meta(&cut).unwrap().1);

@@ -11,9 +11,9 @@ command -v cargo >/dev/null || { echo "error: cargo not found: install Rust from
 cargo test --release --workspace
 
 # docs/reliability/cases.md must be what the CLI prints now (the script writes its bad parquet
-# files with pyarrow, installed into .venv once).
+# files with pyarrow and its cut images with Pillow, installed into .venv once).
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -c "import pyarrow" 2>/dev/null || .venv/bin/pip install -q --disable-pip-version-check pyarrow
+.venv/bin/python -c "import pyarrow, PIL" 2>/dev/null || .venv/bin/pip install -q --disable-pip-version-check pyarrow pillow
 .venv/bin/python docs/reliability/cases.py --check
 
 # The lints the library promises (`lib.rs`: no unwrap/expect/panic, plus clippy's defaults) and

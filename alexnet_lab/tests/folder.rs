@@ -160,8 +160,13 @@ fn bad_folders_are_refused_naming_every_problem() {
     std::fs::write(bad.join("green/notes.png"), b"not a picture").unwrap();
     std::fs::write(bad.join("blue/anim.gif"), b"GIF89a\x01\x00\x01\x00\x00\x00\x00;").unwrap();
     std::fs::copy(bad.join("red/01.png"), bad.join("loose.png")).unwrap();
+    // Files whose header reads but whose data is cut short (an interrupted copy): the header
+    // check alone let them through, and the decoder would have trained on grey filler.
+    std::fs::write(bad.join("blue/half.jpg"), &jpeg[..jpeg.len() / 2]).unwrap();
+    let png = std::fs::read(bad.join("green/01.png")).unwrap();
+    std::fs::write(bad.join("green/short.png"), &png[..png.len() - 1]).unwrap();
     let e = refused(&bad);
-    for name in ["red/cut.jpg", "green/notes.png", "blue/anim.gif", "loose.png", "4 problems"] {
+    for name in ["red/cut.jpg", "green/notes.png", "blue/anim.gif", "loose.png", "blue/half.jpg is truncated", "green/short.png is truncated", "6 problems"] {
         assert!(e.contains(name), "{name} not in: {e}");
     }
     // Mixed sizes are fine (the pipeline makes every image square); train/ and test/ must agree.

@@ -128,7 +128,8 @@ fn server_errors_are_clear_and_bounded() {
         let cache = empty_cache("errors");
         let t = Instant::now();
         let e = hub(&server.endpoint, &cache).fetch(&HUB_FILES[1..]).unwrap_err().to_string();
-        assert!(t.elapsed() < Duration::from_secs(20), "{fault:?} took {:?}", t.elapsed());
+        // The server hangs for 300 s: the bound only tells a working timeout (2 s) from none.
+        assert!(t.elapsed() < Duration::from_secs(120), "{fault:?} took {:?}", t.elapsed());
         assert!(e.contains(&server.endpoint) && e.contains(HUB_FILES[1]), "{fault:?}: {e}");
         for n in needles {
             assert!(e.contains(n), "{fault:?}: {e}");
@@ -149,7 +150,8 @@ fn a_server_that_stalls_mid_download_is_bounded_and_the_part_is_kept() {
     let h = hub(&server.endpoint, &cache);
     let t = Instant::now();
     let e = h.fetch(&HUB_FILES[1..]).unwrap_err().to_string();
-    assert!(t.elapsed() < Duration::from_secs(15), "took {:?}", t.elapsed());
+    // The server stalls for 300 s: the bound only tells a working timeout (2 s) from none.
+    assert!(t.elapsed() < Duration::from_secs(120), "took {:?}", t.elapsed());
     assert!(e.contains("broke off") && e.contains("run the same command again to continue"), "{e}");
     let sha = hub_server::sha256_hex(&files[0].1);
     let kept = std::fs::metadata(repo_dir(&cache).join("blobs").join(format!("{sha}.incomplete"))).unwrap().len();

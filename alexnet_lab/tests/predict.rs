@@ -163,10 +163,47 @@ fn bad_photos_are_clear_errors() {
     let mut cut = jpeg(&two_halves(), None);
     cut.truncate(cut.len() / 3);
     let e = read_photo(&write(&dir, "cut.jpg", &cut)).unwrap_err().to_string();
-    assert!(e.contains("cut.jpg cannot be decoded"), "{e}");
+    assert!(e.contains("cut.jpg is truncated"), "{e}");
     let gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;";
     let e = read_photo(&write(&dir, "anim.gif", gif)).unwrap_err().to_string();
     assert!(e.contains("anim.gif is a Gif image") && e.contains("convert it"), "{e}");
+}
+
+/// Where a file is cut: after its header (JPEG: the start-of-scan segment; PNG: IHDR; WebP: the
+/// RIFF and VP8L headers), in the middle, and short of its last byte.
+fn cuts(bytes: &[u8]) -> [(&'static str, usize); 3] {
+    let header = if bytes.starts_with(&[0xFF, 0xD8]) {
+        let sos = bytes.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+        sos + 2 + u16::from_be_bytes([bytes[sos + 2], bytes[sos + 3]]) as usize
+    } else if bytes.starts_with(b"\x89PNG") {
+        33
+    } else {
+        30
+    };
+    [("header", header), ("half", bytes.len() / 2), ("last-byte", bytes.len() - 1)]
+}
+
+/// A file cut short (an interrupted download or copy) is an error naming it, in every format and
+/// wherever it is cut; before, the `image` crate decoded a cut JPEG as grey in silence (and a PNG
+/// short of its last chunk as if whole). The whole files decode.
+#[test]
+fn truncated_png_jpeg_and_webp_files_are_errors_naming_them() {
+    let dir = common::tmpdir("predict-truncated");
+    // A real Fashion-MNIST test image (a 96x96 fixture), as colour, so every encoder has content.
+    let fixture = image::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/fixtures/resize/test0_96.png")).unwrap();
+    let img = fixture.to_rgb8();
+    for (ext, bytes) in [("jpg", jpeg(&img, None)), ("png", png_rgb(&img)), ("webp", webp(&img))] {
+        assert_eq!(read_photo(&write(&dir, &format!("whole.{ext}"), &bytes)).unwrap().dimensions(), (96, 96));
+        for (at, n) in cuts(&bytes) {
+            let name = format!("{at}.{ext}");
+            let e = read_photo(&write(&dir, &name, &bytes[..n])).unwrap_err().to_string();
+            assert!(e.contains(&format!("{name} is truncated")) && e.contains("again"), "{name} ({n} of {} bytes): {e}", bytes.len());
+        }
+    }
+    // Bytes after the end of the image (some cameras append data) are not a cut.
+    let mut tail = jpeg(&img, None);
+    tail.extend_from_slice(b"trailing data");
+    read_photo(&write(&dir, "tail.jpg", &tail)).unwrap();
 }
 
 #[test]

@@ -17,7 +17,7 @@ Uses HF_HOME / FASHION_MNIST_DIR like the tests (default ../shared/data).
 """
 import glob, gzip, hashlib, json, re, http.server, os, resource, shutil, signal, socket, struct, subprocess, sys, tempfile, threading, time, zlib
 
-import pyarrow as pa
+import pyarrow as pa  # noqa: E402 (and Pillow, in photos())
 import pyarrow.parquet as pq
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -106,6 +106,8 @@ CASES = [
     ("download", "corrupt bytes (same length)", ["eval", "--checkpoint", os.path.join(TMP, "lenet")], "hub:corrupt"),
     ("photos", "a folder: a good PNG, a broken JPEG, a GIF, a 60000x60000 PNG header", ["predict", "--checkpoint", os.path.join(TMP, "lenet"), os.path.join(TMP, "photos")], None),
     ("image folder", "training on class folders holding a broken JPEG, a GIF and a loose image", ["train", "--model", "lenet", "--epochs", "1", "--data-dir", os.path.join(TMP, "classes-bad"), "--out", os.path.join(TMP, "classes-run")], None),
+    ("photos", "files cut short: a JPEG cut to a third, a PNG without its last byte, a WebP cut after its header, beside a whole PNG", ["predict", "--checkpoint", os.path.join(TMP, "lenet"), os.path.join(TMP, "truncated")], None),
+    ("image folder", "training on class folders holding a JPEG cut in half and a PNG without its last byte", ["train", "--model", "lenet", "--epochs", "1", "--data-dir", os.path.join(TMP, "classes-cut"), "--out", os.path.join(TMP, "classes-run")], None),
     ("image folder", "one class folder", ["train", "--model", "lenet", "--epochs", "1", "--data-dir", os.path.join(TMP, "classes-one"), "--out", os.path.join(TMP, "classes-run")], None),
     ("image folder", "a class with fewer than 5 images and no test/ folder", ["data", "info", "--data-dir", os.path.join(TMP, "classes-few")], None),
     ("checkpoint", "checkpoint of another input size", ["train", "--model", "lenet", "--image-size", "32", "--epochs", "2", "--limit", "64", "--out", os.path.join(TMP, "lenet"), "--resume"], None),
@@ -174,6 +176,26 @@ def photos():
     shutil.copy(os.path.join(d, "broken.jpg"), os.path.join(TMP, "classes-bad", "bag", "broken.jpg"))
     shutil.copy(os.path.join(d, "anim.gif"), os.path.join(TMP, "classes-bad", "coat", "anim.gif"))
     shutil.copy(ok, os.path.join(TMP, "classes-bad", "loose.png"))
+    # Files cut short (an interrupted download or copy), made from the same real image by Pillow.
+    import io
+    from PIL import Image
+    encoded = {}
+    for fmt in ["JPEG", "PNG", "WEBP"]:
+        buf = io.BytesIO()
+        Image.open(ok).convert("RGB").save(buf, fmt)
+        encoded[fmt] = buf.getvalue()
+    cut = os.path.join(TMP, "truncated")
+    os.makedirs(cut)
+    shutil.copy(ok, os.path.join(cut, "whole.png"))
+    open(os.path.join(cut, "third.jpg"), "wb").write(encoded["JPEG"][: len(encoded["JPEG"]) // 3])
+    open(os.path.join(cut, "short.png"), "wb").write(encoded["PNG"][:-1])
+    open(os.path.join(cut, "header.webp"), "wb").write(encoded["WEBP"][:30])
+    for c in ["bag", "coat"]:
+        os.makedirs(os.path.join(TMP, "classes-cut", c))
+        for i in range(5):
+            shutil.copy(ok, os.path.join(TMP, "classes-cut", c, "%d.png" % i))
+    open(os.path.join(TMP, "classes-cut", "bag", "half.jpg"), "wb").write(encoded["JPEG"][: len(encoded["JPEG"]) // 2])
+    open(os.path.join(TMP, "classes-cut", "coat", "short.png"), "wb").write(encoded["PNG"][:-1])
     return d
 
 
@@ -184,21 +206,27 @@ def process_cases(base):
     """Faults that need a running process: a second run on a busy folder, Ctrl-C, a full disk."""
     out = []
     run = os.path.join(TMP, "busy")
-    first = subprocess.Popen([BIN] + SMOKE[:3] + ["--epochs", "3", "--limit", "2048", "--test-limit", "32", "--data-dir", IDX, "--out", run, "--quiet"],
-                             env=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while not os.path.exists(os.path.join(run, ".lock")):
-        time.sleep(0.05)
-    time.sleep(0.5)
+
+    def held(args, point):
+        """Starts a run that waits at the failpoint `point` (sys::failpoint) and returns it once it
+        is there: each case acts on a phase of the run, not after a guessed time."""
+        p = subprocess.Popen([BIN] + args, env={**base, "ALEXNET_LAB_FAILPOINT": "hold:" + point},
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for line in p.stdout:
+            if line.startswith("failpoint: holding at " + point):
+                return p
+        raise SystemExit(f"the run ended before {point}: {p.communicate()}")
+
+    busy = SMOKE[:3] + ["--epochs", "3", "--limit", "2048", "--test-limit", "32", "--data-dir", IDX, "--out", run, "--quiet"]
+    # The first run waits after the first step of epoch 2 (epoch 1 saved, the folder locked).
+    first = held(busy, "after-step-2-1")
     second = ["train", "--profile", "smoke", "--out", "<tmp>/busy", "--resume"]
     o = subprocess.run([BIN] + SMOKE + ["--out", run, "--resume", "--quiet"], env=base, capture_output=True, text=True)
     out.append(("process", "a second run on the same --out while the first runs", second, o))
-    while not os.path.exists(os.path.join(run, "checkpoint.json")):
-        time.sleep(0.05)
     first.send_signal(signal.SIGINT)
-    _, err = first.communicate()
-    p = subprocess.Popen([BIN] + SMOKE[:3] + ["--epochs", "3", "--limit", "2048", "--test-limit", "32", "--data-dir", IDX, "--out", run, "--resume", "--quiet"],
-                         env=base, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)
+    first.communicate()
+    # Resumed from epoch 1, Ctrl-C while it waits after step 3 of epoch 2.
+    p = held(busy + ["--resume"], "after-step-2-3")
     p.send_signal(signal.SIGINT)
     so, se = p.communicate()
     out.append(("process", "Ctrl-C during training", ["train", "--profile", "smoke", "--epochs", "3", "--limit", "2048", "--out", "<tmp>/busy", "--resume"],

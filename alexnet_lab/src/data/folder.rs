@@ -10,9 +10,10 @@
 //!
 //! - Class names are the sub-folders' names, sorted (label `k` is the `k`-th); hidden files and
 //!   folders are left out; a class folder may hold sub-folders of its own.
-//! - Every file's header is read when the folder is opened (no pixel decoded): a file that is
-//!   not a PNG, JPEG or WebP, a truncated header or an image over [`MAX_PIXELS`] is reported
-//!   with its path, all of them at once, and the folder is refused; nothing is dropped in silence.
+//! - Every file is read and its header checked when the folder is opened (no pixel decoded): a
+//!   file that is not a PNG, JPEG or WebP, a file cut short (header or data: an interrupted
+//!   copy) or an image over [`MAX_PIXELS`] is reported with its path, all of them at once, and
+//!   the folder is refused; nothing is dropped in silence, nothing trained on grey filler.
 //! - Pixels are decoded when a batch needs them (every epoch again): memory holds the file list
 //!   and the loader's prefetched batches only, at the cost of decoding each photo once per epoch.
 //! - Channels: 3 (RGB) when any image stores colour, else 1; or as asked. A colour photo made

@@ -17,6 +17,7 @@
 //! - [`loader`]: seeded batches prepared in the background; [`load_data_fashion_mnist`], d2l's
 //!   one call.
 
+mod complete;
 pub mod dataset;
 pub mod folder;
 pub mod hub;

@@ -5,7 +5,8 @@
 //! What happens to a file, in order:
 //! 1. read (a regular file of at most [`MAX_PHOTO_BYTES`]) and decoded by the `image` crate
 //!    (the format is read from the file's first bytes, not its name); its size is read from the
-//!    header first and an image over [`MAX_PIXELS`] is refused before any pixel is decoded;
+//!    header first and an image over [`MAX_PIXELS`] is refused before any pixel is decoded, and so
+//!    is a file cut short (its structure ends early: the decoder would fill the rest with grey);
 //! 2. turned upright by its EXIF orientation (JPEG, WebP, PNG): a phone photo taken upright but
 //!    stored sideways comes out upright;
 //! 3. for grey ([`to_gray`]): Pillow's `convert("L")`, ITU-R 601-2 luma
@@ -66,6 +67,7 @@ pub fn read_image(path: &Path) -> Result<DynamicImage> {
 
 /// [`read_image`] of an image file's bytes in memory (`what` names them in errors).
 pub fn decode_image_bytes(bytes: &[u8], what: &str) -> Result<DynamicImage> {
+    whole(bytes, what)?;
     let mut decoder = decoder(std::io::Cursor::new(bytes), what)?;
     let bad = |e: image::ImageError| Error::data(format!("{what} cannot be decoded: {e}"));
     // A missing or unreadable EXIF block means "as stored", as in every photo viewer.
@@ -77,7 +79,19 @@ pub fn decode_image_bytes(bytes: &[u8], what: &str) -> Result<DynamicImage> {
 
 /// [`probe_image`] of an image file's bytes in memory.
 pub fn probe_image_bytes(bytes: &[u8], what: &str) -> Result<ImageHeader> {
+    whole(bytes, what)?;
     header(&decoder(std::io::Cursor::new(bytes), what)?)
+}
+
+/// A file cut short (an interrupted download or copy) is refused, naming it, before it is
+/// decoded: the decoder would fill the missing part with grey in silence.
+fn whole(bytes: &[u8], what: &str) -> Result<()> {
+    match super::complete::cut_short(bytes) {
+        None => Ok(()),
+        Some(why) => Err(Error::data(format!(
+            "{what} is truncated: {why}. Copy or download it again (or remove it)"
+        ))),
+    }
 }
 
 fn header(d: &dyn ImageDecoder) -> Result<ImageHeader> {
@@ -94,12 +108,12 @@ pub struct ImageHeader {
     pub color: bool,
 }
 
-/// Reads only the header of a PNG, JPEG or WebP file, with [`read_image`]'s checks (a regular
-/// file, its format from its first bytes, at most [`MAX_PIXELS`]): a folder of photos is
-/// checked without decoding them.
+/// Reads the header of a PNG, JPEG or WebP file, with [`read_image`]'s checks (a regular file,
+/// its format from its first bytes, at most [`MAX_PIXELS`], not truncated): a folder of photos
+/// is checked without decoding them (the file is read, its pixels are not decoded).
 pub fn probe_image(path: &Path) -> Result<ImageHeader> {
-    let (file, _) = crate::sys::fs::open_regular(path, MAX_PHOTO_BYTES, PHOTO)?;
-    header(&decoder(std::io::BufReader::new(file), &path.display().to_string())?)
+    let bytes = crate::sys::fs::read_regular(path, MAX_PHOTO_BYTES, PHOTO)?;
+    probe_image_bytes(&bytes, &path.display().to_string())
 }
 
 /// The decoder of a PNG, JPEG or WebP stream (the format from its first bytes only: a file's

@@ -14,35 +14,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let ctx = |what: &str| format!("cannot {what} {}", tmp.display());
     let written = (|| {
         let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(ctx("create"), e))?;
-        failpoint_half_write(&mut f, path, bytes);
+        super::failpoint::abort_in_write(path, &mut f, bytes);
         f.write_all(bytes).map_err(|e| Error::io(ctx("write"), e))?;
-        f.sync_all().map_err(|e| Error::io(ctx("sync"), e))
+        f.sync_all().map_err(|e| Error::io(ctx("sync"), e))?;
+        super::failpoint::hold_in_write(path);
+        Ok(())
     })();
     commit_tmp(written, &tmp, path)
-}
-
-/// The environment variable the `alexnet-lab` binary reads for [`set_failpoint`] (crash tests:
-/// `ALEXNET_LAB_FAILPOINT=write_atomic:checkpoint.json`).
-pub const FAILPOINT_ENV: &str = "ALEXNET_LAB_FAILPOINT";
-
-static FAILPOINT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-/// A crash test's failpoint, for the rest of the process: with `write_atomic:<file name>`,
-/// writing that file stops after half of its bytes and the process aborts (as a power cut or
-/// `kill -9` would leave it). Set by the binary from [`FAILPOINT_ENV`] for `tests/kill_resume.rs`;
-/// unset, nothing happens. The library reads no environment for it.
-pub fn set_failpoint(spec: &str) {
-    let _ = FAILPOINT.set(spec.to_string());
-}
-
-fn failpoint_half_write(f: &mut std::fs::File, path: &Path, bytes: &[u8]) {
-    let Some(fp) = FAILPOINT.get() else { return };
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    if fp.strip_prefix("write_atomic:") == Some(name) {
-        let _ = f.write_all(bytes.get(..bytes.len() / 2).unwrap_or_default());
-        let _ = f.sync_all();
-        std::process::abort();
-    }
 }
 
 /// The safetensors writer creates its files readable by the owner only (0600); a run folder's

@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod device;
+pub mod failpoint;
 pub mod fs;
 pub mod malloc;
 pub mod proc;

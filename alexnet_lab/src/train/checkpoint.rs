@@ -133,6 +133,9 @@ fn save_tensors(tensors: &HashMap<String, Tensor>, path: &Path) -> Result<()> {
         .and_then(|()| {
             std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| Error::io(format!("cannot sync {}", tmp.display()), e))
         });
+    if written.is_ok() {
+        crate::sys::failpoint::hold_in_write(path);
+    }
     commit_tmp(written, &tmp, path)
 }
 

@@ -21,6 +21,7 @@ use crate::data::DataLoader;
 use crate::nn::Sequential;
 use crate::report::progress::{bar, duration};
 use crate::sys::device::device_name;
+use crate::sys::failpoint;
 use crate::sys::rng::mix;
 use crate::{Error, Result};
 
@@ -170,6 +171,9 @@ fn fit_epochs(
         let lines = bar.is_hidden();
         let (mut loss_sum, mut right, mut n, mut secs) = (0.0, 0.0, 0usize, 0.0);
         let mut step_losses = Vec::with_capacity(num_batches);
+        // The crash and Ctrl-C tests act at these points (sys::failpoint); a no-op otherwise.
+        let asked = || stop.is_requested();
+        failpoint::at(|| format!("start-epoch-{}", epoch + 1), asked);
         for (i, batch) in train.epoch(epoch, device).enumerate() {
             if stop.take() {
                 bar.abandon();
@@ -243,6 +247,7 @@ fn fit_epochs(
                     test_acc: None,
                 });
             }
+            failpoint::at(|| format!("after-step-{}-{}", epoch + 1, i + 1), asked);
         }
         bar.finish_and_clear();
         // Nothing diverged is committed: weights and momentum finite, the epoch's loss not far
@@ -254,6 +259,7 @@ fn fit_epochs(
             let lr = cfg.lr_at(epoch, num_batches.saturating_sub(1), num_batches);
             return Err(Error::DivergedWeights { epoch: epoch + 1, step: num_batches, why, lr: cfg.lr, suggested: cfg.lr / 10.0, last_lr: lr });
         }
+        failpoint::at(|| format!("evaluate-epoch-{}", epoch + 1), asked);
         let eval = evaluate(net, test, device, progress)?;
         history.curve.push(CurvePoint {
             epoch: (epoch + 1) as f64,

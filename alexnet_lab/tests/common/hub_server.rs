@@ -222,8 +222,10 @@ fn serve(
     if download && fault == Fault::StallHalfway {
         conn.write_all(&body[..body.len() / 2])?;
         conn.flush()?;
+        // Stalls as long as a hung server (LIFETIME): a client without a read timeout would wait
+        // that long, far past the tests' bounds.
         let t0 = Instant::now();
-        while !stop.load(Ordering::SeqCst) && t0.elapsed() < Duration::from_secs(30) {
+        while !stop.load(Ordering::SeqCst) && t0.elapsed() < LIFETIME {
             std::thread::sleep(Duration::from_millis(50));
         }
         return Ok(());

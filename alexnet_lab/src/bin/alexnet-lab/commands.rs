@@ -57,8 +57,8 @@ fn settings_from_env() -> Result<()> {
     if let Some(v) = std::env::var(KERNELS_ENV).ok().filter(|v| !v.trim().is_empty()) {
         set_kernels(v.parse().map_err(|e| anyhow::anyhow!("{KERNELS_ENV}={v}: {e}"))?);
     }
-    if let Some(fp) = std::env::var(alexnet_lab::sys::fs::FAILPOINT_ENV).ok().filter(|v| !v.is_empty()) {
-        alexnet_lab::sys::fs::set_failpoint(&fp);
+    if let Some(fp) = std::env::var(alexnet_lab::sys::failpoint::FAILPOINT_ENV).ok().filter(|v| !v.is_empty()) {
+        alexnet_lab::sys::failpoint::set(&fp);
     }
     // glibc keeps freed memory for the next step (sys::malloc), unless told `system`.
     match std::env::var(alexnet_lab::sys::malloc::ENV).as_deref() {
