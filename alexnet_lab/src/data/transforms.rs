@@ -13,8 +13,8 @@ use crate::{Error, Result};
 /// How an image of any size/aspect becomes `size x size`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum ResizeMode {
-    /// Squash/stretch to `size x size` (d2l's `Resize(N)` on square Fashion-MNIST; distorts
-    /// non-square images).
+    /// Squash/stretch to `size x size` (torchvision's `Resize((N, N))`; on square Fashion-MNIST
+    /// the same as d2l's `Resize(N)`, which sets the shorter side; distorts non-square images).
     #[default]
     Resize,
     /// Shorter side to `size` keeping the aspect ratio, then the centre `size x size`

@@ -1,5 +1,7 @@
-//! Forced resize vs aspect-preserving resize + crop vs letterbox (the lecture's Q&A: AlexNet
-//! squashes every image to 224x224 — why not keep the aspect ratio and crop?).
+//! Forced resize vs aspect-preserving resize + crop vs letterbox (the lecture's Q&A: forcing an
+//! image to 224x224 squashes a non-square one — why not keep the aspect ratio and crop? d2l's
+//! `Resize(224)` sets the shorter side and keeps the ratio; on Fashion-MNIST's square images
+//! nothing is squashed).
 //!
 //! Fashion-MNIST is square, so the experiment builds a non-square test set from real test
 //! images: each 28x28 image is pasted, unscaled, into a black frame of the chosen aspect ratio

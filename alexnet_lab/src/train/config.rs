@@ -162,7 +162,7 @@ impl TrainConfig {
 
     /// A few minutes: AlexNet at 67x67 (just above its 65 minimum; ~half the multiply-adds of
     /// 96x96), batch 64, momentum 0.9, one epoch over the first 12,000 training images, tested
-    /// on all 10,000. For the notebooks' committed outputs and quick experiments.
+    /// on all 10,000. For quick experiments (the notebooks' committed outputs use `cpu-full`).
     pub fn quick() -> Self {
         Self { profile: Profile::Quick, image_size: 67, limit: Some(12_000), ..Self::cpu() }
     }
