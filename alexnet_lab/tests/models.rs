@@ -1,8 +1,7 @@
 //! The models: PyTorch parameter names, exact sizes, init bounds, shapes, training-mode gradients.
 
-#[path = "common/scratch.rs"]
-mod scratch;
-use scratch::Scratch;
+mod common;
+use common::Scratch;
 
 use std::collections::BTreeMap;
 
@@ -161,7 +160,8 @@ fn fused_conv_relu_forward_equals_the_layer_by_layer_walk() {
     // `forward` runs each Conv2d + ReLU pair as one op; `forward_layers` runs every layer alone.
     let cfg = AlexNetConfig { image_size: 67, ..AlexNetConfig::d2l() };
     let (net, _) = AlexNet::init(&cfg, 5, &Device::Cpu).unwrap();
-    let x = Tensor::rand(0f32, 1f32, (3, 1, 67, 67), &Device::Cpu).unwrap();
+    // Seeded: a bound on rounding differences is checked on the same input every run.
+    let x = ((common::det(&[3, 1, 67, 67], 5, DType::F32) + 1.0).unwrap() / 2.0).unwrap();
     let fused = net.forward(&x, false).unwrap();
     let walked = net.forward_layers(&x, false).unwrap().pop().unwrap();
     let diff = (fused - walked).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
@@ -228,7 +228,9 @@ fn the_exercise_models_are_built_by_name_and_train() {
         assert_eq!(k.to_string(), name);
         let size = if k.name() == "AlexNet" { 67 } else { 28 };
         let (net, _) = k.init(Some([1, size, size]), 0, &Device::Cpu).unwrap();
-        let x = Tensor::rand(0f32, 1f32, (8, 1, size, size), &Device::Cpu).unwrap();
+        // Seeded inputs in [0, 1): the same 15 steps every run (unseeded, one run in ten of the
+        // test command drew a batch on which vgg-28's loss fell by 0.056 only).
+        let x = ((common::det(&[8, 1, size, size], 11, DType::F32) + 1.0).unwrap() / 2.0).unwrap();
         let y = Tensor::new(&[0u32, 1, 2, 3, 4, 5, 6, 7], &Device::Cpu).unwrap();
         let mut opt = alexnet_lab::train::Sgd::new(net.vars().unwrap(), 0.05, 0.9, 0.0).unwrap();
         let loss = |train| candle_nn::loss::cross_entropy(&net.forward(&x, train).unwrap(), &y).unwrap();
