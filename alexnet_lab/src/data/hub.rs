@@ -416,7 +416,8 @@ impl Hub {
             return Ok(());
         }
         eprintln!(
-            "downloading {HUB_REPO}/{file} ({:.1} MB{}) from {} into {} (once; later runs read the cache){}",
+            "downloading {}/{file} ({:.1} MB{}) from {} into {} (once; later runs read the cache){}",
+            self.repo,
             mb(remote.size),
             if have > 0 { format!(", continuing at {:.1} MB", mb(have)) } else { String::new() },
             self.endpoint,
