@@ -18,8 +18,8 @@ pub(crate) fn cut_short(bytes: &[u8]) -> Option<String> {
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         return (!png_ends(bytes)).then(|| format!("its PNG data ends after {} bytes, before the IEND chunk", bytes.len()));
     }
-    if bytes.starts_with(b"RIFF") && bytes.get(8..12) == Some(b"WEBP") {
-        let declared = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as u64 + 8;
+    if let (Some(b"RIFF"), Some(&[s0, s1, s2, s3]), Some(b"WEBP")) = (bytes.get(..4), bytes.get(4..8), bytes.get(8..12)) {
+        let declared = u32::from_le_bytes([s0, s1, s2, s3]) as u64 + 8;
         return (declared > bytes.len() as u64)
             .then(|| format!("its WebP header announces {declared} bytes and the file holds {}", bytes.len()));
     }
@@ -31,10 +31,10 @@ pub(crate) fn cut_short(bytes: &[u8]) -> Option<String> {
 /// restart marker.
 fn jpeg_ends(b: &[u8]) -> bool {
     let mut i = 2;
-    while i < b.len() {
+    while let Some(&byte) = b.get(i) {
         // Between segments: fill bytes `FF` before a marker; other bytes are skipped as
         // decoders do with "extra bytes between headers".
-        if b[i] != 0xFF {
+        if byte != 0xFF {
             i += 1;
             continue;
         }
@@ -45,7 +45,8 @@ fn jpeg_ends(b: &[u8]) -> bool {
             // Standalone markers (restart, TEM) and a stray `FF 00`.
             0x00 | 0x01 | 0xD0..=0xD7 => i += 2,
             _ => {
-                let Some(len) = b.get(i + 2..i + 4).map(|l| u16::from_be_bytes([l[0], l[1]]) as usize) else { return false };
+                let Some(&[l0, l1]) = b.get(i + 2..i + 4) else { return false };
+                let len = u16::from_be_bytes([l0, l1]) as usize;
                 i += 2 + len;
                 if i > b.len() {
                     return false;
@@ -70,13 +71,12 @@ fn jpeg_ends(b: &[u8]) -> bool {
 /// Whether a PNG stream reaches its IEND chunk (each chunk: length, type, data, CRC).
 fn png_ends(b: &[u8]) -> bool {
     let mut i = 8;
-    while let Some(head) = b.get(i..i + 8) {
-        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
-        let end = i + 12 + len;
+    while let Some(&[l0, l1, l2, l3, t0, t1, t2, t3]) = b.get(i..i + 8) {
+        let end = i + 12 + u32::from_be_bytes([l0, l1, l2, l3]) as usize;
         if end > b.len() {
             return false;
         }
-        if &head[4..8] == b"IEND" {
+        if [t0, t1, t2, t3] == *b"IEND" {
             return true;
         }
         i = end;
