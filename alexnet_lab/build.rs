@@ -29,4 +29,42 @@ fn main() {
             println!("cargo:rerun-if-changed={git_dir}/{f}");
         }
     }
+    if std::env::var_os("CARGO_FEATURE_CUDA").is_some() {
+        if let Err(e) = cuda_kernels() {
+            println!("cargo:warning={e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// With the `cuda` feature: `src/kernels/cuda/lab.cu` to PTX (`$OUT_DIR/lab.ptx`) for the compute
+/// capability `CUDA_COMPUTE_CAP` (default 90: H100/H200), checked by `ptxas` for that GPU (an
+/// error fails the build; its register and spill report is printed as a warning).
+fn cuda_kernels() -> Result<(), String> {
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").map_err(|e| e.to_string())?).join("lab.ptx");
+    let src = "src/kernels/cuda/lab.cu";
+    println!("cargo:rerun-if-env-changed=CUDA_COMPUTE_CAP");
+    println!("cargo:rerun-if-env-changed=CUDA_HOME");
+    let cap = std::env::var("CUDA_COMPUTE_CAP").unwrap_or_else(|_| "90".to_string());
+    let tool = |name: &str| match std::env::var_os("CUDA_HOME") {
+        Some(home) if std::path::Path::new(&home).join("bin").join(name).exists() => std::path::Path::new(&home).join("bin").join(name),
+        _ => std::path::PathBuf::from(name),
+    };
+    let run = |cmd: &mut Command, what: &str| -> Result<String, String> {
+        let o = cmd.output().map_err(|e| format!("{what}: cannot run it ({e}); the `cuda` feature needs the CUDA toolkit (set CUDA_HOME, or use ../shared/tools/cuda/build-gpu-binary.sh)"))?;
+        let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+        if o.status.success() { Ok(text) } else { Err(format!("{what} failed:\n{text}")) }
+    };
+    run(
+        Command::new(tool("nvcc")).args(["-ptx", "-O3", "-std=c++17", &format!("--gpu-architecture=compute_{cap}"), "-o"]).arg(&out).arg(src),
+        "nvcc (lab.cu to PTX)",
+    )?;
+    let report = run(
+        Command::new(tool("ptxas")).args([&format!("-arch=sm_{cap}"), "-v", "-o", "/dev/null"]).arg(&out),
+        "ptxas (checking lab.ptx)",
+    )?;
+    for line in report.lines().filter(|l| l.contains("registers") || l.contains("spill")) {
+        println!("cargo:warning=ptxas sm_{cap}: {}", line.trim());
+    }
+    Ok(())
 }

@@ -716,3 +716,13 @@ fn exercises_lists_the_recorded_runs_and_refuses_an_unknown_name() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("no experiment named no-such-run: the experiments are lenet-30-epochs,"), "{err}");
 }
+
+/// `gpu-check` without a GPU says what it needs instead of comparing the CPU with itself.
+#[test]
+fn gpu_check_without_a_gpu_says_what_it_needs() {
+    let o = lab(&["gpu-check", "--device", "cpu"]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("gpu-check compares a GPU's ops with the CPU's") && e.contains("--device cuda:0"), "{e}");
+    assert!(e.contains("built without the `cuda` feature"), "{e}");
+}

@@ -39,7 +39,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json", action="store_true", help="one JSON line, fields as `alexnet-lab bench --json`")
+    ap.add_argument("--no-cudnn", action="store_true", help="torch.backends.cudnn.enabled = False (what cuDNN is worth); "
+                    "TF32 is switched off process-wide with NVIDIA_TF32_OVERRIDE=0 instead")
     a = ap.parse_args()
+    if a.no_cudnn:
+        torch.backends.cudnn.enabled = False
     dev = torch.device(a.device)
     net = d2l_alexnet(a.image_size).to(dev)
     opt = torch.optim.SGD(net.parameters(), lr=0.01)
@@ -70,9 +74,15 @@ def main() -> None:
                           "median_seconds": med, "images_per_sec": a.batch_size / med,
                           "cpu_seconds": ru.ru_utime + ru.ru_stime, "peak_rss_bytes": ru.ru_maxrss * 1024}))
         return
-    print(f"PyTorch {torch.__version__} {a.mode} batch {a.batch_size} at {a.image_size}x{a.image_size} on {dev}: "
+    choices = "" if dev.type != "cuda" else (f" [cudnn {'on' if torch.backends.cudnn.enabled else 'off'}, "
+                                             f"cudnn.allow_tf32 {torch.backends.cudnn.allow_tf32}, "
+                                             f"matmul.allow_tf32 {torch.backends.cuda.matmul.allow_tf32}]")
+    print(f"PyTorch {torch.__version__} {a.mode} batch {a.batch_size} at {a.image_size}x{a.image_size} on {dev}{choices}: "
           f"{a.batch_size / med:.1f} img/s (median of {len(times)} steps, {med:.3f} s/step)")
     print(f"  CPU seconds {ru.ru_utime + ru.ru_stime:.1f}, peak memory {ru.ru_maxrss * 1024 / 1e9:.2f} GB")
+    if dev.type == "cuda":
+        print(f"  GPU memory: peak allocated {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB, "
+              f"peak reserved {torch.cuda.max_memory_reserved() / 2**30:.2f} GiB")
 
 
 if __name__ == "__main__":

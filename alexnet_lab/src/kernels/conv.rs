@@ -585,6 +585,11 @@ fn conv2d_act(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, stride: usize,
     if k != k2 {
         candle_core::bail!("conv2d: only square kernels are supported, got {k}x{k2}");
     }
+    // On a CUDA device: cuDNN and the lab's kernels (feature `cuda`), unless candle's are chosen.
+    #[cfg(feature = "cuda")]
+    if x.device().is_cuda() && Kernels::chosen() != Kernels::Candle {
+        return super::cuda::conv2d(x, weight, &bias_or_zeros(bias, weight)?, stride, pad, relu);
+    }
     if Kernels::for_tensor(x) != Kernels::Candle {
         let bias = bias_or_zeros(bias, weight)?;
         let keep = x.track_op() || weight.track_op() || bias.track_op();

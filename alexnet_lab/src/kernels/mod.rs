@@ -13,12 +13,20 @@
 //! - [`sink`]: the ops' parameter gradients handed straight to the optimizer's store, without
 //!   candle's zero-fill-and-add.
 //!
+//! - [`philox`]: dropout masks from a counter-based generator (the GPU's; any thread count draws
+//!   the same mask);
+//! - `cuda` (feature `cuda`): the same ops on a GPU, through cuDNN and the lab's CUDA kernels.
+//!
 //! One switch chooses between these and candle's stock ops: [`Kernels`].
 
 mod cpu;
+pub mod check;
 pub mod choice;
 pub mod conv;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod linear;
+pub mod philox;
 pub mod pool;
 pub mod sgd;
 pub mod sink;

@@ -301,7 +301,8 @@ pub fn max_pool2d_generic(x: &Tensor, kernel: usize, stride: usize) -> Result<Te
 /// Max-pooling over square `kernel` windows moved by `stride`, differentiable for any
 /// kernel/stride (unlike candle's stock op). Input `(n, c, h, w)`, f32 or f64.
 ///
-/// On the CPU this runs the custom op; on other devices [`max_pool2d_generic`].
+/// On the CPU this runs the custom op; on a CUDA device (feature `cuda`) the lab's CUDA op;
+/// elsewhere [`max_pool2d_generic`].
 pub fn max_pool2d(x: &Tensor, kernel: usize, stride: usize) -> Result<Tensor> {
     max_pool2d_t(x, kernel, stride, true)
 }
@@ -310,6 +311,11 @@ pub fn max_pool2d(x: &Tensor, kernel: usize, stride: usize) -> Result<Tensor> {
 /// (evaluation skips storing it; a backward then scans the windows again).
 pub fn max_pool2d_t(x: &Tensor, kernel: usize, stride: usize, train: bool) -> Result<Tensor> {
     if !x.device().is_cpu() {
+        // On a CUDA device the lab's kernel (feature `cuda`), unless candle's ops are chosen.
+        #[cfg(feature = "cuda")]
+        if x.device().is_cuda() && super::Kernels::chosen() != super::Kernels::Candle {
+            return super::cuda::max_pool2d(x, kernel, stride, train);
+        }
         return max_pool2d_generic(x, kernel, stride);
     }
     let op = MaxPoolFwd { kernel, stride, argmax: Default::default(), keep_argmax: train };

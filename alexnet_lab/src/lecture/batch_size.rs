@@ -213,10 +213,21 @@ pub fn sweep(cfg: &SweepConfig, device: &Device, mut on_point: impl FnMut(&Sweep
             crate::sys::malloc::release_free_memory();
             let base = current_rss_bytes();
             let reset = reset_peak_rss();
+            #[cfg(feature = "cuda")]
+            let gpu_base = match device {
+                Device::Cuda(d) => Some(crate::kernels::cuda::reset_peak_pool_bytes(d)?),
+                _ => None,
+            };
             let r = bench::run(cfg.model, Mode::Train, b, cfg.image_size, 1, cfg.steps, device)?;
             let measured = match (device.is_cpu() && reset, base, r.peak_rss_bytes) {
                 (true, Some(base), Some(peak)) => Some(peak.saturating_sub(base)),
                 _ => None,
+            };
+            // On a CUDA device: the card's memory, the pool's high-water mark over the steps.
+            #[cfg(feature = "cuda")]
+            let measured = match (device, gpu_base) {
+                (Device::Cuda(d), Some(base)) => Some(crate::kernels::cuda::peak_pool_bytes(d)?.saturating_sub(base)).filter(|b| *b > 0),
+                _ => measured,
             };
             Ok((measured, r.median_seconds))
         });

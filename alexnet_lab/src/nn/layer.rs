@@ -211,6 +211,13 @@ pub fn dropout(xs: &Tensor, p: f32, seed: u64) -> Result<Tensor> {
     if !(0.0..1.0).contains(&p) {
         candle_core::bail!("dropout probability has to be in [0, 1), got {p}")
     }
+    // On a CUDA device the mask is drawn there (Philox4x32-10, kernels::philox): nothing is
+    // uploaded per step. The CPU keeps its seeded StdRng for now, so CPU and GPU runs of one seed
+    // draw different masks.
+    #[cfg(feature = "cuda")]
+    if xs.device().is_cuda() && xs.dtype() == candle_core::DType::F32 {
+        return xs * crate::kernels::cuda::dropout_mask(xs, p, seed)?;
+    }
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let scale = 1.0 / (1.0 - p);
     let mask: Vec<f32> = (0..xs.elem_count()).map(|_| if rng.random::<f32>() >= p { scale } else { 0.0 }).collect();

@@ -208,6 +208,13 @@ pub enum Command {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Every op of the GPU path, forward and backward, against the CPU ops at AlexNet's shapes
+    /// and odd ones; exits 1 on a mismatch. Math and algorithms: ALEXNET_LAB_CUDA_MATH=tf32|fp32,
+    /// ALEXNET_LAB_CUDNN_ALGOS=deterministic|fastest.
+    GpuCheck {
+        #[arg(long, default_value = "cuda:0")]
+        device: String,
+    },
     /// Images per second of a forward pass or a training step (warm-up, repeats, median).
     Bench {
         #[arg(long, value_parser = named::<ModelKind>(ModelKind::NAMES), default_value = "alexnet")]

@@ -57,6 +57,8 @@ fn settings_from_env() -> Result<()> {
     if let Some(v) = std::env::var(KERNELS_ENV).ok().filter(|v| !v.trim().is_empty()) {
         set_kernels(v.parse().map_err(|e| anyhow::anyhow!("{KERNELS_ENV}={v}: {e}"))?);
     }
+    #[cfg(feature = "cuda")]
+    cuda_settings_from_env()?;
     if let Some(fp) = std::env::var(alexnet_lab::sys::failpoint::FAILPOINT_ENV).ok().filter(|v| !v.is_empty()) {
         alexnet_lab::sys::failpoint::set(&fp);
     }
@@ -86,6 +88,7 @@ pub fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Exercises { names, out, list, device, data } => exercises(names, &out, list, &device, data)?,
+        Command::GpuCheck { device } => gpu_check(&device)?,
         Command::Memory { model, image_size, batch_sizes, budget, steps, device, plot } => {
             alexnet_lab::sys::malloc::keep_freed_memory();
             let device = parse_device(&device)?;
@@ -352,6 +355,57 @@ fn stop_on_ctrl_c(token: &train::StopToken) -> Result<()> {
     // the handler is registered, so no allocation happens in it) and calls `_exit`
     // (async-signal-safe).
     unsafe { signal_hook::low_level::register(signal_hook::consts::SIGINT, action) }?;
+    Ok(())
+}
+
+/// The CUDA path's math and algorithms from `ALEXNET_LAB_CUDA_MATH` (tf32, the default, or fp32)
+/// and `ALEXNET_LAB_CUDNN_ALGOS` (deterministic, the default, or fastest).
+#[cfg(feature = "cuda")]
+fn cuda_settings_from_env() -> Result<()> {
+    use alexnet_lab::kernels::cuda::cudnn::{self, Algorithms, Math};
+    let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_ascii_lowercase()).filter(|v| !v.is_empty());
+    let math = match var("ALEXNET_LAB_CUDA_MATH").as_deref() {
+        None | Some("tf32") => Math::Tf32,
+        Some("fp32") => Math::Fp32,
+        Some(v) => bail!("ALEXNET_LAB_CUDA_MATH={v}: use tf32 (PyTorch's default for convolutions) or fp32"),
+    };
+    let algorithms = match var("ALEXNET_LAB_CUDNN_ALGOS").as_deref() {
+        None | Some("deterministic") => Algorithms::Deterministic,
+        Some("fastest") => Algorithms::Fastest,
+        Some(v) => bail!("ALEXNET_LAB_CUDNN_ALGOS={v}: use deterministic or fastest"),
+    };
+    cudnn::set(math, algorithms);
+    Ok(())
+}
+
+/// `alexnet-lab gpu-check`: the device's ops against the CPU's (kernels::check).
+fn gpu_check(device: &str) -> Result<()> {
+    use alexnet_lab::kernels::check;
+    let device = parse_device(device)?;
+    if device.is_cpu() {
+        bail!(
+            "gpu-check compares a GPU's ops with the CPU's: give --device cuda:0 (this binary was built {} the `cuda` feature)",
+            if cfg!(feature = "cuda") { "with" } else { "without" }
+        );
+    }
+    #[cfg(feature = "cuda")]
+    let (tol, setting) = {
+        let (math, algorithms) = alexnet_lab::kernels::cuda::cudnn::settings();
+        let tol = if math == alexnet_lab::kernels::cuda::cudnn::Math::Fp32 { check::FP32_TOL } else { check::TF32_TOL };
+        (tol, format!("cuDNN math {math:?}, algorithms {algorithms:?}"))
+    };
+    #[cfg(not(feature = "cuda"))]
+    let (tol, setting) = (check::FP32_TOL, String::new());
+    println!("{} against the CPU; {setting}", alexnet_lab::sys::device_name(&device));
+    let rows = check::against_cpu(&device, tol)?;
+    for r in &rows {
+        println!("{r}");
+    }
+    let failed = rows.iter().filter(|r| !r.ok).count();
+    if failed > 0 {
+        bail!("{failed} of {} checks failed", rows.len());
+    }
+    println!("all {} checks passed", rows.len());
     Ok(())
 }
 
