@@ -35,6 +35,10 @@ fn the_parallel_mask_is_the_elementwise_definition_whatever_the_threads() {
     assert_eq!(keep_threshold(0.0), 0);
     assert_eq!(keep_threshold(0.5), 1 << 23);
     assert!(dropout_mask(seed, 0.0, 100).iter().all(|m| *m == 1.0));
+    // The CUDA kernel's body, run on the CPU by docs/gpu/kernels_on_host.cu, prints the same
+    // first ten: 1100100111.
+    let first: String = mask[..10].iter().map(|m| if *m > 0.0 { '1' } else { '0' }).collect();
+    assert_eq!(first, "1100100111");
 }
 
 /// On the CPU the harness compares the CPU with itself: every row is there and passes with no
