@@ -68,8 +68,7 @@ pub fn input(dims: &[usize], seed: u64, integers: bool) -> Result<Tensor> {
     let key = super::philox::key_of(seed);
     let vals: Vec<f32> = (0..n)
         .map(|e| {
-            let w = super::philox::philox4x32_10([(e / 4) as u32, ((e / 4) as u64 >> 32) as u32, 0, 0], key);
-            let u = w.get(e % 4).copied().unwrap_or_default();
+            let u = super::philox::word(key, e);
             if integers { (u % 3) as f32 } else { (u >> 8) as f32 / 8_388_608.0 - 1.0 }
         })
         .collect();

@@ -51,11 +51,14 @@ pub fn key_of(seed: u64) -> [u32; 2] {
     [seed as u32, (seed >> 32) as u32]
 }
 
-/// Element `e`'s word of the mask with key `key`.
-fn word(key: [u32; 2], e: usize) -> u32 {
-    let block = (e / 4) as u64;
-    let words = philox4x32_10([block as u32, (block >> 32) as u32, 0, 0], key);
-    words.get(e % 4).copied().unwrap_or_default()
+/// Block `b` of the stream of `key`: the words of elements `4b..4b+4`.
+fn block(key: [u32; 2], b: u64) -> [u32; 4] {
+    philox4x32_10([b as u32, (b >> 32) as u32, 0, 0], key)
+}
+
+/// Element `e`'s word of the stream of `key`.
+pub fn word(key: [u32; 2], e: usize) -> u32 {
+    block(key, (e / 4) as u64).get(e % 4).copied().unwrap_or_default()
 }
 
 /// Whether element `e` of the mask of `seed` is kept when dropping with probability `p`.
@@ -70,9 +73,7 @@ pub fn dropout_mask(seed: u64, p: f32, n: usize) -> Vec<f32> {
     let mut mask = vec![0f32; n];
     mask.par_chunks_mut(4 * 1024).enumerate().for_each(|(chunk, out)| {
         for (b, four) in out.chunks_mut(4).enumerate() {
-            let block = (chunk * 1024 + b) as u64;
-            let words = philox4x32_10([block as u32, (block >> 32) as u32, 0, 0], key);
-            for (m, w) in four.iter_mut().zip(words) {
+            for (m, w) in four.iter_mut().zip(block(key, (chunk * 1024 + b) as u64)) {
                 *m = if w >> 8 >= thr { scale } else { 0.0 };
             }
         }
