@@ -1,4 +1,4 @@
-//! The committed notebooks: the six of the lecture are there, in order, each starts by
+//! The committed notebooks: the seven of the lecture are there, in order, each starts by
 //! importing the crate with `:dep`, and each was executed for real: every code cell has run,
 //! none has an error output, a panic or stderr text, and the plots are in the outputs (browsable on the
 //! repository's web page). Executing them is `notebooks/run_all.sh` (part of `tests/run.sh`).
