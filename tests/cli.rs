@@ -726,3 +726,36 @@ fn gpu_check_without_a_gpu_says_what_it_needs() {
     assert!(e.contains("gpu-check compares a GPU's ops with the CPU's") && e.contains("--device cuda:0"), "{e}");
     assert!(e.contains("built without the `cuda` feature"), "{e}");
 }
+
+/// `ALEXNET_LAB_KERNELS` reaches the commands that train or time a network; the others refuse it
+/// rather than ignore it, and an unknown value lists the known ones.
+#[test]
+fn the_kernels_variable_is_taken_or_refused_never_ignored() {
+    let o = lab_env(&["bench", "--model", "lenet", "--image-size", "28", "--batch-size", "8", "--repeats", "1"], &[("ALEXNET_LAB_KERNELS", "candle")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = lab_env(&["eval", "--checkpoint", "data/fixtures/lenet-d2l"], &[("ALEXNET_LAB_KERNELS", "candle")]);
+    let e = stderr(&o);
+    assert!(!o.status.success() && e.contains("ALEXNET_LAB_KERNELS=candle applies to train, bench and exercises"), "{e}");
+    let o = lab_env(&["shapes"], &[("ALEXNET_LAB_KERNELS", "fast")]);
+    let e = stderr(&o);
+    assert!(!o.status.success() && e.contains("unknown kernel implementation 'fast': use one of lab, direct, candle, winograd"), "{e}");
+}
+
+/// Output into a pipe that was closed (`alexnet-lab complexity | head -1`) ends the command
+/// quietly, as for other Unix tools: no panic from `println!`.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_alexnet-lab"))
+        .args(["complexity", "--compare-lecture"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run alexnet-lab");
+    drop(child.stdout.take()); // the reader is gone before the first line
+    let o = child.wait_with_output().unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!e.contains("panicked") && !e.contains("Broken pipe"), "{e}");
+    assert_eq!(o.status.signal(), Some(libc::SIGPIPE), "{:?}", o.status);
+}

@@ -12,7 +12,7 @@
 use std::time::Instant;
 
 use alexnet_lab::candle::{DType, Device, Tensor, Var};
-use alexnet_lab::kernels::{conv::conv2d_relu, set_kernels, Kernels};
+use alexnet_lab::kernels::{conv::conv2d_relu, Kernels};
 
 fn main() -> anyhow::Result<()> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -65,9 +65,9 @@ fn main() -> anyhow::Result<()> {
         let w = Var::from_tensor(&(Tensor::randn(0f32, 1., (o, c, k, k), &Device::Cpu)? * (2.0 / (c * k * k) as f64).sqrt())?)?;
         let b = Var::from_tensor(&Tensor::zeros(o, DType::F32, &Device::Cpu)?)?;
         let r = Tensor::randn(0f32, 1., (n, o, oh, oh), &Device::Cpu)?;
-        let step = || -> anyhow::Result<(f64, f64)> {
+        let step = |kernels| -> anyhow::Result<(f64, f64)> {
             let t0 = Instant::now();
-            let y = conv2d_relu(&x, w.as_tensor(), Some(b.as_tensor()), s, p)?;
+            let y = conv2d_relu(&x, w.as_tensor(), Some(b.as_tensor()), s, p, kernels)?;
             let t1 = Instant::now();
             let _grads = y.mul(&r)?.sum_all()?.backward()?;
             Ok((t1.duration_since(t0).as_secs_f64() * 1e3, t1.elapsed().as_secs_f64() * 1e3))
@@ -75,8 +75,7 @@ fn main() -> anyhow::Result<()> {
         let mut times = vec![vec![]; 4];
         for round in 0..=rounds {
             for (j, kernels) in [Kernels::Lab, other].into_iter().enumerate() {
-                set_kernels(kernels);
-                let (f, bw) = step()?;
+                let (f, bw) = step(kernels)?;
                 if round > 0 {
                     // round 0 warms up
                     times[2 * j].push(f);
@@ -84,7 +83,6 @@ fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        set_kernels(Kernels::Lab);
         let med: Vec<f64> = times.iter_mut().map(|v| { v.sort_by(f64::total_cmp); v[v.len() / 2] }).collect();
         let macs = (n * o * oh * oh * c * k * k) as f64 / 1e9;
         let speedup = (med[2] + med[3]) / (med[0] + med[1]);

@@ -3,15 +3,13 @@
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A configuration value that cannot work (an image too small for the model, ...).
-    #[error("invalid configuration: {0}")]
-    Config(String),
-    /// A setting a user chose that cannot work: `setting` names it as the config field it is
-    /// (`batch_size`, `lr`, `epochs`, ...), `why` says what is wrong and what would work. The
-    /// `alexnet-lab` binary adds the flag that sets it (`--batch-size`); a notebook user sets the
-    /// field.
+    /// A configuration value that cannot work: `why` says what is wrong and what would work.
+    /// `setting` names the config field to change when one field is to blame (`batch_size`,
+    /// `lr`, `epochs`, ...; [`Error::invalid`]): the `alexnet-lab` binary adds the flag that sets
+    /// it (`--batch-size`), a notebook user sets the field. `None` when no single field is
+    /// (an unknown model name, two runs on one folder; [`Error::config`]).
     #[error("invalid configuration: {why}")]
-    Invalid { setting: &'static str, why: String },
+    Config { setting: Option<&'static str>, why: String },
     /// A tensor or layer shape that does not fit the model.
     #[error(transparent)]
     Shape(#[from] ShapeError),
@@ -50,8 +48,10 @@ pub enum Error {
     /// memory budget (nothing was allocated; the machine never came near swapping).
     #[error("refused before running batch size {batch_size} on {device}: {detail}. Try a smaller batch size, e.g. {smaller}")]
     OverBudget { device: String, batch_size: usize, smaller: usize, detail: String },
-    /// A file operation failed. (`io`, not `source`: the message already includes it, and a
-    /// `source` would print twice in an error chain.)
+    /// A file operation failed. The io error is in the message, and deliberately not the
+    /// error's `source()`: every caller prints this error alone (`{}`; lists of damaged files,
+    /// the CLI's one line), where a `source` would be lost, and `{:#}` chains would print it
+    /// twice. Code that needs the io error matches on `io` (checkpoint.rs does, for NotFound).
     #[error("{context}: {io}")]
     Io { context: String, io: std::io::Error },
     /// A lock guarding shared state (e.g. the parameter store) is poisoned: another thread
@@ -81,7 +81,9 @@ pub struct ShapeError {
     pub why: String,
 }
 
-pub type Result<T> = std::result::Result<T, Error>;
+/// The lab's result. The error parameter defaults to [`Error`] and can be given, so a glob import
+/// of the prelude does not take `Result<T, E>` away from a notebook's own code.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A lab error passes through `?` in code that returns candle's `Result` (a custom op, a
 /// `Module`): a candle error comes back as itself, any other is wrapped with its message.
@@ -95,16 +97,16 @@ impl From<Error> for candle_core::Error {
 }
 
 impl Error {
-    /// [`Error::Invalid`] for `setting`.
+    /// [`Error::Config`] blaming the config field `setting`.
     pub fn invalid(setting: &'static str, why: impl Into<String>) -> Self {
-        Self::Invalid { setting, why: why.into() }
+        Self::Config { setting: Some(setting), why: why.into() }
     }
 
-    /// The setting a user can change to get past this error: the field an [`Error::Invalid`]
+    /// The setting a user can change to get past this error: the field an [`Error::Config`]
     /// names, `lr` for a diverged run, `batch_size` for a step that ran out of memory.
     pub fn setting(&self) -> Option<&'static str> {
         match self {
-            Self::Invalid { setting, .. } => Some(setting),
+            Self::Config { setting, .. } => *setting,
             Self::Diverged { .. } | Self::DivergedWeights { .. } => Some("lr"),
             Self::OutOfMemory { .. } | Self::OverBudget { .. } => Some("batch_size"),
             _ => None,
@@ -115,7 +117,8 @@ impl Error {
     /// problems under one heading.
     pub fn detail(&self) -> String {
         match self {
-            Self::Config(s) | Self::Data(s) => s.clone(),
+            Self::Config { why, .. } => why.clone(),
+            Self::Data(s) => s.clone(),
             other => other.to_string(),
         }
     }
@@ -147,8 +150,9 @@ impl Error {
         }
     }
 
+    /// [`Error::Config`] that no single field is to blame for.
     pub fn config(msg: impl Into<String>) -> Self {
-        Self::Config(msg.into())
+        Self::Config { setting: None, why: msg.into() }
     }
     pub fn data(msg: impl Into<String>) -> Self {
         Self::Data(msg.into())

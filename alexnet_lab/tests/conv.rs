@@ -3,6 +3,7 @@
 
 use alexnet_lab::candle::{DType, Device, Tensor, Var};
 use alexnet_lab::kernels::conv::{conv2d, conv2d_relu};
+use alexnet_lab::kernels::Kernels;
 
 mod common;
 use common::{assert_same_grads, det, max_rel};
@@ -50,7 +51,7 @@ fn same_as_candle((n, c, h, o, k, s, p): (usize, usize, usize, usize, usize, usi
         let x = Var::from_tensor(&det(&[n, c, h, h], 1, DType::F32)).unwrap();
         let w = Var::from_tensor(&det(&[o, c, k, k], 2, DType::F32)).unwrap();
         let b = Var::from_tensor(&det(&[o], 3, DType::F32)).unwrap();
-        let ours = conv2d(x.as_tensor(), w.as_tensor(), Some(b.as_tensor()), s, p).unwrap();
+        let ours = conv2d(x.as_tensor(), w.as_tensor(), Some(b.as_tensor()), s, p, Kernels::Lab).unwrap();
         let stock = x.conv2d(w.as_tensor(), p, s, 1, 1).unwrap().broadcast_add(&b.reshape((1, o, 1, 1)).unwrap()).unwrap();
         assert_eq!(ours.dims(), stock.dims());
         assert!(max_rel(&ours, &stock) < 1e-5, "forward {:?}", (n, c, h, o, k, s, p));
@@ -68,9 +69,9 @@ fn gradients_match_finite_differences() {
     let r = det(&[n, o, 4, 4], 7, DType::F64);
     let x = Var::from_tensor(&x0).unwrap();
     let w = Var::from_tensor(&w0).unwrap();
-    let g = conv2d(x.as_tensor(), w.as_tensor(), None, s, p).unwrap().mul(&r).unwrap().sum_all().unwrap().backward().unwrap();
+    let g = conv2d(x.as_tensor(), w.as_tensor(), None, s, p, Kernels::Lab).unwrap().mul(&r).unwrap().sum_all().unwrap().backward().unwrap();
     let f = |xv: &Tensor, wv: &Tensor| -> f64 {
-        conv2d(xv, wv, None, s, p).unwrap().mul(&r).unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap()
+        conv2d(xv, wv, None, s, p, Kernels::Lab).unwrap().mul(&r).unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap()
     };
     let eps = 1e-6;
     for (which, base, grad) in [(0, &x0, g.get(x.as_tensor()).unwrap()), (1, &w0, g.get(w.as_tensor()).unwrap())] {
@@ -96,7 +97,7 @@ fn gradients_match_finite_differences() {
 fn the_image_gets_no_gradient() {
     let x = det(&[2, 1, 20, 20], 1, DType::F32); // a plain tensor, like an image batch
     let w = Var::from_tensor(&det(&[4, 1, 5, 5], 2, DType::F32)).unwrap();
-    let g = conv2d(&x, w.as_tensor(), None, 1, 2).unwrap().sum_all().unwrap().backward().unwrap();
+    let g = conv2d(&x, w.as_tensor(), None, 1, 2, Kernels::Lab).unwrap().sum_all().unwrap().backward().unwrap();
     assert!(g.get(&x).is_none());
     assert!(g.get(w.as_tensor()).is_some());
 }
@@ -113,7 +114,7 @@ fn fused_relu_matches_candle() {
             let w = Var::from_tensor(&det(&[o, c, k, k], 2, DType::F32)).unwrap();
             let b = Var::from_tensor(&det(&[o], 3, DType::F32)).unwrap();
             let bias = with_bias.then(|| b.as_tensor());
-            let ours = conv2d_relu(x.as_tensor(), w.as_tensor(), bias, s, p).unwrap();
+            let ours = conv2d_relu(x.as_tensor(), w.as_tensor(), bias, s, p, Kernels::Lab).unwrap();
             let mut stock = x.conv2d(w.as_tensor(), p, s, 1, 1).unwrap();
             if with_bias {
                 stock = stock.broadcast_add(&b.reshape((1, o, 1, 1)).unwrap()).unwrap();
@@ -139,7 +140,7 @@ fn degenerate_shapes_are_errors_not_panics() {
         (&[1, 1, 4, 4], &[0, 1, 3, 3], 0, "0 output channels"),
     ];
     for (x, w, pad, expected) in cases {
-        let e = conv2d(&z(x), &z(w), None, 1, pad).unwrap_err().to_string();
+        let e = conv2d(&z(x), &z(w), None, 1, pad, Kernels::Lab).unwrap_err().to_string();
         assert!(e.contains(expected), "{x:?} * {w:?}: {e}");
     }
 }
@@ -156,15 +157,15 @@ fn bias_fused_relu_and_non_square_input_match_finite_differences() {
     let r = det(&[n, o, oh, ow], 14, DType::F64);
     // Finite differences are only valid away from ReLU's kink: no pre-activation near 0, and
     // some on each side of it (so the ReLU does cut).
-    let pre: Vec<f64> = conv2d(&x0, &w0, Some(&b0), s, p).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+    let pre: Vec<f64> = conv2d(&x0, &w0, Some(&b0), s, p, Kernels::Lab).unwrap().flatten_all().unwrap().to_vec1().unwrap();
     assert_eq!(pre.len(), n * o * oh * ow);
     assert!(pre.iter().all(|z| z.abs() > 1e-4) && pre.iter().any(|z| *z < 0.0) && pre.iter().any(|z| *z > 0.0));
     let (x, w, b) = (Var::from_tensor(&x0).unwrap(), Var::from_tensor(&w0).unwrap(), Var::from_tensor(&b0).unwrap());
-    let y = conv2d_relu(x.as_tensor(), w.as_tensor(), Some(b.as_tensor()), s, p).unwrap();
+    let y = conv2d_relu(x.as_tensor(), w.as_tensor(), Some(b.as_tensor()), s, p, Kernels::Lab).unwrap();
     assert_eq!(y.dims(), [n, o, oh, ow]);
     let g = y.mul(&r).unwrap().sum_all().unwrap().backward().unwrap();
     let f = |xv: &Tensor, wv: &Tensor, bv: &Tensor| -> f64 {
-        conv2d_relu(xv, wv, Some(bv), s, p).unwrap().mul(&r).unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap()
+        conv2d_relu(xv, wv, Some(bv), s, p, Kernels::Lab).unwrap().mul(&r).unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap()
     };
     let eps = 1e-6;
     for (which, base) in [(0, &x0), (1, &w0), (2, &b0)] {

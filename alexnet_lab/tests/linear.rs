@@ -4,6 +4,7 @@
 use alexnet_lab::candle::{DType, Device, Module, Tensor, Var};
 use alexnet_lab::candle_nn;
 use alexnet_lab::kernels::linear::linear;
+use alexnet_lab::kernels::Kernels;
 
 mod common;
 use common::{assert_same_grads, det, max_rel};
@@ -15,7 +16,7 @@ fn matches_candle_linear_forward_and_gradients() {
             let x = Var::from_tensor(&det(&[n, i], 1, DType::F32)).unwrap();
             let w = Var::from_tensor(&det(&[o, i], 2, DType::F32)).unwrap();
             let b = Var::from_tensor(&det(&[o], 3, DType::F32)).unwrap();
-            let ours = linear(x.as_tensor(), w.as_tensor(), with_bias.then(|| b.as_tensor()), relu).unwrap();
+            let ours = linear(x.as_tensor(), w.as_tensor(), with_bias.then(|| b.as_tensor()), relu, Kernels::Lab).unwrap();
             let stock = candle_nn::Linear::new(w.as_tensor().clone(), with_bias.then(|| b.as_tensor().clone()));
             let mut stock = stock.forward(x.as_tensor()).unwrap();
             if relu {
@@ -36,10 +37,10 @@ fn gradients_match_finite_differences() {
     let (x0, w0, b0) = (det(&[n, i], 5, DType::F64), det(&[o, i], 6, DType::F64), det(&[o], 7, DType::F64));
     let r = det(&[n, o], 8, DType::F64);
     let f = |x: &Tensor, w: &Tensor, b: &Tensor| -> f64 {
-        linear(x, w, Some(b), true).unwrap().mul(&r).unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap()
+        linear(x, w, Some(b), true, Kernels::Lab).unwrap().mul(&r).unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap()
     };
     let (x, w, b) = (Var::from_tensor(&x0).unwrap(), Var::from_tensor(&w0).unwrap(), Var::from_tensor(&b0).unwrap());
-    let g = linear(x.as_tensor(), w.as_tensor(), Some(b.as_tensor()), true)
+    let g = linear(x.as_tensor(), w.as_tensor(), Some(b.as_tensor()), true, Kernels::Lab)
         .unwrap()
         .mul(&r)
         .unwrap()
@@ -72,8 +73,8 @@ fn gradients_match_finite_differences() {
 #[test]
 fn wrong_shapes_are_errors() {
     let x = det(&[2, 5], 1, DType::F32);
-    let e = linear(&x, &det(&[3, 4], 2, DType::F32), None, false).unwrap_err().to_string();
+    let e = linear(&x, &det(&[3, 4], 2, DType::F32), None, false, Kernels::Lab).unwrap_err().to_string();
     assert!(e.contains("input has 5 features, the weight expects 4"), "{e}");
-    let e = linear(&x, &det(&[3, 5], 2, DType::F32), Some(&det(&[4], 3, DType::F32)), false).unwrap_err().to_string();
+    let e = linear(&x, &det(&[3, 5], 2, DType::F32), Some(&det(&[4], 3, DType::F32)), false, Kernels::Lab).unwrap_err().to_string();
     assert!(e.contains("linear bias") && e.contains("[4]") && e.contains("[3]"), "{e}");
 }

@@ -243,3 +243,27 @@ fn the_exercise_models_are_built_by_name_and_train() {
         assert!(after < before - 0.1, "{name}: loss {before} -> {after}");
     }
 }
+
+/// The kernel choice is the network's own value: the same weights run with Winograd's
+/// convolutions, with direct ones and with candle's stock ops give the same logits up to
+/// rounding, and Winograd's differ in their bits from the direct ones (the choice reaches the
+/// convolutions), while a network built beside it keeps the default.
+#[test]
+fn a_networks_kernel_choice_reaches_its_layers() {
+    use alexnet_lab::kernels::Kernels;
+    let x = common::det(&[4, 1, 80, 80], 1, DType::F32);
+    let logits = |k: Kernels| {
+        let (net, _) = ModelKind::AlexNet.init(Some([1, 80, 80]), 3, &Device::Cpu).unwrap();
+        let net = net.with_kernels(k);
+        assert_eq!(net.kernels(), k);
+        net.forward(&x, false).unwrap()
+    };
+    let (wino, direct, candle) = (logits(Kernels::Winograd), logits(Kernels::Direct), logits(Kernels::Candle));
+    let (other, _) = ModelKind::AlexNet.init(Some([1, 80, 80]), 3, &Device::Cpu).unwrap();
+    assert_eq!(other.kernels(), Kernels::Lab);
+    assert!(common::max_rel(&wino, &direct) > 0.0, "Winograd and direct gave the same bits: the choice did not reach conv2-5");
+    for (name, y) in [("direct", &direct), ("candle", &candle)] {
+        let d = common::max_rel(&wino, y);
+        assert!(d < 1e-4, "Winograd vs {name}: {d:e}");
+    }
+}

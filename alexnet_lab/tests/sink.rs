@@ -3,19 +3,14 @@
 //! `loss.backward()`, for every parameter of the lab's models, with Winograd or without, for a
 //! weight used twice and beside a contribution of candle's own.
 
-use std::sync::Mutex;
-
 use alexnet_lab::candle::{DType, Device, Tensor, Var};
 use alexnet_lab::kernels::conv::conv2d_relu;
-use alexnet_lab::kernels::{set_kernels, GradSink, Kernels};
+use alexnet_lab::kernels::{GradSink, Kernels};
 use alexnet_lab::nn::ModelKind;
 use alexnet_lab::train::loss_and_gradients;
 
 mod common;
 use common::det;
-
-/// One test at a time: one test changes the process-wide kernel choice.
-static SERIAL: Mutex<()> = Mutex::new(());
 
 /// The largest absolute difference of two tensors.
 fn max_abs(a: &Tensor, b: &Tensor) -> f64 {
@@ -24,14 +19,13 @@ fn max_abs(a: &Tensor, b: &Tensor) -> f64 {
 
 #[test]
 fn the_sink_gives_every_gradient_candle_gives() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     for (kind, size, kernels) in [
         (ModelKind::AlexNet, 80, Kernels::Lab),
         (ModelKind::AlexNet, 80, Kernels::Winograd),
         (ModelKind::LeNet, 28, Kernels::Lab),
     ] {
-        set_kernels(kernels);
         let (net, varmap) = kind.init(Some([1, size, size]), 7, &Device::Cpu).unwrap();
+        let net = net.with_kernels(kernels);
         net.set_dropout_seed(11);
         let x = det(&[2, 1, size, size], 1, DType::F32);
         let y = Tensor::new(&[3u32, 8], &Device::Cpu).unwrap();
@@ -40,7 +34,6 @@ fn the_sink_gives_every_gradient_candle_gives() {
         let candle = loss.backward().unwrap();
         net.set_dropout_seed(11); // the same masks again
         let (logits2, loss2, ours) = loss_and_gradients(&net, &x, &y).unwrap();
-        set_kernels(Kernels::Lab);
         assert_eq!(max_abs(&logits, &logits2), 0.0, "{kind:?} {kernels:?}: the forward differs");
         assert_eq!(max_abs(&loss, &loss2), 0.0);
         let vars = varmap.all_vars();
@@ -57,13 +50,12 @@ fn the_sink_gives_every_gradient_candle_gives() {
 /// candle differentiates itself (a weight penalty) is added to the sink's.
 #[test]
 fn two_uses_and_candles_own_contribution_add_up() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let w = Var::from_tensor(&(det(&[16, 16, 3, 3], 2, DType::F32) * 0.1).unwrap()).unwrap();
     let b = Var::from_tensor(&(det(&[16], 3, DType::F32) * 0.1).unwrap()).unwrap();
     let x = det(&[2, 16, 6, 6], 1, DType::F32);
     let loss = || {
-        let h = conv2d_relu(&x, w.as_tensor(), Some(b.as_tensor()), 1, 1).unwrap();
-        let h = conv2d_relu(&h, w.as_tensor(), Some(b.as_tensor()), 1, 1).unwrap();
+        let h = conv2d_relu(&x, w.as_tensor(), Some(b.as_tensor()), 1, 1, Kernels::Lab).unwrap();
+        let h = conv2d_relu(&h, w.as_tensor(), Some(b.as_tensor()), 1, 1, Kernels::Lab).unwrap();
         (h.sum_all().unwrap() + w.as_tensor().sqr().unwrap().sum_all().unwrap()).unwrap()
     };
     let candle = loss().backward().unwrap();
@@ -83,10 +75,9 @@ fn two_uses_and_candles_own_contribution_add_up() {
 /// Outside a scope the ops return their gradients to candle: nothing is routed.
 #[test]
 fn without_a_scope_nothing_is_routed() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let sink = GradSink::new();
     let w = Var::from_tensor(&det(&[16, 16, 3, 3], 2, DType::F32)).unwrap();
     let x = det(&[2, 16, 6, 6], 1, DType::F32);
-    let g = conv2d_relu(&x, w.as_tensor(), None, 1, 1).unwrap().sum_all().unwrap().backward().unwrap();
+    let g = conv2d_relu(&x, w.as_tensor(), None, 1, 1, Kernels::Lab).unwrap().sum_all().unwrap().backward().unwrap();
     assert!(g.get(w.as_tensor()).is_some() && sink.is_empty());
 }

@@ -158,7 +158,7 @@ fn bad_configuration_is_a_clear_error() {
         // A notebook user has no flags: the error names the setting (the config's field) instead.
         assert!(e.to_string().contains(needle) && !e.to_string().contains("--"), "{e}");
         if !needle.contains("65x65") {
-            assert!(matches!(e, Error::Invalid { .. }) && e.setting().is_some(), "{e:?}");
+            assert!(matches!(e, Error::Config { setting: Some(_), .. }), "{e:?}");
         }
     }
     assert_eq!(TrainConfig::for_profile(Profile::D2l), TrainConfig::d2l());

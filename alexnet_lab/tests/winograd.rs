@@ -2,20 +2,15 @@
 //! `conv2d` uses for layers with at least 16 input and output channels, AlexNet's conv2-5)
 //! against candle's conv2d: forward and the gradients of input, weight and bias, in f64 (where
 //! the algorithm is exact up to rounding) and f32 (with the error bound it is held to), and the
-//! switch that turns it off (`Kernels::Direct`).
-
-use std::sync::Mutex;
+//! choice that turns it off (`Kernels::Direct`).
 
 use alexnet_lab::candle::{DType, Var};
 use alexnet_lab::kernels::conv::conv2d_relu;
 use alexnet_lab::kernels::winograd::{forward, grad_input, grad_weight, Conv, Transform, MAX_TILE};
-use alexnet_lab::kernels::{set_kernels, Kernels};
+use alexnet_lab::kernels::Kernels;
 
 mod common;
 use common::{det, max_rel};
-
-/// One test at a time: the switch test changes the process-wide kernel choice.
-static SERIAL: Mutex<()> = Mutex::new(());
 
 /// `(n, c, h, w, o, k, pad)`, stride 1.
 type Case = (usize, usize, usize, usize, usize, usize, usize);
@@ -34,11 +29,11 @@ const CASES: [Case; 9] = [
 
 /// `relu(conv(x, w) + b)` and its gradients from the lab's op and from candle's ops, as
 /// `(forward error, [x, w, b gradient errors])` relative to candle's largest magnitude.
-fn errors((n, c, h, w, o, k, p): Case, dtype: DType) -> (f64, [f64; 3]) {
+fn errors((n, c, h, w, o, k, p): Case, dtype: DType, kernels: Kernels) -> (f64, [f64; 3]) {
     let x = Var::from_tensor(&det(&[n, c, h, w], 1, dtype)).unwrap();
     let wt = Var::from_tensor(&(det(&[o, c, k, k], 2, dtype) * (1.0 / (c * k * k) as f64).sqrt()).unwrap()).unwrap();
     let b = Var::from_tensor(&(det(&[o], 3, dtype) * 0.1).unwrap()).unwrap();
-    let ours = conv2d_relu(x.as_tensor(), wt.as_tensor(), Some(b.as_tensor()), 1, p).unwrap();
+    let ours = conv2d_relu(x.as_tensor(), wt.as_tensor(), Some(b.as_tensor()), 1, p, kernels).unwrap();
     let stock = x.conv2d(wt.as_tensor(), p, 1, 1, 1).unwrap().broadcast_add(&b.reshape((1, o, 1, 1)).unwrap()).unwrap().relu().unwrap();
     assert_eq!(ours.dims(), stock.dims());
     let r = det(ours.dims(), 4, dtype);
@@ -48,21 +43,12 @@ fn errors((n, c, h, w, o, k, p): Case, dtype: DType) -> (f64, [f64; 3]) {
     (max_rel(&ours, &stock), [grad(&x), grad(&wt), grad(&b)])
 }
 
-/// `f` with `kernels` chosen, then the default again (under [`SERIAL`]).
-fn with_kernels<R>(kernels: Kernels, f: impl FnOnce() -> R) -> R {
-    set_kernels(kernels);
-    let r = f();
-    set_kernels(Kernels::Lab);
-    r
-}
-
 /// Every case's forward and gradient errors (see [`errors`]) below `bound`, with Winograd for
 /// every case (`Kernels::Winograd`: at these small sizes the cost model would choose the direct
 /// convolution for most of them).
 fn assert_all_within(dtype: DType, bound: f64) {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     for case in CASES {
-        let (fwd, grads) = with_kernels(Kernels::Winograd, || errors(case, dtype));
+        let (fwd, grads) = errors(case, dtype, Kernels::Winograd);
         assert!(fwd < bound && grads.iter().all(|&e| e < bound), "{case:?}: forward {fwd:e}, gradients (x, w, b) {grads:?}");
     }
 }
@@ -87,13 +73,8 @@ fn f32_forward_and_gradients_match_candle_within_2e_5() {
 /// Winograd path is not the direct one), while both stay within the bounds above.
 #[test]
 fn the_direct_switch_changes_the_path_not_the_result() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let case = (2, 16, 8, 8, 24, 5, 2);
-    let run = |kernels| {
-        with_kernels(kernels, || {
-            conv2d_relu(&det(&[2, 16, 8, 8], 1, DType::F32), &det(&[24, 16, 5, 5], 2, DType::F32), None, 1, 2).unwrap()
-        })
-    };
+    let run = |kernels| conv2d_relu(&det(&[2, 16, 8, 8], 1, DType::F32), &det(&[24, 16, 5, 5], 2, DType::F32), None, 1, 2, kernels).unwrap();
     let (wino, direct) = (run(Kernels::Winograd), run(Kernels::Direct));
     let diff = max_rel(&wino, &direct);
     assert!(diff > 0.0, "{case:?}: Winograd and the direct convolution gave identical bits");
@@ -104,13 +85,12 @@ fn the_direct_switch_changes_the_path_not_the_result() {
 /// images goes through Winograd (other bits than direct), on one image directly (the same bits).
 #[test]
 fn the_default_follows_the_cost_model() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     assert_eq!(Conv::new(64, 256, 3, 3, 384, 3, 1).forward_tile(false), Some(3));
     assert_eq!(Conv::new(1, 256, 3, 3, 384, 3, 1).forward_tile(false), None);
     let (w, b) = (det(&[384, 256, 3, 3], 2, DType::F32), det(&[384], 3, DType::F32));
     for (n, winograd) in [(64, true), (1, false)] {
         let x = det(&[n, 256, 3, 3], 1, DType::F32);
-        let run = |kernels| with_kernels(kernels, || conv2d_relu(&x, &w, Some(&b), 1, 1).unwrap());
+        let run = |kernels| conv2d_relu(&x, &w, Some(&b), 1, 1, kernels).unwrap();
         let diff = max_rel(&run(Kernels::Lab), &run(Kernels::Direct));
         assert_eq!(diff > 0.0, winograd, "batch {n}: the default differs from direct by {diff:e}");
     }

@@ -21,7 +21,9 @@ import pyarrow as pa  # noqa: E402 (and Pillow, in photos())
 import pyarrow.parquet as pq
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# The binary cargo built: under CARGO_TARGET_DIR when the test command was given one.
+# The binary cargo built: under CARGO_TARGET_DIR when the test command was given one. Its Ctrl-C
+# cases hold a run at a phase, so it must be the tests' build, with the `failpoints` feature
+# (what `cargo test --release` leaves there; or `cargo build --release --features failpoints`).
 BIN = os.environ.get("BIN", os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), "release/alexnet-lab"))
 # Absolute, resolved paths: the table names them as $HF_HOME / $FASHION_MNIST_DIR whether they came
 # from the environment (CI: absolute) or from the defaults (ROOT/..: relative to the repository).

@@ -81,7 +81,8 @@ pub struct Hub {
     /// Longest wait for a connection, for the first byte of an answer, and for the next bytes
     /// of a download ([`DEFAULT_TIMEOUT`]; the binary takes `ALEXNET_LAB_HUB_TIMEOUT`).
     pub timeout: Duration,
-    /// A progress bar while downloading (drawn only on a terminal).
+    /// Report a download on stderr: a line naming the file, the cache and the source, and a
+    /// progress bar (drawn only on a terminal). Off: the library prints nothing.
     pub progress: bool,
 }
 
@@ -396,7 +397,9 @@ impl Hub {
         let path = self.cache.join(".locks").join(self.repo().folder_name()).join(format!("{etag}.lock"));
         let lock = crate::sys::fs::open_lock_file(&path)?;
         if let Err(std::fs::TryLockError::WouldBlock) = lock.try_lock() {
-            eprintln!("another process is downloading {file} into {}: waiting for it to finish", self.cache.display());
+            if self.progress {
+                eprintln!("another process is downloading {file} into {}: waiting for it to finish", self.cache.display());
+            }
             lock.lock().map_err(|e| Error::io(format!("cannot lock {}", path.display()), e))?;
         }
         Ok(lock)
@@ -415,19 +418,21 @@ impl Hub {
         if have == remote.size {
             return Ok(());
         }
-        eprintln!(
-            "downloading {}/{file} ({:.1} MB{}) from {} into {} (once; later runs read the cache){}",
-            self.repo,
-            mb(remote.size),
-            if have > 0 { format!(", continuing at {:.1} MB", mb(have)) } else { String::new() },
-            self.endpoint,
-            self.cache.display(),
-            if is_sha256(&remote.etag) {
-                String::new()
-            } else {
-                format!("; its etag `{}` is not a SHA-256, so the bytes are checked by their size only", remote.etag)
-            }
-        );
+        if self.progress {
+            eprintln!(
+                "downloading {}/{file} ({:.1} MB{}) from {} into {} (once; later runs read the cache){}",
+                self.repo,
+                mb(remote.size),
+                if have > 0 { format!(", continuing at {:.1} MB", mb(have)) } else { String::new() },
+                self.endpoint,
+                self.cache.display(),
+                if is_sha256(&remote.etag) {
+                    String::new()
+                } else {
+                    format!("; its etag `{}` is not a SHA-256, so the bytes are checked by their size only", remote.etag)
+                }
+            );
+        }
         let r = agent
             .get(&remote.url)
             .header("Range", &format!("bytes={have}-"))

@@ -81,7 +81,7 @@ pub const ROWS: usize = 9 * 4 + 4 * 2 + 2;
 /// `relu(conv2d(x, w, b))` and its three gradients under a random weighting of the output.
 fn conv_grads(x: &Tensor, w: &Tensor, b: &Tensor, r: &Tensor, stride: usize, pad: usize) -> Result<[Tensor; 4]> {
     let (x, w, b) = (Var::from_tensor(x)?, Var::from_tensor(w)?, Var::from_tensor(b)?);
-    let y = super::conv2d_relu(x.as_tensor(), w.as_tensor(), Some(b.as_tensor()), stride, pad)?;
+    let y = super::conv2d_relu(x.as_tensor(), w.as_tensor(), Some(b.as_tensor()), stride, pad, super::Kernels::Lab)?;
     let grads = (&y * r)?.sum_all()?.backward()?;
     let g = |v: &Var| grads.get(v.as_tensor()).cloned().ok_or_else(|| candle_core::Error::Msg("conv2d: a gradient is missing".into()));
     Ok([y.clone(), g(&x)?, g(&w)?, g(&b)?])
@@ -89,7 +89,7 @@ fn conv_grads(x: &Tensor, w: &Tensor, b: &Tensor, r: &Tensor, stride: usize, pad
 
 fn pool_grads(x: &Tensor, r: &Tensor, k: usize, s: usize) -> Result<[Tensor; 2]> {
     let x = Var::from_tensor(x)?;
-    let y = super::max_pool2d_t(x.as_tensor(), k, s, true)?;
+    let y = super::max_pool2d_t(x.as_tensor(), k, s, true, super::Kernels::Lab)?;
     let grads = (&y * r)?.sum_all()?.backward()?;
     let gx = grads.get(x.as_tensor()).cloned().ok_or_else(|| candle_core::Error::Msg("max_pool2d: no gradient".into()))?;
     Ok([y, gx])

@@ -1,10 +1,8 @@
-//! Which implementation runs a layer: the lab's kernels or candle's stock ops. One choice for
-//! the process, made by the program ([`set_kernels`]); the library reads no environment
-//! variable for it (the `alexnet-lab` binary reads [`KERNELS_ENV`] at start).
-
-use std::sync::atomic::{AtomicU8, Ordering};
-
-use candle_core::Tensor;
+//! Which implementation runs a layer: the lab's kernels or candle's stock ops. A value, not a
+//! process-wide switch: a network holds its choice ([`crate::Sequential::with_kernels`]), an
+//! optimiser its own ([`crate::train::Sgd::with_kernels`]), the ops take it as an argument. The
+//! library reads no environment variable for it (the `alexnet-lab` binary reads
+//! [`KERNELS_ENV`] and passes the value on).
 
 /// The environment variable the `alexnet-lab` binary reads at start: `ALEXNET_LAB_KERNELS=candle`
 /// runs candle's stock ops (for benchmarks and comparisons; candle's convolution backward is
@@ -14,13 +12,12 @@ use candle_core::Tensor;
 /// `lab` or unset, the lab's.
 pub const KERNELS_ENV: &str = "ALEXNET_LAB_KERNELS";
 
-static CHOSEN: AtomicU8 = AtomicU8::new(0);
-
 /// Which implementation runs a layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Kernels {
     /// The lab's ops (CPU only); stride-1 convolutions with Winograd's transforms where its
-    /// cost model says they pay (`kernels::winograd`).
+    /// cost model says they pay (`kernels::winograd`). The default.
+    #[default]
     Lab,
     /// The lab's ops with every convolution direct (im2col + GEMM): the reference Winograd is
     /// checked against, in tests and in training runs.
@@ -35,27 +32,9 @@ pub enum Kernels {
 
 crate::named_enum!(Kernels "kernel implementation" { Lab = "lab", Direct = "direct", Candle = "candle", Winograd = "winograd" });
 
-/// Chooses the implementation for the CPU from now on (the lab's by default).
-pub fn set_kernels(k: Kernels) {
-    CHOSEN.store(k as u8, Ordering::Relaxed);
-}
-
 impl Kernels {
-    /// The implementation chosen with [`set_kernels`].
-    pub fn chosen() -> Self {
-        match CHOSEN.load(Ordering::Relaxed) {
-            1 => Self::Direct,
-            2 => Self::Candle,
-            3 => Self::Winograd,
-            _ => Self::Lab,
-        }
-    }
-
-    /// The implementation for `x`'s device: candle's own off the CPU, else the chosen one.
-    pub fn for_tensor(x: &Tensor) -> Self {
-        if !x.device().is_cpu() {
-            return Self::Candle;
-        }
-        Self::chosen()
+    /// Whether the lab's CPU op runs on `x`: it is on the CPU and candle's ops are not chosen.
+    pub fn lab_on_cpu(self, x: &candle_core::Tensor) -> bool {
+        self != Self::Candle && x.device().is_cpu()
     }
 }

@@ -58,10 +58,13 @@ struct Geom {
     pad: usize,
     oh: usize,
     ow: usize,
+    /// The implementation chosen for this convolution (Winograd's transforms or not).
+    kernels: Kernels,
 }
 
 impl Geom {
-    fn new(n: usize, c: usize, h: usize, w: usize, k: usize, stride: usize, pad: usize) -> Result<Self> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(n: usize, c: usize, h: usize, w: usize, k: usize, stride: usize, pad: usize, kernels: Kernels) -> Result<Self> {
         if k == 0 || stride == 0 || c == 0 {
             candle_core::bail!("conv2d: kernel ({k}), stride ({stride}) and input channels ({c}) must be >= 1");
         }
@@ -72,14 +75,14 @@ impl Geom {
             candle_core::bail!("conv2d: padded input {}x{} is smaller than the {k}x{k} kernel", h + 2 * pad, w + 2 * pad);
         }
         let (oh, ow) = ((h + 2 * pad - k) / stride + 1, (w + 2 * pad - k) / stride + 1);
-        Ok(Self { n, c, h, w, k, stride, pad, oh, ow })
+        Ok(Self { n, c, h, w, k, stride, pad, oh, ow, kernels })
     }
 
     /// This convolution for Winograd's transforms, when it has stride 1 and the lab's kernels
     /// may use them ([`Kernels::Lab`], or [`Kernels::Winograd`] wherever a tile fits).
     fn winograd(&self, o: usize) -> Option<Conv> {
-        let Geom { n, c, h, w, k, stride, pad, .. } = *self;
-        let always = match Kernels::chosen() {
+        let Geom { n, c, h, w, k, stride, pad, kernels, .. } = *self;
+        let always = match kernels {
             Kernels::Lab => false,
             Kernels::Winograd => true,
             Kernels::Direct | Kernels::Candle => return None,
@@ -237,6 +240,8 @@ struct Conv2dOp {
     stride: usize,
     pad: usize,
     relu: bool,
+    /// The implementation chosen (Winograd's transforms or not).
+    kernels: Kernels,
     /// Whether a backward pass will follow (an operand is a variable): then a Winograd forward
     /// keeps its transformed weights and input tiles for it ([`winograd::Kept`]).
     keep: bool,
@@ -324,7 +329,7 @@ impl CustomOp3 for Conv2dOp {
             candle_core::bail!("conv2d: the weight has 0 output channels");
         }
         check_dims("conv2d bias", l3, &[o])?;
-        let g = Geom::new(n, c, h, w, k, self.stride, self.pad)?;
+        let g = Geom::new(n, c, h, w, k, self.stride, self.pad, self.kernels)?;
         let shape = Shape::from((n, o, g.oh, g.ow));
         let wino = g.winograd(o).and_then(|cv| Some((cv, cv.forward_tile(self.keep)?)));
         let out = float_triple!("conv2d", s1, l1, s2, l2, s3, l3, |x, wt, b| match wino {
@@ -350,7 +355,7 @@ impl CustomOp3 for Conv2dOp {
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (n, c, h, wd) = x.dims4()?;
         let (_, _, k, _) = w.dims4()?;
-        let g = Geom::new(n, c, h, wd, k, self.stride, self.pad)?;
+        let g = Geom::new(n, c, h, wd, k, self.stride, self.pad, self.kernels)?;
         let mut grad = grad.detach().contiguous()?;
         if self.relu {
             grad = grad.apply_op2_no_bwd(&y.detach().contiguous()?, &ReluMask)?;
@@ -569,31 +574,31 @@ fn grad_input<T: WithDType + Send + Sync>(grad: &[T], w: &[T], g: &Geom, o: usiz
 
 /// 2-D convolution `(n, c, h, w) * (o, c, k, k) -> (n, o, oh, ow)` with optional bias `(o,)`,
 /// square kernel, stride and zero padding. On the CPU it runs im2col + GEMM (forward and
-/// backward); elsewhere it uses candle's own `conv2d`.
-pub fn conv2d(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, stride: usize, pad: usize) -> Result<Tensor> {
-    conv2d_act(x, weight, bias, stride, pad, false)
+/// backward); elsewhere, and with [`Kernels::Candle`], candle's own `conv2d`.
+pub fn conv2d(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, stride: usize, pad: usize, kernels: Kernels) -> Result<Tensor> {
+    conv2d_act(x, weight, bias, stride, pad, false, kernels)
 }
 
 /// `relu(conv2d(x, weight, bias))`: on the CPU one op (the ReLU applied as each image's output
 /// is written, its backward masking the gradient in one pass); elsewhere two.
-pub fn conv2d_relu(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, stride: usize, pad: usize) -> Result<Tensor> {
-    conv2d_act(x, weight, bias, stride, pad, true)
+pub fn conv2d_relu(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, stride: usize, pad: usize, kernels: Kernels) -> Result<Tensor> {
+    conv2d_act(x, weight, bias, stride, pad, true, kernels)
 }
 
-fn conv2d_act(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, stride: usize, pad: usize, relu: bool) -> Result<Tensor> {
+fn conv2d_act(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, stride: usize, pad: usize, relu: bool, kernels: Kernels) -> Result<Tensor> {
     let (o, _, k, k2) = weight.dims4()?;
     if k != k2 {
         candle_core::bail!("conv2d: only square kernels are supported, got {k}x{k2}");
     }
     // On a CUDA device: cuDNN and the lab's kernels (feature `cuda`), unless candle's are chosen.
     #[cfg(feature = "cuda")]
-    if x.device().is_cuda() && Kernels::chosen() != Kernels::Candle {
+    if x.device().is_cuda() && kernels != Kernels::Candle {
         return super::cuda::conv2d(x, weight, &bias_or_zeros(bias, weight)?, stride, pad, relu);
     }
-    if Kernels::for_tensor(x) != Kernels::Candle {
+    if kernels.lab_on_cpu(x) {
         let bias = bias_or_zeros(bias, weight)?;
         let keep = x.track_op() || weight.track_op() || bias.track_op();
-        let op = Conv2dOp { stride, pad, relu, keep, kept: Mutex::new(None), sink: GradSink::current() };
+        let op = Conv2dOp { stride, pad, relu, keep, kernels, kept: Mutex::new(None), sink: GradSink::current() };
         return x.contiguous()?.apply_op3(&weight.contiguous()?, &bias, op);
     }
     let y = x.conv2d(weight, pad, stride, 1, 1)?;

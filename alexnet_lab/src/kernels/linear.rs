@@ -10,6 +10,7 @@
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, WithDType};
 
 use super::sink::GradSink;
+use super::Kernels;
 use super::cpu::{
     bias_or_zeros, check_dims, contiguous, float_pair, float_triple, matmul_into, relu_in_place, transpose, ReluMask, SumToChannels,
     Threads,
@@ -143,9 +144,9 @@ impl candle_core::CustomOp2 for GradWeight {
 }
 
 /// `x (n, i) · weight (o, i)ᵀ + bias (o,)`, then ReLU when `relu`: one op on the CPU, candle's
-/// `matmul` + `broadcast_add` (+ `relu`) elsewhere and with `ALEXNET_LAB_KERNELS=candle` (stock).
-pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, relu: bool) -> Result<Tensor> {
-    if super::Kernels::for_tensor(x) == super::Kernels::Candle {
+/// `matmul` + `broadcast_add` (+ `relu`) elsewhere and with [`Kernels::Candle`] (stock).
+pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, relu: bool, kernels: Kernels) -> Result<Tensor> {
+    if !kernels.lab_on_cpu(x) {
         let y = x.matmul(&weight.t()?)?;
         let y = match bias {
             Some(b) => y.broadcast_add(b)?,

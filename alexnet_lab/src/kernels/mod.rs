@@ -32,7 +32,7 @@ pub mod sgd;
 pub mod sink;
 pub mod winograd;
 
-pub use choice::{set_kernels, Kernels, KERNELS_ENV};
+pub use choice::{Kernels, KERNELS_ENV};
 pub use conv::{conv2d, conv2d_relu};
 pub use linear::linear;
 pub use pool::{max_pool2d, max_pool2d_generic, max_pool2d_t};

@@ -304,16 +304,20 @@ pub fn max_pool2d_generic(x: &Tensor, kernel: usize, stride: usize) -> Result<Te
 /// On the CPU this runs the custom op; on a CUDA device (feature `cuda`) the lab's CUDA op;
 /// elsewhere [`max_pool2d_generic`].
 pub fn max_pool2d(x: &Tensor, kernel: usize, stride: usize) -> Result<Tensor> {
-    max_pool2d_t(x, kernel, stride, true)
+    max_pool2d_t(x, kernel, stride, true, super::Kernels::Lab)
 }
 
 /// [`max_pool2d`] that keeps each window's arg-max for the backward pass only when `train`
-/// (evaluation skips storing it; a backward then scans the windows again).
-pub fn max_pool2d_t(x: &Tensor, kernel: usize, stride: usize, train: bool) -> Result<Tensor> {
+/// (evaluation skips storing it; a backward then scans the windows again). `kernels` matters on
+/// a CUDA device only: [`super::Kernels::Candle`] there takes [`max_pool2d_generic`]; on the CPU
+/// the lab's op always runs (candle's has no backward for AlexNet's 3/2 windows).
+pub fn max_pool2d_t(x: &Tensor, kernel: usize, stride: usize, train: bool, kernels: super::Kernels) -> Result<Tensor> {
+    #[cfg(not(feature = "cuda"))]
+    let _ = kernels;
     if !x.device().is_cpu() {
         // On a CUDA device the lab's kernel (feature `cuda`), unless candle's ops are chosen.
         #[cfg(feature = "cuda")]
-        if x.device().is_cuda() && super::Kernels::chosen() != super::Kernels::Candle {
+        if x.device().is_cuda() && kernels != super::Kernels::Candle {
             return super::cuda::max_pool2d(x, kernel, stride, train);
         }
         return max_pool2d_generic(x, kernel, stride);

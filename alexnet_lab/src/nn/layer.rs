@@ -9,7 +9,7 @@ use candle_core::{ModuleT, Result, Tensor};
 use candle_nn::{Conv2dConfig, VarBuilder};
 
 use crate::error::ShapeError;
-use crate::kernels::pool;
+use crate::kernels::{pool, Kernels};
 
 /// One layer of a sequential network, as PyTorch's `nn.Sequential` would hold it.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -189,13 +189,13 @@ impl Layer {
 impl Layer {
     /// A convolution or linear layer and the ReLU after it (`next`) as one op; `None` when this
     /// layer is neither or `next` is not a ReLU.
-    pub(crate) fn forward_with_relu(&self, xs: &Tensor, next: Option<&Layer>) -> Option<Result<Tensor>> {
+    pub(crate) fn forward_with_relu(&self, xs: &Tensor, next: Option<&Layer>, kernels: Kernels) -> Option<Result<Tensor>> {
         match (&self.op, self.spec, next.map(|n| n.spec)) {
             (Op::Conv(c), LayerSpec::Conv2d { stride, padding, .. }, Some(LayerSpec::ReLU)) => {
-                Some(crate::kernels::conv::conv2d_relu(xs, c.weight(), c.bias(), stride, padding))
+                Some(crate::kernels::conv::conv2d_relu(xs, c.weight(), c.bias(), stride, padding, kernels))
             }
             (Op::Linear(l), _, Some(LayerSpec::ReLU)) => {
-                Some(crate::kernels::linear::linear(xs, l.weight(), l.bias(), true))
+                Some(crate::kernels::linear::linear(xs, l.weight(), l.bias(), true, kernels))
             }
             _ => None,
         }
@@ -226,11 +226,12 @@ pub fn dropout(xs: &Tensor, p: f32, seed: u64) -> Result<Tensor> {
 }
 
 impl Layer {
-    /// [`ModuleT::forward_t`] with the seed for this call's dropout mask (used in train mode).
-    pub(crate) fn forward_seeded(&self, xs: &Tensor, train: bool, seed: u64) -> Result<Tensor> {
+    /// [`ModuleT::forward_t`] with the seed for this call's dropout mask (used in train mode)
+    /// and the network's choice of kernels.
+    pub(crate) fn forward_seeded(&self, xs: &Tensor, train: bool, seed: u64, kernels: Kernels) -> Result<Tensor> {
         match (&self.op, train) {
             (Op::Dropout(p), true) => dropout(xs, *p, self.mask_seed(seed)),
-            _ => self.forward_t(xs, train),
+            _ => self.forward_with(xs, train, kernels),
         }
     }
 
@@ -242,16 +243,23 @@ impl Layer {
 
 impl ModuleT for Layer {
     /// In train mode a dropout layer draws its mask from a generator seeded with 0; the network
-    /// ([`crate::Sequential::forward`]) passes a new seed for every training step instead.
+    /// ([`crate::Sequential::forward`]) passes a new seed for every training step instead. The
+    /// lab's kernels ([`Kernels::Lab`]); the network passes its own choice.
     fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
+        self.forward_with(xs, train, Kernels::Lab)
+    }
+}
+
+impl Layer {
+    fn forward_with(&self, xs: &Tensor, train: bool, kernels: Kernels) -> Result<Tensor> {
         match (&self.op, self.spec) {
             (Op::Conv(c), LayerSpec::Conv2d { stride, padding, .. }) => {
-                crate::kernels::conv::conv2d(xs, c.weight(), c.bias(), stride, padding)
+                crate::kernels::conv::conv2d(xs, c.weight(), c.bias(), stride, padding, kernels)
             }
-            (Op::Linear(l), _) => crate::kernels::linear::linear(xs, l.weight(), l.bias(), false),
+            (Op::Linear(l), _) => crate::kernels::linear::linear(xs, l.weight(), l.bias(), false, kernels),
             (Op::Dropout(p), _) if train => dropout(xs, *p, self.mask_seed(0)),
             (Op::Dropout(_), _) => Ok(xs.clone()),
-            (_, LayerSpec::MaxPool2d { kernel, stride }) => pool::max_pool2d_t(xs, kernel, stride, train),
+            (_, LayerSpec::MaxPool2d { kernel, stride }) => pool::max_pool2d_t(xs, kernel, stride, train, kernels),
             (_, LayerSpec::AvgPool2d { kernel, stride }) => xs.avg_pool2d_with_stride(kernel, stride),
             (_, LayerSpec::ReLU) => xs.relu(),
             (_, LayerSpec::Sigmoid) => candle_nn::ops::sigmoid(xs),

@@ -84,6 +84,11 @@ impl<C: NetConfig> Net<C> {
     pub fn into_sequential(self) -> Sequential {
         self.net
     }
+
+    /// The same net running its layers with `kernels` ([`Sequential::with_kernels`]).
+    pub fn with_kernels(self, kernels: crate::kernels::Kernels) -> Self {
+        Self { net: self.net.with_kernels(kernels), ..self }
+    }
 }
 
 impl<C: NetConfig> Deref for Net<C> {

@@ -6,6 +6,7 @@ use candle_nn::{VarBuilder, VarMap};
 
 use super::layer::{Layer, LayerSpec};
 use super::init::xavier_varmap;
+use crate::kernels::Kernels;
 use crate::{Error, Result};
 
 /// Shapes of every layer's output for one `(c, h, w)` example; fails with the layer that
@@ -29,6 +30,9 @@ pub struct Sequential {
     /// moves it on, and [`Sequential::set_dropout_seed`] sets it (the training loop does, per
     /// step, so a resumed run draws the same masks as an uninterrupted one).
     dropout_seed: std::sync::atomic::AtomicU64,
+    /// The implementation its layers run with ([`Kernels::Lab`] unless
+    /// [`Sequential::with_kernels`] says otherwise).
+    kernels: Kernels,
 }
 
 impl Sequential {
@@ -41,7 +45,19 @@ impl Sequential {
             .enumerate()
             .map(|(i, s)| Layer::new(i, *s, &vb))
             .collect::<candle_core::Result<Vec<_>>>()?;
-        Ok(Self { name: name.into(), input, layers, dropout_seed: Default::default() })
+        Ok(Self { name: name.into(), input, layers, dropout_seed: Default::default(), kernels: Kernels::Lab })
+    }
+
+    /// The same network running its layers with `kernels` (e.g. [`Kernels::Candle`]: candle's
+    /// stock ops, for comparisons; [`Kernels::Direct`]: no Winograd).
+    pub fn with_kernels(mut self, kernels: Kernels) -> Self {
+        self.kernels = kernels;
+        self
+    }
+
+    /// The implementation its layers run with.
+    pub fn kernels(&self) -> Kernels {
+        self.kernels
     }
 
     /// Sets the seed of the next train-mode forward pass's dropout masks.
@@ -138,13 +154,13 @@ impl Sequential {
         let mut x = xs.clone();
         let mut i = 0;
         while let Some(l) = self.layers.get(i) {
-            match l.forward_with_relu(&x, self.layers.get(i + 1)) {
+            match l.forward_with_relu(&x, self.layers.get(i + 1), self.kernels) {
                 Some(y) => {
                     x = y?;
                     i += 2;
                 }
                 None => {
-                    x = l.forward_seeded(&x, train, seed)?;
+                    x = l.forward_seeded(&x, train, seed, self.kernels)?;
                     i += 1;
                 }
             }
@@ -165,7 +181,7 @@ impl Sequential {
         let mut x = xs.clone();
         let mut outs = Vec::with_capacity(self.layers.len());
         for l in &self.layers {
-            x = l.forward_seeded(&x, train, seed)?;
+            x = l.forward_seeded(&x, train, seed, self.kernels)?;
             outs.push(x.clone());
         }
         Ok(outs)
@@ -174,10 +190,7 @@ impl Sequential {
 
 impl ModuleT for Sequential {
     fn forward_t(&self, xs: &Tensor, train: bool) -> candle_core::Result<Tensor> {
-        self.forward(xs, train).map_err(|e| match e {
-            Error::Candle(e) => e,
-            other => candle_core::Error::Msg(other.to_string()),
-        })
+        self.forward(xs, train).map_err(candle_core::Error::from)
     }
 }
 

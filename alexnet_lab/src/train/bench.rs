@@ -7,7 +7,7 @@ use std::time::Instant;
 use candle_core::{Device, Tensor};
 
 use super::optim::{named_vars, Sgd};
-use crate::kernels::GradSink;
+use crate::kernels::{GradSink, Kernels};
 use crate::data::loader::check_batch_size;
 use crate::nn::ModelKind;
 use crate::sys::device::device_name;
@@ -63,8 +63,28 @@ impl std::fmt::Display for BenchResult {
     }
 }
 
-/// Images per second of `mode` for `model` at `image_size`, batch `batch_size`, on random
-/// images: `warmup` untimed steps, then the median of `repeats` timed ones.
+/// A benchmark: `mode` for `model` at `image_size`, batch `batch_size`, on random images,
+/// `warmup` untimed steps, then the median of `repeats` timed ones, with `kernels`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bench {
+    pub model: ModelKind,
+    pub mode: Mode,
+    pub batch_size: usize,
+    pub image_size: usize,
+    pub warmup: usize,
+    pub repeats: usize,
+    pub kernels: Kernels,
+}
+
+impl Bench {
+    /// `mode` for `model` at `image_size`, batch `batch_size`: 1 warm-up step, 5 timed, the
+    /// lab's kernels (the `alexnet-lab bench` defaults); set the other fields as needed.
+    pub fn new(model: ModelKind, mode: Mode, batch_size: usize, image_size: usize) -> Self {
+        Self { model, mode, batch_size, image_size, warmup: 1, repeats: 5, kernels: Kernels::Lab }
+    }
+}
+
+/// [`Bench`] in positional form, with the lab's kernels (the call notebook 07's cells make).
 pub fn run(
     model: ModelKind,
     mode: Mode,
@@ -74,13 +94,36 @@ pub fn run(
     repeats: usize,
     device: &Device,
 ) -> Result<BenchResult> {
+    Bench { warmup, repeats, ..Bench::new(model, mode, batch_size, image_size) }.run(device)
+}
+
+impl Bench {
+    /// Runs it: images per second, the median step, its phases, CPU time and peak memory.
+    pub fn run(&self, device: &Device) -> Result<BenchResult> {
+        let Self { model, mode, batch_size, image_size, warmup, repeats, kernels } = *self;
+        measure(model, mode, batch_size, image_size, warmup, repeats, kernels, device)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn measure(
+    model: ModelKind,
+    mode: Mode,
+    batch_size: usize,
+    image_size: usize,
+    warmup: usize,
+    repeats: usize,
+    kernels: Kernels,
+    device: &Device,
+) -> Result<BenchResult> {
     check_batch_size(batch_size)?;
     if repeats == 0 {
         return Err(Error::invalid("repeats", "repeats must be at least 1 (e.g. 5)"));
     }
     let input = [model.default_input()[0], image_size, image_size];
     let (net, varmap) = model.init(Some(input), 0, device)?;
-    let mut opt = Sgd::new(named_vars(&varmap), 0.01, 0.0, 0.0)?;
+    let net = net.with_kernels(kernels);
+    let mut opt = Sgd::new(named_vars(&varmap), 0.01, 0.0, 0.0)?.with_kernels(kernels);
     let x = Tensor::rand(0f32, 1f32, (batch_size, input[0], image_size, image_size), device)?;
     let classes = net.num_classes() as u32;
     let y = Tensor::from_vec((0..batch_size as u32).map(|i| i % classes).collect::<Vec<_>>(), batch_size, device)?;

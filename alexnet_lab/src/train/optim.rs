@@ -2,7 +2,7 @@
 //! as in d2l's `train_ch6`).
 //!
 //! On the CPU the update runs in place ([`crate::kernels::sgd`]); elsewhere (and with
-//! `ALEXNET_LAB_KERNELS=candle`) the same formula runs as tensor operations. `Sgd` is a
+//! [`Kernels::Candle`], [`Sgd::with_kernels`]) the same formula runs as tensor operations. `Sgd` is a
 //! [`candle_nn::Optimizer`], so code written for candle's optimisers can take it.
 
 use std::collections::HashMap;
@@ -47,6 +47,7 @@ pub struct Sgd {
     momentum: f64,
     weight_decay: f64,
     velocity: Vec<Option<Tensor>>,
+    kernels: Kernels,
 }
 
 impl Sgd {
@@ -56,7 +57,14 @@ impl Sgd {
         SgdConfig { lr, momentum, weight_decay }.validate()?;
         let n = vars.len();
         let (names, vars) = vars.into_iter().unzip();
-        Ok(Self { names, vars, lr, momentum, weight_decay, velocity: vec![None; n] })
+        Ok(Self { names, vars, lr, momentum, weight_decay, velocity: vec![None; n], kernels: Kernels::Lab })
+    }
+
+    /// The same optimiser running its update with `kernels` (the lab's in-place update by
+    /// default; [`Kernels::Candle`]: tensor operations).
+    pub fn with_kernels(mut self, kernels: Kernels) -> Self {
+        self.kernels = kernels;
+        self
     }
 
     /// The parameters of a `VarMap`, by name (sorted), with `config`.
@@ -80,7 +88,7 @@ impl Sgd {
         for (var, vel) in self.vars.iter().zip(self.velocity.iter_mut()) {
             let Some(g) = grads.get(var.as_tensor()) else { continue };
             let p = var.as_tensor();
-            let fused = Kernels::for_tensor(p) != Kernels::Candle
+            let fused = self.kernels.lab_on_cpu(p)
                 && p.dtype() == DType::F32
                 && g.dtype() == DType::F32
                 && p.is_contiguous()
@@ -186,11 +194,11 @@ impl candle_nn::Optimizer for Sgd {
     /// Parameters without names get their position as name (`"0"`, `"1"`, ...).
     fn new(vars: Vec<Var>, config: SgdConfig) -> candle_core::Result<Self> {
         let named = vars.into_iter().enumerate().map(|(i, v)| (i.to_string(), v)).collect();
-        Sgd::new(named, config.lr, config.momentum, config.weight_decay).map_err(into_candle)
+        Sgd::new(named, config.lr, config.momentum, config.weight_decay).map_err(candle_core::Error::from)
     }
 
     fn step(&mut self, grads: &GradStore) -> candle_core::Result<()> {
-        Sgd::step(self, grads).map_err(into_candle)
+        Sgd::step(self, grads).map_err(candle_core::Error::from)
     }
 
     fn learning_rate(&self) -> f64 {
@@ -199,13 +207,6 @@ impl candle_nn::Optimizer for Sgd {
 
     fn set_learning_rate(&mut self, lr: f64) {
         self.lr = lr;
-    }
-}
-
-fn into_candle(e: Error) -> candle_core::Error {
-    match e {
-        Error::Candle(c) => c,
-        other => candle_core::Error::Msg(other.to_string()),
     }
 }
 

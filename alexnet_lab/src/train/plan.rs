@@ -88,8 +88,11 @@ pub fn plan(opts: &RunOptions) -> Result<Plan> {
         let train_images = cfg.limit.map_or(TRAIN_IMAGES, |l| l.min(TRAIN_IMAGES));
         let test_images = cfg.test_limit.map_or(TEST_IMAGES, |l| l.min(TEST_IMAGES));
         let epochs = cfg.epochs - done;
-        let step = bench::run(cfg.model, Mode::Train, cfg.batch_size, cfg.image_size, 1, MEASURED_STEPS, &opts.device)?;
-        let eval = bench::run(cfg.model, Mode::Forward, cfg.batch_size, cfg.image_size, 1, 2, &opts.device)?;
+        let bench = |mode, repeats| {
+            bench::Bench { repeats, kernels: opts.kernels, ..bench::Bench::new(cfg.model, mode, cfg.batch_size, cfg.image_size) }.run(&opts.device)
+        };
+        let step = bench(Mode::Train, MEASURED_STEPS)?;
+        let eval = bench(Mode::Forward, 2)?;
         Some(Estimate {
             step_seconds: step.median_seconds,
             eval_batch_seconds: eval.median_seconds,

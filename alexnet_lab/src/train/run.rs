@@ -12,6 +12,7 @@ use super::history::{write_run_files, History};
 use super::optim::Sgd;
 use super::{LrSchedule, TrainConfig};
 use crate::data::Source;
+use crate::kernels::Kernels;
 use crate::sys::device::device_name;
 use crate::{Error, Result};
 
@@ -35,13 +36,15 @@ pub struct RunOptions {
     /// Stops the run at the next step boundary when asked (the last complete epoch's
     /// checkpoint stays).
     pub stop: StopToken,
+    /// The implementation of the network's layers and of SGD's update (the lab's by default).
+    pub kernels: Kernels,
 }
 
 impl RunOptions {
     /// A new run of `config` into `out` on the CPU, data from the hub, no progress bars, lines
     /// on stdout; set the other fields as needed.
     pub fn new(config: TrainConfig, out: impl Into<PathBuf>) -> Self {
-        Self { config, device: Device::Cpu, source: Source::hub(), channels: None, out: out.into(), resume: false, progress: false, log: Log::Stdout, stop: StopToken::new() }
+        Self { config, device: Device::Cpu, source: Source::hub(), channels: None, out: out.into(), resume: false, progress: false, log: Log::Stdout, stop: StopToken::new(), kernels: Kernels::Lab }
     }
 }
 
@@ -72,7 +75,8 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     let (train_loader, test_loader) = cfg.loaders_over(train_data, test_data)?;
 
     let (net, varmap) = cfg.model.init_for(Some(input), cfg.num_classes, cfg.seed, device)?;
-    let mut opt = Sgd::for_varmap(&varmap, cfg.sgd())?;
+    let net = net.with_kernels(opts.kernels);
+    let mut opt = Sgd::for_varmap(&varmap, cfg.sgd())?.with_kernels(opts.kernels);
     let mut history = History::default();
     let loaded = if opts.resume { existing_run_of(opts, cfg)? } else { None };
     if opts.resume && loaded.is_none() {

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use alexnet_lab::kernels::{Kernels, KERNELS_ENV};
 use alexnet_lab::data::{FashionMnist, Hub, ResizeMode, Source, CLASS_NAMES, SIDE};
 use alexnet_lab::lecture::batch_size::{self as memory, SweepConfig};
 use alexnet_lab::lecture::complexity::slides;
@@ -50,17 +51,17 @@ fn channels(data: &DataArgs) -> Result<Option<usize>> {
     }
 }
 
-/// The process-wide settings the binary takes from the environment (the library reads none of
-/// these itself).
-fn settings_from_env() -> Result<()> {
-    use alexnet_lab::kernels::{set_kernels, KERNELS_ENV};
-    if let Some(v) = std::env::var(KERNELS_ENV).ok().filter(|v| !v.trim().is_empty()) {
-        set_kernels(v.parse().map_err(|e| anyhow::anyhow!("{KERNELS_ENV}={v}: {e}"))?);
-    }
+/// The settings the binary takes from the environment (the library reads none of these
+/// itself); returns the kernels `ALEXNET_LAB_KERNELS` chooses (the lab's when unset).
+fn settings_from_env() -> Result<Kernels> {
+    let kernels = match std::env::var(KERNELS_ENV).ok().filter(|v| !v.trim().is_empty()) {
+        Some(v) => v.parse().map_err(|e| anyhow::anyhow!("{KERNELS_ENV}={v}: {e}"))?,
+        None => Kernels::Lab,
+    };
     #[cfg(feature = "cuda")]
     cuda_settings_from_env()?;
     if let Some(fp) = std::env::var(alexnet_lab::sys::failpoint::FAILPOINT_ENV).ok().filter(|v| !v.is_empty()) {
-        alexnet_lab::sys::failpoint::set(&fp);
+        alexnet_lab::sys::failpoint::set(&fp)?;
     }
     // glibc keeps freed memory for the next step (sys::malloc), unless told `system`.
     match std::env::var(alexnet_lab::sys::malloc::ENV).as_deref() {
@@ -70,24 +71,35 @@ fn settings_from_env() -> Result<()> {
         Ok(v) if !v.trim().is_empty() => bail!("{}={v}: use `system` (glibc's defaults) or leave it unset", alexnet_lab::sys::malloc::ENV),
         _ => {}
     }
+    Ok(kernels)
+}
+
+/// The commands whose network the kernels choice reaches: the others run the lab's kernels and
+/// refuse another choice rather than ignore it.
+fn kernels_for(command: &Command, kernels: Kernels) -> Result<()> {
+    let takes = matches!(command, Command::Train(_) | Command::Bench { .. } | Command::Exercises { .. });
+    if !takes && kernels != Kernels::Lab {
+        bail!("{KERNELS_ENV}={kernels} applies to train, bench and exercises; this command runs the lab's kernels: unset it");
+    }
     Ok(())
 }
 
 pub fn run(cli: Cli) -> Result<()> {
-    settings_from_env()?;
+    let kernels = settings_from_env()?;
+    kernels_for(&cli.command, kernels)?;
     match cli.command {
         Command::Data { command } => data_cmd(command)?,
         Command::Bench { model, mode, batch_size, image_size, warmup, repeats, device, json } => {
             alexnet_lab::sys::malloc::keep_freed_memory();
             let device = parse_device(&device)?;
-            let r = bench::run(model, mode, batch_size, image_size, warmup, repeats, &device)?;
+            let r = bench::Bench { model, mode, batch_size, image_size, warmup, repeats, kernels }.run(&device)?;
             if json {
                 println!("{}", serde_json::to_string(&r)?);
             } else {
                 println!("{r}");
             }
         }
-        Command::Exercises { names, out, list, device, data } => exercises(names, &out, list, &device, data)?,
+        Command::Exercises { names, out, list, device, data } => exercises(names, &out, list, &device, data, kernels)?,
         Command::GpuCheck { device } => gpu_check(&device)?,
         Command::Memory { model, image_size, batch_sizes, budget, steps, device, plot } => {
             alexnet_lab::sys::malloc::keep_freed_memory();
@@ -140,6 +152,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 resume: args.resume,
                 progress: !args.quiet,
                 log: Log::Stdout,
+                kernels,
                 ..RunOptions::new(config, out)
             };
             let out_dir = opts.out.clone();
@@ -411,7 +424,7 @@ fn gpu_check(device: &str) -> Result<()> {
 
 /// `alexnet-lab exercises`: notebook 07's recorded runs, trained (or left as they are when
 /// finished) one after the other; Ctrl-C stops the one running after its last full epoch.
-fn exercises(names: Vec<String>, out: &Path, list: bool, device: &str, data: DataArgs) -> Result<()> {
+fn exercises(names: Vec<String>, out: &Path, list: bool, device: &str, data: DataArgs, kernels: Kernels) -> Result<()> {
     use alexnet_lab::lecture::exercises;
     let all = exercises::recorded();
     let unknown: Vec<&String> = names.iter().filter(|n| !all.iter().any(|e| &e.name == *n)).collect();
@@ -440,6 +453,7 @@ fn exercises(names: Vec<String>, out: &Path, list: bool, device: &str, data: Dat
             resume: true,
             progress: true,
             stop: stop.clone(),
+            kernels,
             ..RunOptions::new(e.config.clone(), out.join(&e.name))
         };
         println!("== {}", e.name);

@@ -9,6 +9,13 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Output into a closed pipe (`alexnet-lab shapes | head -2`) ends the process quietly, as
+    // it does for other Unix tools, instead of a panic in `println!` (Rust ignores SIGPIPE).
+    #[cfg(unix)]
+    // SAFETY: called first in main, before any thread starts; restores the default action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     // Panics that the library catches and reports as errors (see `error::catch_panic`) are not
     // printed a second time as a panic.
     alexnet_lab::error::quiet_hook_for_caught_panics();
