@@ -96,8 +96,8 @@ pub enum SplitName {
 
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
-    /// Preset: d2l (the lecture's GPU run), cpu (minutes on a CPU), quick, smoke (seconds),
-    /// lenet (d2l's LeNet run).
+    /// Preset: d2l (the lecture's GPU run), cpu (minutes on a CPU), cpu-full (the lecture's
+    /// accuracy on a 2-core CPU), quick, smoke (seconds), lenet (d2l's LeNet run).
     /// Default: d2l when the device is a GPU, cpu otherwise.
     #[arg(long, value_parser = named::<Profile>(Profile::NAMES))]
     pub profile: Option<Profile>,
