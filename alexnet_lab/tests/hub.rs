@@ -292,7 +292,7 @@ fn a_hub_image_dataset_is_listed_downloaded_and_read_with_its_class_names() {
     let h = hub(&server.endpoint, &cache).for_repo("lab-tests/colours").unwrap();
     let (train, test) = HubImages::splits(&h, None).unwrap();
     assert_eq!((train.len(), test.len()), (30, 6), "both training shards, the test file");
-    assert_eq!((train.class_names(), train.channels()), (vec!["red".to_string(), "green".into(), "blue".into()], 3));
+    assert_eq!((train.class_names().to_vec(), train.channels()), (vec!["red".to_string(), "green".into(), "blue".into()], 3));
     assert_eq!(train.class_counts().unwrap(), [10, 10, 10]);
     assert_eq!((0..3).map(|i| test.label(i).unwrap()).collect::<Vec<_>>(), [0, 1, 2]);
     // Row 2 of the test file is blue: its blue channel is the brightest.

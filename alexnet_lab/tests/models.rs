@@ -267,3 +267,11 @@ fn a_networks_kernel_choice_reaches_its_layers() {
         assert!(d < 1e-4, "Winograd vs {name}: {d:e}");
     }
 }
+
+/// A model's name, as `ModelKind` gives it without building the config, is its config's.
+#[test]
+fn every_kind_is_named_by_its_config() {
+    for kind in ModelKind::ALL {
+        assert_eq!(kind.name(), kind.model().name(), "{kind}");
+    }
+}

@@ -53,7 +53,7 @@ fn mistakes_png_gives_each_title_its_own_lines() {
     let labels: Vec<u32> = test.labels().iter().map(|&l| u32::from(l)).collect();
     // Every second example "wrong": predicted as the next class.
     let predictions: Vec<u32> = labels.iter().enumerate().map(|(i, &l)| if i % 2 == 0 { (l + 1) % 10 } else { l }).collect();
-    let ev = Evaluation { accuracy: 0.5, loss: 0.0, examples: 12, predictions, labels, classes: alexnet_lab::data::Dataset::class_names(&test) };
+    let ev = Evaluation { accuracy: 0.5, loss: 0.0, examples: 12, predictions, labels, classes: alexnet_lab::data::Dataset::class_names(&test).to_vec() };
     let png = ev.mistakes_png(&test, 18, 3).unwrap();
     let img = image::load_from_memory(&png.0).unwrap();
     // 6 mistakes, 3 per row: 2 rows of 112-px images under 2 title lines (16 px each + 2).

@@ -27,7 +27,7 @@ pub trait Dataset: Send + Sync {
     fn channels(&self) -> usize;
 
     /// Class names in label order (label `k` is `class_names()[k]`).
-    fn class_names(&self) -> Vec<String>;
+    fn class_names(&self) -> &[String];
 
     fn num_classes(&self) -> usize {
         self.class_names().len()
@@ -63,8 +63,9 @@ impl Dataset for Split {
         1
     }
 
-    fn class_names(&self) -> Vec<String> {
-        CLASS_NAMES.iter().map(|s| s.to_string()).collect()
+    fn class_names(&self) -> &[String] {
+        static NAMES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| CLASS_NAMES.iter().map(|s| s.to_string()).collect());
+        &NAMES
     }
 
     fn image(&self, i: usize) -> Result<DynamicImage> {
@@ -95,7 +96,7 @@ impl Dataset for Limited {
         self.inner.channels()
     }
 
-    fn class_names(&self) -> Vec<String> {
+    fn class_names(&self) -> &[String] {
         self.inner.class_names()
     }
 

@@ -217,8 +217,8 @@ impl Dataset for ImageFolder {
         self.channels
     }
 
-    fn class_names(&self) -> Vec<String> {
-        self.classes.clone()
+    fn class_names(&self) -> &[String] {
+        &self.classes
     }
 
     fn image(&self, i: usize) -> Result<DynamicImage> {

@@ -139,8 +139,8 @@ impl Dataset for HubImages {
         self.channels
     }
 
-    fn class_names(&self) -> Vec<String> {
-        self.classes.clone()
+    fn class_names(&self) -> &[String] {
+        &self.classes
     }
 
     fn image(&self, i: usize) -> Result<DynamicImage> {

@@ -3,7 +3,7 @@
 use candle_core::Device;
 use candle_nn::VarMap;
 
-use super::{init_sequential, AlexNetConfig, LayerSpec, LeNetConfig, Model, Sequential, Vgg28Config};
+use super::{init_sequential, AlexNetConfig, LayerSpec, LeNetConfig, Model, NetConfig, Sequential, Vgg28Config};
 use crate::{Error, Result};
 
 /// The largest image side the lab's models accept (AlexNet's is 224; this only keeps a typo or a
@@ -58,9 +58,14 @@ impl ModelKind {
         self.model().default_input()
     }
 
-    /// The class name the model prints as (`AlexNet`, `LeNet`).
+    /// The class name the model prints as (`AlexNet`, `LeNet`): its config's `NAME`, without
+    /// building the config.
     pub fn name(&self) -> &'static str {
-        self.model().name()
+        match self {
+            Self::AlexNet | Self::AlexNetOriginal | Self::AlexNetSmall | Self::AlexNetNoDropout => AlexNetConfig::NAME,
+            Self::LeNet | Self::LeNetRelu => LeNetConfig::NAME,
+            Self::Vgg28 => Vgg28Config::NAME,
+        }
     }
 
     /// How outputs name the model: its class name, and for a variant also its name in the CLI
@@ -109,7 +114,7 @@ impl ModelKind {
     /// [`ModelKind::init`] with `classes` outputs (`None`: the model's own).
     pub fn init_for(&self, input: Option<[usize; 3]>, classes: Option<usize>, seed: u64, device: &Device) -> Result<(Sequential, VarMap)> {
         let input = input.unwrap_or_else(|| self.default_input());
-        init_sequential(self.name(), input, &self.specs_for(input, classes)?, seed, device)
+        init_sequential(self.name(), input, self.default_input()[1], &self.specs_for(input, classes)?, seed, device)
     }
 }
 

@@ -73,7 +73,7 @@ impl<C: NetConfig> Net<C> {
     /// A freshly initialised net (d2l's Xavier-uniform init, seeded) and the `VarMap` of its
     /// parameters (for an optimiser or for saving).
     pub fn init(config: &C, seed: u64, device: &Device) -> Result<(Self, VarMap)> {
-        let (net, varmap) = init_sequential(C::NAME, config.input_dims(), &config.layer_specs()?, seed, device)?;
+        let (net, varmap) = init_sequential(C::NAME, config.input_dims(), config.input_dims()[1], &config.layer_specs()?, seed, device)?;
         Ok((Self { config: config.clone(), net }, varmap))
     }
 

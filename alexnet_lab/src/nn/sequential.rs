@@ -198,7 +198,8 @@ impl ModuleT for Sequential {
 /// the weights; 3 for training: weights, gradients, momentum) exceed the memory this machine has
 /// available now (CPU; a GPU reports running out itself, as an error). A 4096x4096 input gives
 /// AlexNet a first dense layer of 16.6 G parameters: building it aborted the process.
-pub fn check_fits(name: &str, input: &[usize], specs: &[LayerSpec], copies: u64, device: &Device) -> Result<()> {
+/// `own_side` is the image side the model is made for, which the error suggests.
+pub fn check_fits(name: &str, input: &[usize], specs: &[LayerSpec], copies: u64, own_side: usize, device: &Device) -> Result<()> {
     let params: u64 = specs.iter().map(|s| s.num_params() as u64).sum();
     let need = params.saturating_mul(4).saturating_mul(copies);
     let Some(available) = device.is_cpu().then(crate::sys::proc::available_bytes).flatten() else { return Ok(()) };
@@ -212,7 +213,7 @@ pub fn check_fits(name: &str, input: &[usize], specs: &[LayerSpec], copies: u64,
         gib(params.saturating_mul(4)),
         if copies > 1 { format!(", {} with their gradients and momentum for training", gib(need)) } else { String::new() },
         gib(available),
-        if matches!(name, "LeNet" | "Vgg28") { 28 } else { 224 }
+        own_side
     )))
 }
 
@@ -221,12 +222,13 @@ pub fn check_fits(name: &str, input: &[usize], specs: &[LayerSpec], copies: u64,
 pub(crate) fn init_sequential(
     name: &str,
     input: [usize; 3],
+    own_side: usize,
     specs: &[LayerSpec],
     seed: u64,
     device: &Device,
 ) -> Result<(Sequential, VarMap)> {
     infer_shapes(specs, &input)?;
-    check_fits(name, &input, specs, 1, device)?;
+    check_fits(name, &input, specs, 1, own_side, device)?;
     let varmap = xavier_varmap(specs, seed, DType::F32, device)?;
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
     Ok((Sequential::new(name, input, specs, vb)?, varmap))

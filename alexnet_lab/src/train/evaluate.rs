@@ -122,7 +122,7 @@ pub fn evaluate(net: &Sequential, loader: &DataLoader, device: &Device, progress
     }
     bar.finish_and_clear();
     let n = labels.len();
-    let classes = loader.dataset().class_names();
+    let classes = loader.dataset().class_names().to_vec();
     Ok(Evaluation { accuracy: accuracy(&predictions, &labels), loss: loss_sum / n.max(1) as f64, examples: n, predictions, labels, classes })
 }
 

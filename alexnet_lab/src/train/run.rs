@@ -70,8 +70,8 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     let cfg = &opts.config.clone().fit_to(&*train_data);
     cfg.validate()?;
     let input = cfg.input();
-    crate::nn::check_fits(cfg.model.name(), &input, &cfg.specs()?, 3, device)?;
-    let class_names = train_data.class_names();
+    crate::nn::check_fits(cfg.model.name(), &input, &cfg.specs()?, 3, cfg.model.default_input()[1], device)?;
+    let class_names = train_data.class_names().to_vec();
     let (train_loader, test_loader) = cfg.loaders_over(train_data, test_data)?;
 
     let (net, varmap) = cfg.model.init_for(Some(input), cfg.num_classes, cfg.seed, device)?;
