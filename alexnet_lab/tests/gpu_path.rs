@@ -67,3 +67,22 @@ fn a_difference_fails_its_bound() {
     let nan = Tensor::new(&[1f32, -2.0, f32::NAN], &Device::Cpu).unwrap();
     assert!(!compare("x", "y", &a, &nan, 1e-2).unwrap().ok);
 }
+
+/// The CPU's dropout (`nn::dropout`, what a training step runs) draws the Philox mask: the units
+/// it keeps are the ones `kept` names, scaled by 1 / (1 - p), the same with one thread as with
+/// the pool, so a CPU run and a GPU run of one seed drop the same units.
+#[test]
+fn the_cpu_dropout_draws_the_philox_mask() {
+    use alexnet_lab::candle::{Device, Tensor};
+    let (seed, p, n) = (0x0123_4567_89ab_cdef_u64, 0.5f32, 2 * 4096 + 3);
+    let x = Tensor::ones(n, alexnet_lab::candle::DType::F32, &Device::Cpu).unwrap();
+    let y: Vec<f32> = alexnet_lab::nn::dropout(&x, p, seed).unwrap().to_vec1().unwrap();
+    for (e, v) in y.iter().enumerate() {
+        assert_eq!(*v, if kept(seed, p, e) { 2.0 } else { 0.0 }, "element {e}");
+    }
+    let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let y1: Vec<f32> = one_thread.install(|| alexnet_lab::nn::dropout(&x, p, seed).unwrap().to_vec1().unwrap());
+    assert_eq!(y1, y);
+    let first: String = y[..10].iter().map(|m| if *m > 0.0 { '1' } else { '0' }).collect();
+    assert_eq!(first, "1100100111");
+}

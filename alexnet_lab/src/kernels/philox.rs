@@ -10,8 +10,8 @@
 //! [`keep_threshold`]`(p)`: a uniform in `[0, 1)` compared with `p` in exact integers, the same
 //! on every device.
 //!
-//! The CPU training path still draws its masks from a seeded `StdRng` (nn::layer::dropout): moving
-//! it here changes every recorded run's masks, which is the CPU issue's step, with its re-runs.
+//! The CPU's dropout (`nn::layer::dropout`) draws its masks here too, so a CPU run and a GPU run
+//! of one seed drop the same units.
 
 use rayon::prelude::*;
 

@@ -203,24 +203,21 @@ impl Layer {
 }
 
 /// Inverted dropout with a seeded mask: each element is kept with probability `1 - p` and
-/// scaled by `1 / (1 - p)` (PyTorch's `nn.Dropout`, candle's `ops::dropout`). The mask comes
-/// from a generator seeded with `seed` (not from a thread-local one, as candle's does), so a
-/// training run with the same seed draws the same masks: runs are reproducible.
+/// scaled by `1 / (1 - p)` (PyTorch's `nn.Dropout`, candle's `ops::dropout`). Element `e` of the
+/// mask is a pure function of `(seed, e)`, drawn by the counter-based generator Philox4x32-10
+/// ([`crate::kernels::philox`]; not a thread-local generator, as candle's): on the CPU in
+/// parallel blocks, on a CUDA device by the lab's kernel, the same bits on both and for any
+/// number of threads, so a run with the same seed draws the same masks, resumed or not.
 pub fn dropout(xs: &Tensor, p: f32, seed: u64) -> Result<Tensor> {
-    use rand::{Rng, SeedableRng};
     if !(0.0..1.0).contains(&p) {
         candle_core::bail!("dropout probability has to be in [0, 1), got {p}")
     }
-    // On a CUDA device the mask is drawn there (Philox4x32-10, kernels::philox): nothing is
-    // uploaded per step. The CPU keeps its seeded StdRng for now, so CPU and GPU runs of one seed
-    // draw different masks.
+    // On a CUDA device the mask is drawn there: nothing is uploaded per step.
     #[cfg(feature = "cuda")]
     if xs.device().is_cuda() && xs.dtype() == candle_core::DType::F32 {
         return xs * crate::kernels::cuda::dropout_mask(xs, p, seed)?;
     }
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let scale = 1.0 / (1.0 - p);
-    let mask: Vec<f32> = (0..xs.elem_count()).map(|_| if rng.random::<f32>() >= p { scale } else { 0.0 }).collect();
+    let mask = crate::kernels::philox::dropout_mask(seed, p, xs.elem_count());
     let mask = Tensor::from_vec(mask, xs.shape(), xs.device())?.to_dtype(xs.dtype())?;
     xs * mask
 }
