@@ -232,7 +232,7 @@ fn the_exercise_models_are_built_by_name_and_train() {
         // test command drew a batch on which vgg-28's loss fell by 0.056 only).
         let x = ((common::det(&[8, 1, size, size], 11, DType::F32) + 1.0).unwrap() / 2.0).unwrap();
         let y = Tensor::new(&[0u32, 1, 2, 3, 4, 5, 6, 7], &Device::Cpu).unwrap();
-        let mut opt = alexnet_lab::train::Sgd::new(net.vars().unwrap(), 0.05, 0.9, 0.0).unwrap();
+        let mut opt = alexnet_lab::train::Sgd::new(net.vars().unwrap(), alexnet_lab::train::SgdConfig { lr: 0.05, momentum: 0.9, weight_decay: 0.0 }).unwrap();
         let loss = |train| candle_nn::loss::cross_entropy(&net.forward(&x, train).unwrap(), &y).unwrap();
         let before = loss(false).to_scalar::<f32>().unwrap();
         for step in 0..15 {

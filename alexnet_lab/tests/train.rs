@@ -8,7 +8,7 @@ use std::path::Path;
 use alexnet_lab::candle::{Device, Tensor};
 use alexnet_lab::train::checkpoint;
 use alexnet_lab::data::loader::{DataLoader, LoaderConfig};
-use alexnet_lab::train::optim::Sgd;
+use alexnet_lab::train::optim::{Sgd, SgdConfig};
 use alexnet_lab::train::{self, Profile, RunOptions, TrainConfig};
 use alexnet_lab::Error;
 use common::*;
@@ -35,7 +35,7 @@ fn training_steps_lower_the_loss_on_real_data() {
     let eval_loader = DataLoader::new(split, lc(false)).unwrap();
     let (net, varmap) = cfg.model.init(Some([1, 67, 67]), 0, &Device::Cpu).unwrap();
     let before = train::evaluate(&net, &eval_loader, &Device::Cpu, false).unwrap().loss;
-    let mut opt = Sgd::new(train::named_vars(&varmap), cfg.lr, cfg.momentum, 0.0).unwrap();
+    let mut opt = Sgd::new(train::named_vars(&varmap), SgdConfig { lr: cfg.lr, momentum: cfg.momentum, weight_decay: 0.0 }).unwrap();
     let fit = train::Fit {
         net: &net,
         train: &train_loader,
@@ -212,7 +212,7 @@ fn sgd_update_matches_pytorchs_formula() {
         let c: Vec<f32> = (0..100_000).map(|i| ((i * 104_729 % 997) as f32 - 498.0) / 300.0).collect();
         let var = alexnet_lab::candle::Var::new(p0.as_slice(), &Device::Cpu).unwrap();
         let ct = Tensor::new(c.as_slice(), &Device::Cpu).unwrap();
-        let mut opt = Sgd::new(vec![("w".into(), var.clone())], 0.05, momentum, wd).unwrap();
+        let mut opt = Sgd::new(vec![("w".into(), var.clone())], SgdConfig { lr: 0.05, momentum, weight_decay: wd }).unwrap();
         let (mut p, mut v) = (p0.iter().map(|&x| x as f64).collect::<Vec<_>>(), vec![0f64; p0.len()]);
         for step in 0..3 {
             // loss = sum(c * p) + sum(p^2) / 2, so dloss/dp = c + p.
@@ -348,7 +348,7 @@ fn sgd_general_path_matches_pytorchs_formula_and_the_fused_one() {
         let run = |dtype: DType| -> Vec<f64> {
             let var = Var::from_tensor(&Tensor::new(p0.as_slice(), &Device::Cpu).unwrap().to_dtype(dtype).unwrap()).unwrap();
             let ct = Tensor::new(c.as_slice(), &Device::Cpu).unwrap().to_dtype(dtype).unwrap();
-            let mut opt = Sgd::new(vec![("w".into(), var.clone())], 0.05, momentum, wd).unwrap();
+            let mut opt = Sgd::new(vec![("w".into(), var.clone())], SgdConfig { lr: 0.05, momentum, weight_decay: wd }).unwrap();
             for _ in 0..3 {
                 let pt = var.as_tensor();
                 let loss = ((pt * &ct).unwrap().sum_all().unwrap() + (pt.sqr().unwrap().sum_all().unwrap() * 0.5).unwrap()).unwrap();
@@ -548,7 +548,7 @@ fn weights_gone_non_finite_in_the_last_step_are_never_committed() {
     assert!(!dir.join(checkpoint::META_FILE).exists(), "nothing committed");
     // The check itself: a parameter or a momentum buffer with a NaN is named.
     let (_, varmap) = alexnet_lab::ModelKind::LeNet.init(None, 0, &Device::Cpu).unwrap();
-    let mut opt = Sgd::new(train::named_vars(&varmap), 0.1, 0.9, 0.0).unwrap();
+    let mut opt = Sgd::new(train::named_vars(&varmap), SgdConfig { lr: 0.1, momentum: 0.9, weight_decay: 0.0 }).unwrap();
     assert_eq!(opt.first_non_finite().unwrap(), None);
     let (name, var) = train::named_vars(&varmap).into_iter().nth(3).unwrap();
     var.set(&(var.as_tensor() * f64::NAN).unwrap()).unwrap();
@@ -568,7 +568,7 @@ fn an_optimizer_file_missing_a_buffer_or_of_another_dtype_is_refused() {
     let vars = train::named_vars(&varmap);
     let full: std::collections::HashMap<String, Tensor> =
         vars.iter().map(|(n, v)| (format!("momentum.{n}"), v.as_tensor().zeros_like().unwrap())).collect();
-    let mut opt = Sgd::new(vars.clone(), 0.1, 0.9, 0.0).unwrap();
+    let mut opt = Sgd::new(vars.clone(), SgdConfig { lr: 0.1, momentum: 0.9, weight_decay: 0.0 }).unwrap();
     opt.load_state(&full, "opt.safetensors").unwrap();
     let mut missing = full.clone();
     let gone = format!("momentum.{}", vars[0].0);
@@ -580,7 +580,7 @@ fn an_optimizer_file_missing_a_buffer_or_of_another_dtype_is_refused() {
     let e = opt.load_state(&wrong, "opt.safetensors").unwrap_err().to_string();
     assert!(e.contains(&gone) && e.contains("F64"), "{e}");
     // Without momentum there is nothing to miss.
-    Sgd::new(vars, 0.1, 0.0, 0.0).unwrap().load_state(&Default::default(), "none").unwrap();
+    Sgd::new(vars, SgdConfig { lr: 0.1, momentum: 0.0, weight_decay: 0.0 }).unwrap().load_state(&Default::default(), "none").unwrap();
 }
 
 #[test]

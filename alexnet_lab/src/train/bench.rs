@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 
-use super::optim::{named_vars, Sgd};
+use super::optim::{named_vars, Sgd, SgdConfig};
 use crate::kernels::{GradSink, Kernels};
 use crate::data::loader::check_batch_size;
 use crate::nn::ModelKind;
@@ -123,7 +123,7 @@ fn measure(
     let input = [model.default_input()[0], image_size, image_size];
     let (net, varmap) = model.init(Some(input), 0, device)?;
     let net = net.with_kernels(kernels);
-    let mut opt = Sgd::new(named_vars(&varmap), 0.01, 0.0, 0.0)?.with_kernels(kernels);
+    let mut opt = Sgd::new(named_vars(&varmap), SgdConfig { lr: 0.01, momentum: 0.0, weight_decay: 0.0 })?.with_kernels(kernels);
     let x = Tensor::rand(0f32, 1f32, (batch_size, input[0], image_size, image_size), device)?;
     let classes = net.num_classes() as u32;
     let y = Tensor::from_vec((0..batch_size as u32).map(|i| i % classes).collect::<Vec<_>>(), batch_size, device)?;

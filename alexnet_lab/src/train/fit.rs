@@ -15,7 +15,7 @@ use candle_core::Device;
 
 use super::evaluate::{correct, evaluate};
 use super::history::{CurvePoint, EpochMetrics, History};
-use super::optim::{loss_and_gradients, Sgd};
+use super::optim::{loss_and_gradients, Sgd, SgdConfig};
 use super::TrainConfig;
 use crate::data::DataLoader;
 use crate::nn::Sequential;
@@ -116,7 +116,7 @@ pub fn train_ch6(
     if num_epochs == 0 {
         return Err(Error::invalid("epochs", "epochs must be at least 1 (e.g. 10)"));
     }
-    let mut opt = Sgd::new(net.vars()?, lr, 0.0, 0.0)?;
+    let mut opt = Sgd::new(net.vars()?, SgdConfig { lr, momentum: 0.0, weight_decay: 0.0 })?;
     let fit = Fit { net, train: train_iter, test: test_iter, config: &config, device, progress: true, log: Log::Stdout, stop: StopToken::new() };
     fit.run(&mut opt, History::default(), |_, _| Ok(()))
 }

@@ -51,10 +51,11 @@ pub struct Sgd {
 }
 
 impl Sgd {
-    /// `vars` are `(name, var)` pairs, e.g. from a `VarMap` (the names key the momentum buffers
-    /// in [`Sgd::state`]).
-    pub fn new(vars: Vec<(String, Var)>, lr: f64, momentum: f64, weight_decay: f64) -> Result<Self> {
-        SgdConfig { lr, momentum, weight_decay }.validate()?;
+    /// SGD over `vars`, `(name, var)` pairs (e.g. [`named_vars`] of a `VarMap`, sorted by
+    /// name; the names key the momentum buffers in [`Sgd::state`]), with `config` checked.
+    pub fn new(vars: Vec<(String, Var)>, config: SgdConfig) -> Result<Self> {
+        config.validate()?;
+        let SgdConfig { lr, momentum, weight_decay } = config;
         let n = vars.len();
         let (names, vars) = vars.into_iter().unzip();
         Ok(Self { names, vars, lr, momentum, weight_decay, velocity: vec![None; n], kernels: Kernels::Lab })
@@ -65,11 +66,6 @@ impl Sgd {
     pub fn with_kernels(mut self, kernels: Kernels) -> Self {
         self.kernels = kernels;
         self
-    }
-
-    /// The parameters of a `VarMap`, by name (sorted), with `config`.
-    pub fn for_varmap(varmap: &candle_nn::VarMap, config: SgdConfig) -> Result<Self> {
-        Self::new(named_vars(varmap), config.lr, config.momentum, config.weight_decay)
     }
 
     pub fn lr(&self) -> f64 {
@@ -194,7 +190,7 @@ impl candle_nn::Optimizer for Sgd {
     /// Parameters without names get their position as name (`"0"`, `"1"`, ...).
     fn new(vars: Vec<Var>, config: SgdConfig) -> candle_core::Result<Self> {
         let named = vars.into_iter().enumerate().map(|(i, v)| (i.to_string(), v)).collect();
-        Sgd::new(named, config.lr, config.momentum, config.weight_decay).map_err(candle_core::Error::from)
+        Sgd::new(named, config).map_err(candle_core::Error::from)
     }
 
     fn step(&mut self, grads: &GradStore) -> candle_core::Result<()> {

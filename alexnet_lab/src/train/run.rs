@@ -9,7 +9,7 @@ use candle_core::Device;
 use super::checkpoint::{self, CheckpointMeta};
 use super::fit::{Fit, Log, StopToken};
 use super::history::{write_run_files, History};
-use super::optim::Sgd;
+use super::optim::{named_vars, Sgd};
 use super::{LrSchedule, TrainConfig};
 use crate::data::Source;
 use crate::kernels::Kernels;
@@ -76,7 +76,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
 
     let (net, varmap) = cfg.model.init_for(Some(input), cfg.num_classes, cfg.seed, device)?;
     let net = net.with_kernels(opts.kernels);
-    let mut opt = Sgd::for_varmap(&varmap, cfg.sgd())?.with_kernels(opts.kernels);
+    let mut opt = Sgd::new(named_vars(&varmap), cfg.sgd())?.with_kernels(opts.kernels);
     let mut history = History::default();
     let loaded = if opts.resume { existing_run_of(opts, cfg)? } else { None };
     if opts.resume && loaded.is_none() {
