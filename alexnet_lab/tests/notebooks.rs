@@ -89,7 +89,13 @@ fn check_committed(paths: &[std::path::PathBuf]) -> (bool, String) {
 /// Notebook 05 with `edit` applied to the first output text that contains `needle`, written
 /// into `dir`.
 fn doctored_05(dir: &std::path::Path, needle: &str, edit: impl Fn(&str) -> String) -> std::path::PathBuf {
-    let path = workspace().join("notebooks/05_training.ipynb");
+    doctored("05_training.ipynb", dir, needle, edit)
+}
+
+/// The committed notebook `name` with `edit` applied to the first output text that contains
+/// `needle`, written into `dir`.
+fn doctored(name: &str, dir: &std::path::Path, needle: &str, edit: impl Fn(&str) -> String) -> std::path::PathBuf {
+    let path = workspace().join("notebooks").join(name);
     let mut nb: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let mut done = false;
     for c in nb["cells"].as_array_mut().unwrap() {
@@ -106,8 +112,8 @@ fn doctored_05(dir: &std::path::Path, needle: &str, edit: impl Fn(&str) -> Strin
             }
         }
     }
-    assert!(done, "notebook 05's outputs show no {needle:?}");
-    let out = dir.join("05_training.ipynb");
+    assert!(done, "notebook {name}'s outputs show no {needle:?}");
+    let out = dir.join(name);
     std::fs::write(&out, serde_json::to_string(&nb).unwrap()).unwrap();
     out
 }
@@ -136,6 +142,23 @@ fn committed_outputs_come_from_the_knobs_their_cells_show() {
     });
     let (ok, said) = check_committed(&[dirty]);
     assert!(!ok && said.contains("names no clean commit"), "{said}");
+}
+
+/// Every run label is read against the run's checkpoint.json: a label whose test accuracy is
+/// not the record's fails, as does a recorded run's line with another batch size.
+#[test]
+fn run_labels_say_what_their_records_hold() {
+    let dir = common::Scratch::new("doctored-records");
+    let acc = doctored_05(dir.path(), "test acc 0.893 on all 10000 test images", |t| {
+        t.replacen("test acc 0.893 on all 10000 test images", "test acc 0.899 on all 10000 test images", 1)
+    });
+    let (ok, said) = check_committed(&[acc]);
+    assert!(!ok && said.contains("run notebook-cpu-full says test acc 0.899, its record docs/results/cpu-full-2026-12-03/checkpoint.json says 0.893"), "{said}");
+    let batch = doctored("07_exercises.ipynb", dir.path(), "recorded run ../docs/results/cpu-6-epochs", |t| {
+        t.replacen("6 epochs, batch 64,", "6 epochs, batch 128,", 1)
+    });
+    let (ok, said) = check_committed(&[batch]);
+    assert!(!ok && said.contains("recorded run ../docs/results/cpu-6-epochs says batch size 128, its checkpoint says 64"), "{said}");
 }
 
 #[test]

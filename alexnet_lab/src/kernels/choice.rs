@@ -15,8 +15,10 @@ pub const KERNELS_ENV: &str = "ALEXNET_LAB_KERNELS";
 /// Which implementation runs a layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Kernels {
-    /// The lab's ops (CPU only); stride-1 convolutions with Winograd's transforms where its
-    /// cost model says they pay (`kernels::winograd`). The default.
+    /// The lab's ops, the default: on the CPU its kernels, stride-1 convolutions with
+    /// Winograd's transforms where its cost model says they pay (`kernels::winograd`); on a CUDA
+    /// device (feature `cuda`) cuDNN's convolutions and the lab's max-pool (`kernels::cuda`),
+    /// as for [`Kernels::Direct`] and [`Kernels::Winograd`] there.
     #[default]
     Lab,
     /// The lab's ops with every convolution direct (im2col + GEMM): the reference Winograd is
