@@ -23,7 +23,12 @@ epochs; `recorded run PATH (...)` at PATH): its profile, model, image size, epoc
 images, test images, test accuracy (as printed, three decimals), batch size, learning rate,
 momentum and commit must be the record's. A label whose run has no record anywhere is a
 warning for now (notebook 07's too-high-learning-rate run was never recorded; an error once 07
-is re-executed from recorded runs)."""
+is re-executed from recorded runs).
+
+Crate: with --committed, a notebook whose kernel built the crate (`crate built from commit X`)
+from another crate than HEAD's (`git diff X HEAD -- alexnet_lab/src alexnet_lab/Cargo.toml`
+not empty) is a warning, and an error with --release: run that before calling notebook work
+done, after re-executing what changed."""
 import json
 import os
 import re
@@ -200,11 +205,38 @@ def record_problems(path, i, shown, nb_dir):
                 out.append(f"{path}: cell {i}: recorded run {rel} says {what} {label}, its checkpoint says {record}")
     return out
 
+def crate_problems(path, nb, release):
+    """Warnings (errors with --release) for outputs made by another crate than HEAD's."""
+    import subprocess
+    out = []
+    for i, c in enumerate(nb.get("cells", [])):
+        for o in c.get("outputs", []) if c.get("cell_type") == "code" else []:
+            shown = "".join(o.get("text") or []) + "".join((o.get("data") or {}).get("text/plain") or [])
+            for commit in BUILT_FROM.findall(shown):
+                if not re.fullmatch(r"[0-9a-f]{12}", commit):
+                    continue  # a dirty build: knob_problems reports it
+                d = subprocess.run(["git", "-C", ROOT, "diff", "--quiet", commit, "HEAD", "--", "alexnet_lab/src", "alexnet_lab/Cargo.toml"],
+                                   capture_output=True)
+                if d.returncode == 1:
+                    out.append(f"{path}: cell {i}: the kernel built the crate of {commit}, and the crate has changed since: re-execute the notebook")
+                elif d.returncode != 0:
+                    out.append(f"{path}: cell {i}: cannot compare the crate of {commit} with HEAD's (a shallow clone?)")
+    return out
+
+
 committed = "--committed" in sys.argv[1:]
+release = "--release" in sys.argv[1:]
 bad = []
-for path in [a for a in sys.argv[1:] if a != "--committed"]:
+for path in [a for a in sys.argv[1:] if a not in ("--committed", "--release")]:
     nb = json.load(open(path))
     bad += knob_problems(path, nb, committed)
+    if committed:
+        stale = crate_problems(path, nb, release)
+        if release:
+            bad += stale
+        else:
+            for w in stale:
+                print("WARNING", w)
     for i, c in enumerate(nb.get("cells", [])):
         if c.get("cell_type") != "code" or not "".join(c.get("source", [])).strip():
             continue

@@ -15,6 +15,11 @@ cargo test --release --workspace
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -c "import pyarrow, PIL" 2>/dev/null || .venv/bin/pip install -q --disable-pip-version-check pyarrow pillow
 .venv/bin/python docs/reliability/cases.py --check
+# The committed notebooks' outputs against their cells and records (also a test in
+# alexnet_lab/tests/notebooks.rs); here for its warnings: outputs of an older crate than HEAD's,
+# run labels without a record (`--release` makes the first an error: run it before calling
+# notebook work done).
+python3 notebooks/check_outputs.py --committed notebooks/[0-9]*.ipynb tests/notebooks/*.ipynb
 
 # The lints the library promises (`lib.rs`: no unwrap/expect/panic, plus clippy's defaults) and
 # the fuzz targets (a workspace of their own) still compiling; check builds share target/.

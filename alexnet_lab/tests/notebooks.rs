@@ -171,3 +171,42 @@ fn the_notebook_set_up_builds_the_crate_as_the_terminal_does() {
         assert!(setup.contains(&format!("\"{k}\": \"{v}\"")), "notebooks/setup.sh does not set {k}={v} in kernel.json");
     }
 }
+
+/// With `--release`, outputs made by another crate than HEAD's fail: a notebook whose kernel
+/// built the crate of an older commit (the crate changed since) is named; made by HEAD's crate,
+/// it passes that rule. Needs the repository's history (skipped in a shallow clone, saying so).
+#[test]
+fn release_check_names_outputs_of_an_older_crate() {
+    let git = |args: &[&str]| {
+        let o = std::process::Command::new("git").arg("-C").arg(workspace()).args(args).output().expect("git runs");
+        (o.status.success(), String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let old = "5cfb71096a42";
+    let (have_old, _) = git(&["cat-file", "-e", &format!("{old}^{{commit}}")]);
+    if !have_old {
+        eprintln!("skipped: commit {old} is not in this clone's history");
+        return;
+    }
+    let (_, old12) = git(&["rev-parse", "--short=12", old]);
+    let (_, head12) = git(&["rev-parse", "--short=12", "HEAD"]);
+    let dir = common::Scratch::new("doctored-crate");
+    let release = |path: std::path::PathBuf| {
+        let o = std::process::Command::new("python3")
+            .arg(workspace().join("notebooks/check_outputs.py"))
+            .args(["--committed", "--release"])
+            .arg(path)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let with_build = |commit: String| {
+        doctored_05(dir.path(), "crate built from commit ", move |t| {
+            let at = t.find("crate built from commit ").unwrap() + "crate built from commit ".len();
+            format!("{}{commit}{}", &t[..at], &t[at + 12..])
+        })
+    };
+    let said = release(with_build(old12.clone()));
+    assert!(said.contains("FAIL") && said.contains(&format!("built the crate of {old12}, and the crate has changed since")), "{said}");
+    let said = release(with_build(head12.clone()));
+    assert!(!said.contains("has changed since"), "{said}");
+}
