@@ -101,78 +101,63 @@ impl Bench {
     /// Runs it: images per second, the median step, its phases, CPU time and peak memory.
     pub fn run(&self, device: &Device) -> Result<BenchResult> {
         let Self { model, mode, batch_size, image_size, warmup, repeats, kernels } = *self;
-        measure(model, mode, batch_size, image_size, warmup, repeats, kernels, device)
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn measure(
-    model: ModelKind,
-    mode: Mode,
-    batch_size: usize,
-    image_size: usize,
-    warmup: usize,
-    repeats: usize,
-    kernels: Kernels,
-    device: &Device,
-) -> Result<BenchResult> {
-    check_batch_size(batch_size)?;
-    if repeats == 0 {
-        return Err(Error::invalid("repeats", "repeats must be at least 1 (e.g. 5)"));
-    }
-    let input = [model.default_input()[0], image_size, image_size];
-    let (net, varmap) = model.init(Some(input), 0, device)?;
-    let net = net.with_kernels(kernels);
-    let mut opt = Sgd::new(named_vars(&varmap), SgdConfig { lr: 0.01, momentum: 0.0, weight_decay: 0.0 })?.with_kernels(kernels);
-    let x = Tensor::rand(0f32, 1f32, (batch_size, input[0], image_size, image_size), device)?;
-    let classes = net.num_classes() as u32;
-    let y = Tensor::from_vec((0..batch_size as u32).map(|i| i % classes).collect::<Vec<_>>(), batch_size, device)?;
-    let dev = device_name(device);
-    let mut times = vec![];
-    let mut phases = [0.0; 3];
-    for i in 0..warmup + repeats {
-        let t0 = Instant::now();
-        // As `optim::loss_and_gradients`, split into its phases: the parameters' gradients go
-        // straight to the store (kernels::sink).
-        let sink = GradSink::new();
-        let logits = sink.scope(|| net.forward(&x, mode == Mode::Train)).map_err(|e| e.on_device(&dev, batch_size))?;
-        if mode == Mode::Train {
-            let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
-            loss.to_scalar::<f32>()?;
-            let t1 = Instant::now();
-            let mut grads = loss.backward().map_err(|e| Error::from_device(e, &dev, batch_size))?;
-            sink.drain_into(&mut grads)?;
-            device.synchronize()?;
-            let t2 = Instant::now();
-            opt.step(&grads)?;
-            device.synchronize()?;
-            if i >= warmup {
-                phases[0] += (t1 - t0).as_secs_f64();
-                phases[1] += (t2 - t1).as_secs_f64();
-                phases[2] += t2.elapsed().as_secs_f64();
+        check_batch_size(batch_size)?;
+        if repeats == 0 {
+            return Err(Error::invalid("repeats", "repeats must be at least 1 (e.g. 5)"));
+        }
+        let input = [model.default_input()[0], image_size, image_size];
+        let (net, varmap) = model.init(Some(input), 0, device)?;
+        let net = net.with_kernels(kernels);
+        let mut opt = Sgd::new(named_vars(&varmap), SgdConfig { lr: 0.01, momentum: 0.0, weight_decay: 0.0 })?.with_kernels(kernels);
+        let x = Tensor::rand(0f32, 1f32, (batch_size, input[0], image_size, image_size), device)?;
+        let classes = net.num_classes() as u32;
+        let y = Tensor::from_vec((0..batch_size as u32).map(|i| i % classes).collect::<Vec<_>>(), batch_size, device)?;
+        let dev = device_name(device);
+        let mut times = vec![];
+        let mut phases = [0.0; 3];
+        for i in 0..warmup + repeats {
+            let t0 = Instant::now();
+            // As `optim::loss_and_gradients`, split into its phases: the parameters' gradients go
+            // straight to the store (kernels::sink).
+            let sink = GradSink::new();
+            let logits = sink.scope(|| net.forward(&x, mode == Mode::Train)).map_err(|e| e.on_device(&dev, batch_size))?;
+            if mode == Mode::Train {
+                let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
+                loss.to_scalar::<f32>()?;
+                let t1 = Instant::now();
+                let mut grads = loss.backward().map_err(|e| Error::from_device(e, &dev, batch_size))?;
+                sink.drain_into(&mut grads)?;
+                device.synchronize()?;
+                let t2 = Instant::now();
+                opt.step(&grads)?;
+                device.synchronize()?;
+                if i >= warmup {
+                    phases[0] += (t1 - t0).as_secs_f64();
+                    phases[1] += (t2 - t1).as_secs_f64();
+                    phases[2] += t2.elapsed().as_secs_f64();
+                }
+            } else {
+                logits.sum_all()?.to_scalar::<f32>()?;
             }
-        } else {
-            logits.sum_all()?.to_scalar::<f32>()?;
+            if i >= warmup {
+                times.push(t0.elapsed().as_secs_f64());
+            }
         }
-        if i >= warmup {
-            times.push(t0.elapsed().as_secs_f64());
-        }
+        let mut sorted = times.clone();
+        sorted.sort_by(|a, b| a.total_cmp(b));
+        let median = sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN);
+        Ok(BenchResult {
+            model,
+            mode,
+            batch_size,
+            image_size,
+            device: dev,
+            step_seconds: times,
+            median_seconds: median,
+            images_per_sec: batch_size as f64 / median,
+            phases: (mode == Mode::Train).then(|| phases.map(|p| p / repeats as f64)),
+            cpu_seconds: cpu_seconds(),
+            peak_rss_bytes: peak_rss_bytes(),
+        })
     }
-    let mut sorted = times.clone();
-    sorted.sort_by(|a, b| a.total_cmp(b));
-    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN);
-    Ok(BenchResult {
-        model,
-        mode,
-        batch_size,
-        image_size,
-        device: dev,
-        step_seconds: times,
-        median_seconds: median,
-        images_per_sec: batch_size as f64 / median,
-        phases: (mode == Mode::Train).then(|| phases.map(|p| p / repeats as f64)),
-        cpu_seconds: cpu_seconds(),
-        peak_rss_bytes: peak_rss_bytes(),
-    })
 }
-
