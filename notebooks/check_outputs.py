@@ -29,6 +29,7 @@ Crate: with --committed, a notebook whose kernel built the crate (`crate built f
 from another crate than HEAD's (`git diff X HEAD -- alexnet_lab/src alexnet_lab/Cargo.toml`
 not empty) is a warning, and an error with --release: run that before calling notebook work
 done, after re-executing what changed."""
+import functools
 import json
 import os
 import re
@@ -125,7 +126,9 @@ RECORDED = re.compile(r"\brecorded run (\S+) \((?:commit ([0-9a-f]{12})|commit n
 CLASS_TO_MODEL = {"AlexNet": "alexnet", "LeNet": "lenet", "Vgg28": "vgg-28"}
 
 
+@functools.lru_cache(maxsize=None)
 def load_record(folder):
+    """A run folder's checkpoint.json, read once per folder (every label scans docs/results/)."""
     path = os.path.join(folder, "checkpoint.json")
     if os.path.isfile(path):
         with open(path) as f:
