@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use alexnet_lab::candle::Device;
 use alexnet_lab::data::{DataLoader, Dataset, ImageFolder, LoaderConfig, Pipeline, Source};
-use alexnet_lab::train::{self, Log, RunOptions, TrainConfig};
+use alexnet_lab::train::{self, EvalOptions, TrainConfig, Trainer};
 use alexnet_lab::ModelKind;
 
 const CLASSES: [&str; 3] = ["blue", "green", "red"];
@@ -84,8 +84,8 @@ fn a_folder_trains_and_its_checkpoint_knows_its_classes() {
     let config = TrainConfig { epochs: 60, batch_size: 8, lr: 0.05, limit: None, test_limit: None, ..TrainConfig::smoke() }
         .with_model(ModelKind::LeNet);
     let out = tmp.join("run");
-    let opts = RunOptions { source: Source::ImageFolder(tmp.join("photos")), log: Log::Quiet, ..RunOptions::new(config, &out) };
-    let summary = train::run(&opts).unwrap();
+    let trainer = Trainer { source: Source::ImageFolder(tmp.join("photos")), ..Trainer::new(config).into_folder(&out) };
+    let summary = trainer.run().unwrap();
     let last = summary.history.epochs.last().unwrap();
     // Three colours, told apart by any net that learns: above chance (1/3) on the 6 held out.
     assert!(last.test_acc > 0.5, "{:?}", summary.history.epochs);
@@ -93,14 +93,14 @@ fn a_folder_trains_and_its_checkpoint_knows_its_classes() {
     assert_eq!(meta.class_names(), CLASSES);
     assert_eq!(meta.input, [3, 28, 28]);
     assert_eq!(meta.config.num_classes, Some(3));
-    let ev = train::evaluate_checkpoint(&out, &opts.source, None, 16, &Device::Cpu, false).unwrap();
+    let ev = train::evaluate_checkpoint(&out, &EvalOptions { batch_size: 16, ..EvalOptions::new(trainer.source.clone()) }).unwrap();
     assert_eq!(ev.evaluation.examples, 6);
     assert_eq!(ev.evaluation.classes, CLASSES);
     assert_eq!(ev.evaluation.confusion().counts.len(), 3);
     assert!((ev.evaluation.accuracy - last.test_acc).abs() < 1e-9, "{} vs {}", ev.evaluation.accuracy, last.test_acc);
     // Another folder's classes are refused, not evaluated under the wrong names.
     write_photos(&tmp.join("other"), &["cat", "dog", "fox"], 5);
-    let e = train::evaluate_checkpoint(&out, &Source::ImageFolder(tmp.join("other")), None, 16, &Device::Cpu, false)
+    let e = train::evaluate_checkpoint(&out, &EvalOptions { batch_size: 16, ..EvalOptions::new(Source::ImageFolder(tmp.join("other"))) })
         .unwrap_err()
         .to_string();
     assert!(e.contains("\"cat\"") && e.contains("\"blue\""), "{e}");

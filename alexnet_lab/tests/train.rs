@@ -9,13 +9,13 @@ use alexnet_lab::candle::{Device, Tensor};
 use alexnet_lab::train::checkpoint;
 use alexnet_lab::data::loader::{DataLoader, LoaderConfig};
 use alexnet_lab::train::optim::{Sgd, SgdConfig};
-use alexnet_lab::train::{self, Profile, RunOptions, TrainConfig};
+use alexnet_lab::train::{self, Profile, TrainConfig, Trainer};
 use alexnet_lab::Error;
 use common::*;
 
-fn opts(config: TrainConfig, out: &Path, resume: bool) -> RunOptions {
+fn opts(config: TrainConfig, out: &Path, resume: bool) -> Trainer {
     hub_env();
-    RunOptions { resume, ..RunOptions::new(config, out) }
+    Trainer { resume, ..Trainer::new(config).into_folder(out) }
 }
 
 /// d2l's `train_ch6` steps lower the loss: repeated SGD steps on one real batch of 32 images
@@ -36,17 +36,7 @@ fn training_steps_lower_the_loss_on_real_data() {
     let (net, varmap) = cfg.model.init(Some([1, 67, 67]), 0, &Device::Cpu).unwrap();
     let before = train::evaluate(&net, &eval_loader, &Device::Cpu, false).unwrap().loss;
     let mut opt = Sgd::new(train::named_vars(&varmap), SgdConfig { lr: cfg.lr, momentum: cfg.momentum, weight_decay: 0.0 }).unwrap();
-    let fit = train::Fit {
-        net: &net,
-        train: &train_loader,
-        test: &eval_loader,
-        config: &cfg,
-        device: &Device::Cpu,
-        progress: false,
-        log: train::Log::Quiet,
-        stop: train::StopToken::new(),
-    };
-    let h = fit.run(&mut opt, Default::default(), |_, _| Ok(())).unwrap();
+    let h = Trainer::new(cfg).fit_with(&net, &mut opt, &train_loader, &eval_loader, Default::default(), |_, _| Ok(())).unwrap();
     let after = train::evaluate(&net, &eval_loader, &Device::Cpu, false).unwrap().loss;
     assert_eq!(h.epochs.len(), 12);
     assert!(after < before - 0.05, "eval loss {before:.4} -> {after:.4}");
@@ -55,7 +45,7 @@ fn training_steps_lower_the_loss_on_real_data() {
 #[test]
 fn smoke_run_leaves_a_run_folder() {
     let dir = tmpdir("smoke");
-    let s = train::run(&opts(TrainConfig::smoke(), &dir, false)).unwrap();
+    let s = opts(TrainConfig::smoke(), &dir, false).run().unwrap();
     let e = &s.history.epochs;
     assert_eq!(e.len(), TrainConfig::smoke().epochs);
     assert!(e.iter().all(|m| m.train_loss.is_finite() && m.examples == 512));
@@ -84,7 +74,7 @@ fn smoke_run_leaves_a_run_folder() {
 fn checkpoint_round_trip_gives_identical_logits_and_eval_is_deterministic() {
     let dir = tmpdir("ckpt");
     let cfg = TrainConfig { epochs: 1, limit: Some(128), test_limit: Some(64), ..TrainConfig::smoke() };
-    train::run(&opts(cfg.clone(), &dir, false)).unwrap();
+    opts(cfg.clone(), &dir, false).run().unwrap();
     let (a, _, meta) = checkpoint::load_model(&dir, &Device::Cpu).unwrap();
     let (b, _, _) = checkpoint::load_model(&dir.join(meta_weights(&dir)), &Device::Cpu).unwrap();
     assert_eq!(meta.epoch, 1);
@@ -103,10 +93,10 @@ fn checkpoint_round_trip_gives_identical_logits_and_eval_is_deterministic() {
 fn resume_continues_after_the_last_complete_epoch() {
     let dir = tmpdir("resume");
     let cfg = TrainConfig { epochs: 1, limit: Some(128), test_limit: Some(64), ..TrainConfig::smoke() };
-    let first = train::run(&opts(cfg.clone(), &dir, false)).unwrap();
+    let first = opts(cfg.clone(), &dir, false).run().unwrap();
     let w1 = std::fs::read(dir.join(meta_weights(&dir))).unwrap();
     let more = TrainConfig { epochs: 3, ..cfg };
-    let s = train::run(&opts(more, &dir, true)).unwrap();
+    let s = opts(more, &dir, true).run().unwrap();
     assert_eq!(s.resumed_from, 1);
     let epochs: Vec<usize> = s.history.epochs.iter().map(|e| e.epoch).collect();
     assert_eq!(epochs, [1, 2, 3]);
@@ -116,7 +106,7 @@ fn resume_continues_after_the_last_complete_epoch() {
     assert_ne!(std::fs::read(dir.join(meta_weights(&dir))).unwrap(), w1, "weights moved on");
     // Resuming with another model is refused, naming both.
     let other = TrainConfig { image_size: 96, epochs: 4, ..TrainConfig::smoke() };
-    let e = train::run(&opts(other, &dir, true)).unwrap_err().to_string();
+    let e = opts(other, &dir, true).run().unwrap_err().to_string();
     assert!(e.contains("[1, 67, 67]") && e.contains("[1, 96, 96]"), "{e}");
 }
 
@@ -124,12 +114,12 @@ fn resume_continues_after_the_last_complete_epoch() {
 fn nan_loss_stops_with_advice_and_keeps_the_last_checkpoint() {
     let dir = tmpdir("nan");
     let cfg = TrainConfig { epochs: 1, limit: Some(64), test_limit: Some(32), ..TrainConfig::smoke() };
-    train::run(&opts(cfg.clone(), &dir, false)).unwrap();
+    opts(cfg.clone(), &dir, false).run().unwrap();
     let before = std::fs::read(dir.join(meta_weights(&dir))).unwrap();
     // A new run into the same folder with a learning rate that explodes at once (resuming with
     // another recipe is refused, see below).
     let wild = TrainConfig { epochs: 2, lr: 1e300, momentum: 0.0, ..cfg };
-    let e = train::run(&opts(wild, &dir, false)).unwrap_err();
+    let e = opts(wild, &dir, false).run().unwrap_err();
     // Fresh weights: the first step's loss is finite (ln 10), the update then explodes.
     match &e {
         Error::Diverged { epoch: 1, step: 2, last_finite, lr, suggested, .. } => {
@@ -154,7 +144,7 @@ fn bad_configuration_is_a_clear_error() {
         (TrainConfig { epochs: 0, ..TrainConfig::smoke() }, "epochs must be at least 1"),
     ];
     for (cfg, needle) in cases {
-        let e = train::run(&opts(cfg, &dir, false)).unwrap_err();
+        let e = opts(cfg, &dir, false).run().unwrap_err();
         // A notebook user has no flags: the error names the setting (the config's field) instead.
         assert!(e.to_string().contains(needle) && !e.to_string().contains("--"), "{e}");
         if !needle.contains("65x65") {
@@ -238,10 +228,10 @@ fn sgd_update_matches_pytorchs_formula() {
 fn saving_an_epoch_again_never_touches_the_committed_files() {
     let dir = tmpdir("again");
     let cfg = TrainConfig { model: alexnet_lab::ModelKind::LeNet, image_size: 28, epochs: 1, limit: Some(64), test_limit: Some(32), ..TrainConfig::smoke() };
-    train::run(&opts(cfg.clone(), &dir, false)).unwrap();
+    opts(cfg.clone(), &dir, false).run().unwrap();
     let first = checkpoint::read_meta(&dir).unwrap().1;
     let bytes = std::fs::read(dir.join(&first.weights)).unwrap();
-    train::run(&opts(TrainConfig { seed: 1, ..cfg }, &dir, false)).unwrap();
+    opts(TrainConfig { seed: 1, ..cfg }, &dir, false).run().unwrap();
     let second = checkpoint::read_meta(&dir).unwrap().1;
     assert_ne!(second.weights, first.weights, "a new file for the new epoch 1");
     assert_ne!(std::fs::read(dir.join(&second.weights)).unwrap(), bytes, "other seed, other weights");
@@ -272,20 +262,20 @@ fn runs_are_reproducible_and_resume_is_exact() {
     for d in [&a, &b, &c] {
         let _ = std::fs::remove_dir_all(d);
     }
-    let ha = train::run(&opts(cfg.clone(), &a, false)).unwrap().history;
-    let hb = train::run(&opts(cfg.clone(), &b, false)).unwrap().history;
+    let ha = opts(cfg.clone(), &a, false).run().unwrap().history;
+    let hb = opts(cfg.clone(), &b, false).run().unwrap().history;
     assert_eq!(step_losses(&ha).len(), 2 * 6);
     assert_eq!(step_losses(&ha), step_losses(&hb), "per-step losses");
     assert_eq!(weight_bits(&a), weight_bits(&b), "final weights");
     // Another seed is another run.
     let d = tmpdir("repro-d");
     let _ = std::fs::remove_dir_all(&d);
-    let hd = train::run(&opts(TrainConfig { seed: 1, ..cfg.clone() }, &d, false)).unwrap().history;
+    let hd = opts(TrainConfig { seed: 1, ..cfg.clone() }, &d, false).run().unwrap().history;
     assert_ne!(step_losses(&ha), step_losses(&hd));
 
     // Interrupted after epoch 1, resumed: the same weights, momentum and losses as run a.
-    train::run(&opts(TrainConfig { epochs: 1, ..cfg.clone() }, &c, false)).unwrap();
-    let hc = train::run(&opts(cfg.clone(), &c, true)).unwrap().history;
+    opts(TrainConfig { epochs: 1, ..cfg.clone() }, &c, false).run().unwrap();
+    let hc = opts(cfg.clone(), &c, true).run().unwrap().history;
     assert_eq!(step_losses(&hc), step_losses(&ha));
     assert_eq!(weight_bits(&c), weight_bits(&a), "resumed weights");
     let mom = |dir: &Path| {
@@ -309,19 +299,19 @@ fn resume_without_a_checkpoint_starts_a_new_run_and_a_changed_recipe_is_refused(
     let dir = tmpdir("resume-fresh");
     let _ = std::fs::remove_dir_all(&dir);
     let cfg = TrainConfig { epochs: 1, limit: Some(64), test_limit: Some(32), ..TrainConfig::smoke() };
-    let s = train::run(&opts(cfg.clone(), &dir, true)).unwrap();
+    let s = opts(cfg.clone(), &dir, true).run().unwrap();
     assert_eq!((s.resumed_from, s.history.epochs.len()), (0, 1));
     for (changed, needle) in [
         (TrainConfig { lr: 0.1, ..cfg.clone() }, "lr 0.01 -> 0.1"),
         (TrainConfig { batch_size: 16, ..cfg.clone() }, "batch_size 32 -> 16"),
         (TrainConfig { seed: 7, ..cfg.clone() }, "seed 0 -> 7"),
     ] {
-        let e = train::run(&opts(changed, &dir, true)).unwrap_err().to_string();
+        let e = opts(changed, &dir, true).run().unwrap_err().to_string();
         assert!(e.contains(needle) && e.contains("another recipe"), "{e}");
     }
     // Asking for no more epochs than done: nothing to train, the checkpoint stays.
     let before = meta_weights(&dir);
-    let s = train::run(&opts(cfg, &dir, true)).unwrap();
+    let s = opts(cfg, &dir, true).run().unwrap();
     assert_eq!((s.resumed_from, s.history.epochs.len(), meta_weights(&dir)), (1, 1, before));
 }
 
@@ -330,11 +320,11 @@ fn a_second_run_on_the_same_folder_is_refused_while_the_first_holds_it() {
     let dir = tmpdir("lock");
     let held = train::lock_run_folder(&dir).unwrap();
     let cfg = TrainConfig { epochs: 1, limit: Some(32), test_limit: Some(32), ..TrainConfig::smoke() };
-    let e = train::run(&opts(cfg.clone(), &dir, false)).unwrap_err().to_string();
+    let e = opts(cfg.clone(), &dir, false).run().unwrap_err().to_string();
     assert!(e.contains("another training run is writing into") && e.contains(".lock"), "{e}");
     assert!(!dir.join("checkpoint.json").exists());
     drop(held);
-    train::run(&opts(cfg, &dir, false)).unwrap();
+    opts(cfg, &dir, false).run().unwrap();
 }
 
 /// The general (non-fused) SGD path, taken for f64 parameters (and on GPUs), follows the same
@@ -408,12 +398,12 @@ fn a_schedule_is_checked_and_kept_by_resume() {
     assert!(close(lrs[3], cfg.lr * 0.5), "half-way down the cosine over epoch 2: {lrs:?}");
     let dir = tmpdir("schedule");
     let _ = std::fs::remove_dir_all(&dir);
-    train::run(&opts(cfg.clone(), &dir, false)).unwrap();
+    opts(cfg.clone(), &dir, false).run().unwrap();
     let meta = checkpoint::read_meta(&dir).unwrap().1;
     assert_eq!((meta.config.schedule, meta.config.warmup_epochs), (LrSchedule::Cosine, 1.0));
-    let e = train::run(&opts(TrainConfig { epochs: 3, ..cfg.clone() }, &dir, true)).unwrap_err().to_string();
+    let e = opts(TrainConfig { epochs: 3, ..cfg.clone() }, &dir, true).run().unwrap_err().to_string();
     assert!(e.contains("epochs 2 -> 3 (the cosine schedule spans the run's epochs)"), "{e}");
-    let e = train::run(&opts(TrainConfig { schedule: LrSchedule::Constant, ..cfg.clone() }, &dir, true)).unwrap_err().to_string();
+    let e = opts(TrainConfig { schedule: LrSchedule::Constant, ..cfg.clone() }, &dir, true).run().unwrap_err().to_string();
     assert!(e.contains("schedule Cosine -> Constant"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -426,14 +416,14 @@ fn resuming_repairs_metrics_an_epoch_behind_the_checkpoint() {
     use alexnet_lab::report::table::read_csv;
     let dir = tmpdir("metrics-behind");
     let cfg = TrainConfig { epochs: 2, limit: Some(64), test_limit: Some(32), ..TrainConfig::smoke() };
-    train::run(&opts(cfg.clone(), &dir, false)).unwrap();
+    opts(cfg.clone(), &dir, false).run().unwrap();
     let full = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
     // The file as it was after epoch 1: the header and the first row.
     let behind: String = full.lines().take(2).map(|l| format!("{l}\n")).collect();
     std::fs::write(dir.join("metrics.csv"), &behind).unwrap();
     assert_eq!(read_csv(dir.join("metrics.csv")).unwrap().height(), 1);
     // The same command again: nothing to train, and the metrics match the checkpoint again.
-    let s = train::run(&opts(cfg, &dir, true)).unwrap();
+    let s = opts(cfg, &dir, true).run().unwrap();
     assert_eq!((s.resumed_from, s.history.epochs.len()), (2, 2));
     assert_eq!(std::fs::read_to_string(dir.join("metrics.csv")).unwrap(), full);
 }
@@ -445,13 +435,13 @@ fn resuming_repairs_metrics_an_epoch_behind_the_checkpoint() {
 fn files_of_an_earlier_epoch_left_by_a_kill_after_the_commit_go_at_the_next_run() {
     let dir = tmpdir("stale-epoch");
     let cfg = TrainConfig { epochs: 2, limit: Some(64), test_limit: Some(32), ..TrainConfig::smoke() };
-    train::run(&opts(cfg.clone(), &dir, false)).unwrap();
+    opts(cfg.clone(), &dir, false).run().unwrap();
     let (_, meta) = alexnet_lab::train::checkpoint::read_meta(&dir).unwrap();
     let current = [meta.weights.clone(), meta.optimizer.clone().unwrap()];
     for stale in ["weights-epoch-0001.safetensors", "optimizer-epoch-0001.safetensors"] {
         std::fs::copy(dir.join(&current[0]), dir.join(stale)).unwrap();
     }
-    let s = train::run(&opts(cfg, &dir, true)).unwrap();
+    let s = opts(cfg, &dir, true).run().unwrap();
     assert_eq!(s.resumed_from, 2);
     let mut tensors: Vec<String> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".safetensors")).collect();
@@ -466,7 +456,7 @@ fn the_plan_says_what_a_run_will_do_and_measures_how_long() {
     let dir = tmpdir("plan");
     let cfg = TrainConfig { epochs: 1, limit: Some(128), test_limit: Some(64), ..TrainConfig::smoke() };
     // Nothing there yet: a new run, its steps counted from the config, timed here.
-    let p = train::plan(&opts(cfg.clone(), &dir, true)).unwrap();
+    let p = opts(cfg.clone(), &dir, true).plan().unwrap();
     assert_eq!(p.action, train::Action::Start);
     let e = p.estimate.expect("an estimate when there is training to do");
     assert_eq!((e.steps, e.eval_batches), (128usize.div_ceil(32), 64usize.div_ceil(32)));
@@ -474,18 +464,18 @@ fn the_plan_says_what_a_run_will_do_and_measures_how_long() {
     let shown = p.to_string();
     assert!(shown.starts_with("no run in ") && shown.contains("4 steps of batch 32 at 67x67") && shown.contains("crate built from commit"), "{shown}");
     // A finished run is only loaded, and nothing is timed.
-    train::run(&opts(cfg.clone(), &dir, false)).unwrap();
-    let p = train::plan(&opts(cfg.clone(), &dir, true)).unwrap();
+    opts(cfg.clone(), &dir, false).run().unwrap();
+    let p = opts(cfg.clone(), &dir, true).plan().unwrap();
     assert_eq!((p.action.clone(), p.done, p.estimate), (train::Action::Load, 1, None));
     assert!(p.to_string().contains("holds a finished run of profile smoke (1 of 1 epochs): training only loads it"), "{p}");
     // More epochs: it resumes, and only the epochs left are counted.
     let more = TrainConfig { epochs: 3, ..cfg };
-    let p = train::plan(&opts(more.clone(), &dir, true)).unwrap();
+    let p = opts(more.clone(), &dir, true).plan().unwrap();
     assert_eq!(p.action, train::Action::Resume { done: 1 });
     assert_eq!(p.estimate.unwrap().steps, 2 * 4);
     // Another recipe in the folder: refused as `run` refuses it.
     let other = TrainConfig { lr: 0.05, ..more };
-    let e = train::plan(&opts(other, &dir, true)).unwrap_err().to_string();
+    let e = opts(other, &dir, true).plan().unwrap_err().to_string();
     assert!(e.contains("another recipe") && e.contains("lr 0.01 -> 0.05"), "{e}");
 }
 
@@ -493,7 +483,7 @@ fn the_plan_says_what_a_run_will_do_and_measures_how_long() {
 fn checkpoints_and_run_labels_name_the_commit_that_trained_them() {
     let dir = tmpdir("commit");
     let cfg = TrainConfig { epochs: 1, limit: Some(64), test_limit: Some(32), ..TrainConfig::smoke() };
-    train::run(&opts(cfg, &dir, false)).unwrap();
+    opts(cfg, &dir, false).run().unwrap();
     let (_, meta) = checkpoint::read_meta(&dir).unwrap();
     let commit = alexnet_lab::sys::build::COMMIT;
     assert_eq!(meta.commit.as_deref(), Some(commit));
@@ -508,14 +498,14 @@ fn a_resumed_run_removes_what_a_killed_save_left() {
     // whole tensor file when AlexNet's: 85-170 MB) and the lab's `<file>.tmp` names.
     let dir = tmpdir("leftovers");
     let cfg = TrainConfig { epochs: 1, limit: Some(64), test_limit: Some(32), ..TrainConfig::smoke() };
-    train::run(&opts(cfg.clone(), &dir, false)).unwrap();
+    opts(cfg.clone(), &dir, false).run().unwrap();
     let left = [".tmpAb3xYz", "weights-epoch-0002.safetensors.tmp", "metrics.csv.tmp"];
     for name in left {
         std::fs::write(dir.join(name), b"half a tensor file").unwrap();
     }
     std::fs::write(dir.join("notes.txt"), b"the learner's own file").unwrap();
     std::fs::write(dir.join(".tmpnotours"), b"not a tempfile name").unwrap();
-    train::run(&opts(TrainConfig { epochs: 2, ..cfg }, &dir, true)).unwrap();
+    opts(TrainConfig { epochs: 2, ..cfg }, &dir, true).run().unwrap();
     for name in left {
         assert!(!dir.join(name).exists(), "{name} is still there");
     }
@@ -536,7 +526,7 @@ fn weights_gone_non_finite_in_the_last_step_are_never_committed() {
     // checkpoint (before the check this run exited Ok with those weights committed).
     let dir = tmpdir("diverged-weights");
     let cfg = TrainConfig { epochs: 2, limit: Some(32), test_limit: Some(32), lr: 1e300, momentum: 0.0, ..TrainConfig::smoke() };
-    let e = train::run(&opts(cfg, &dir, false)).unwrap_err();
+    let e = opts(cfg, &dir, false).run().unwrap_err();
     match &e {
         Error::DivergedWeights { epoch: 1, step: 1, why, suggested, .. } => {
             assert!(why.contains("holds NaN or infinite values"), "{e}");
@@ -590,9 +580,9 @@ fn a_reader_of_a_folder_being_trained_loads_the_newer_checkpoint_when_its_files_
     // loads the folder's new checkpoint instead (before: an error "cannot read ...").
     let dir = tmpdir("reader");
     let cfg = TrainConfig { epochs: 1, limit: Some(64), test_limit: Some(32), ..TrainConfig::smoke() };
-    train::run(&opts(cfg.clone(), &dir, false)).unwrap();
+    opts(cfg.clone(), &dir, false).run().unwrap();
     let (d, stale) = checkpoint::read_meta(&dir).unwrap();
-    train::run(&opts(TrainConfig { epochs: 2, ..cfg }, &dir, true)).unwrap();
+    opts(TrainConfig { epochs: 2, ..cfg }, &dir, true).run().unwrap();
     assert!(!dir.join(&stale.weights).exists(), "epoch 1's weights were removed by the save of epoch 2");
     let (_, _, meta) = checkpoint::load_model_with_meta(&d, stale, &Device::Cpu).unwrap();
     assert_eq!(meta.epoch, 2, "the checkpoint the folder holds now");
@@ -633,9 +623,9 @@ fn a_stop_token_stops_its_own_run_only() {
     let token = train::StopToken::new();
     token.stop();
     // Another run, with its own token, is not stopped by this request.
-    let other = train::run(&RunOptions { log: train::Log::Quiet, ..opts(cfg.clone(), &b, false) }).unwrap();
+    let other = opts(cfg.clone(), &b, false).run().unwrap();
     assert_eq!(other.history.epochs.len(), 1);
-    let stopped = train::run(&RunOptions { stop: token.clone(), log: train::Log::Quiet, ..opts(cfg, &a, false) });
+    let stopped = Trainer { stop: token.clone(), ..opts(cfg, &a, false) }.run();
     assert!(matches!(stopped, Err(Error::Interrupted { epoch: 1, step: 0, epochs_done: 0 })), "{stopped:?}");
     assert!(!token.is_requested(), "the run took the request");
 }
@@ -646,7 +636,7 @@ fn a_stop_token_stops_its_own_run_only() {
 fn a_poisoned_parameter_store_is_a_typed_error() {
     let dir = tmpdir("poisoned");
     let cfg = TrainConfig { epochs: 1, limit: Some(64), test_limit: Some(32), ..TrainConfig::lenet() };
-    train::run(&RunOptions { log: train::Log::Quiet, ..opts(cfg, &dir, false) }).unwrap();
+    opts(cfg, &dir, false).run().unwrap();
     let (_, varmap) = alexnet_lab::ModelKind::LeNet.init(None, 0, &Device::Cpu).unwrap();
     let v = varmap.clone();
     let _ = std::thread::spawn(move || {
@@ -658,4 +648,23 @@ fn a_poisoned_parameter_store_is_a_typed_error() {
     let e = checkpoint::load_weights(&d, &meta, &varmap, &Device::Cpu).unwrap_err();
     assert!(matches!(e, Error::LockPoisoned("parameter store")), "{e:?}");
     assert!(e.to_string().contains("restart the kernel"), "{e}");
+}
+
+/// The trainer without a run folder trains in memory: the same history as a run into a folder
+/// (same seed, same recipe), nothing written; resuming without a folder is refused by name.
+#[test]
+fn a_trainer_without_a_run_folder_trains_in_memory() {
+    hub_env();
+    let cfg = TrainConfig { epochs: 1, limit: Some(64), test_limit: Some(32), ..TrainConfig::lenet() };
+    let in_memory = Trainer::new(cfg.clone()).run().unwrap();
+    assert_eq!(in_memory.out, None);
+    let dir = tmpdir("in-memory-twin");
+    let folder = opts(cfg.clone(), &dir, false).run().unwrap();
+    let accs = |h: &train::History| h.epochs.iter().map(|e| (e.train_loss, e.test_acc)).collect::<Vec<_>>();
+    assert_eq!(accs(&in_memory.history), accs(&folder.history));
+    assert!(dir.join(checkpoint::META_FILE).exists());
+    let e = Trainer { resume: true, ..Trainer::new(cfg.clone()) }.run().unwrap_err().to_string();
+    assert!(e.contains("resum") && e.contains("`out`"), "{e}");
+    let p = Trainer::new(cfg).plan().unwrap();
+    assert!(p.to_string().contains("in memory (no run folder)"), "{p}");
 }

@@ -75,8 +75,8 @@ def main():
     run("use alexnet_lab::prelude::*;")
     build = run('println!("{}", sys::build::info());').strip()
     print(f"kernel {a.kernel} ready in {time.time() - t0:.0f} s; {build}", flush=True)
-    cell = (f"let r = train::bench::run(ModelKind::AlexNet, train::bench::Mode::Train, {a.batch_size}, {a.image_size}, "
-            f"{a.warmup}, {a.repeats}, &Device::Cpu)?; println!(\"IMG/S {{}}\", r.images_per_sec);")
+    cell = (f"let r = train::bench::Bench {{ warmup: {a.warmup}, repeats: {a.repeats}, ..train::bench::Bench::new(ModelKind::AlexNet, "
+            f"train::bench::Mode::Train, {a.batch_size}, {a.image_size}) }}.run(&Device::Cpu)?; println!(\"IMG/S {{}}\", r.images_per_sec);")
     rounds = []
     for r in range(a.rounds):
         k = float(re.search(r"IMG/S ([\d.]+)", run(cell)).group(1))

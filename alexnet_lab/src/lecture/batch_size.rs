@@ -218,7 +218,7 @@ pub fn sweep(cfg: &SweepConfig, device: &Device, mut on_point: impl FnMut(&Sweep
                 Device::Cuda(d) => Some(crate::kernels::cuda::reset_peak_pool_bytes(d)?),
                 _ => None,
             };
-            let r = bench::run(cfg.model, Mode::Train, b, cfg.image_size, 1, cfg.steps, device)?;
+            let r = bench::Bench { repeats: cfg.steps, ..bench::Bench::new(cfg.model, Mode::Train, b, cfg.image_size) }.run(device)?;
             let measured = match (device.is_cpu() && reset, base, r.peak_rss_bytes) {
                 (true, Some(base), Some(peak)) => Some(peak.saturating_sub(base)),
                 _ => None,

@@ -4,7 +4,7 @@
 //! ([`Comparison`]: accuracy with its 95% interval, time, size), and what each layer of a network
 //! costs in memory, compute and time ([`LayerCosts`]: exercises 4 and 8).
 //!
-//! Every experiment is a [`TrainConfig`] trained by [`crate::train::run`] into a run folder
+//! Every experiment is a [`TrainConfig`] trained by [`Trainer::run`] into a run folder
 //! named after the experiment and its size, resuming: a finished run is loaded, not trained
 //! again. `alexnet-lab exercises` trains the recorded sizes ([`recorded`]) from a terminal.
 
@@ -15,7 +15,7 @@ use candle_core::{DType, Device, ModuleT, Tensor};
 
 use crate::nn::{LayerSpec, ModelKind, Sequential};
 use crate::report::{plot, Svg};
-use crate::train::{self, History, LrSchedule, RunOptions, TrainConfig};
+use crate::train::{self, History, LrSchedule, TrainConfig, Trainer};
 use crate::{Error, Result};
 
 /// One training run of an exercise: its name (also its run folder's) and its recipe.
@@ -34,8 +34,8 @@ impl Experiment {
     /// the finished run (the recipe is checked: another recipe in the folder is an error).
     pub fn run(&self, root: &Path, device: &Device, progress: bool) -> Result<Outcome> {
         let out = root.join(&self.name);
-        let opts = RunOptions { device: device.clone(), resume: true, progress, ..RunOptions::new(self.config.clone(), &out) };
-        let summary = train::run(&opts)?;
+        let trainer = Trainer { device: device.clone(), resume: true, progress, ..Trainer::new(self.config.clone()).into_folder(&out) };
+        let summary = trainer.run()?;
         Outcome::new(&self.name, &self.config, summary.history, train::run_label(&out)?)
     }
 }
@@ -548,13 +548,13 @@ impl Efficiency {
     /// pass (eval mode) and a training step (forward, loss, backward, SGD), each one untimed
     /// step then the median of `repeats`.
     pub fn measure(outcomes: &[Outcome], batch: usize, repeats: usize, device: &Device) -> Result<Self> {
-        use train::bench::{run, Mode};
+        use train::bench::{Bench, Mode};
         let rows = outcomes
             .iter()
             .map(|o| {
-                let (m, size) = (o.config.model, o.config.image_size);
-                let fwd = run(m, Mode::Forward, batch, size, 1, repeats, device)?.images_per_sec;
-                let step = run(m, Mode::Train, batch, size, 1, repeats, device)?.images_per_sec;
+                let bench = |mode| Bench { repeats, ..Bench::new(o.config.model, mode, batch, o.config.image_size) }.run(device);
+                let fwd = bench(Mode::Forward)?.images_per_sec;
+                let step = bench(Mode::Train)?.images_per_sec;
                 Ok((o.clone(), fwd, step))
             })
             .collect::<Result<Vec<_>>>()?;

@@ -13,7 +13,7 @@
 //! Chosen by the program, once per process: the `alexnet-lab` binary applies it before
 //! training, benchmarking and the memory sweep (and reads `ALEXNET_LAB_MALLOC=system` to leave
 //! glibc's defaults, what stock candle gets); the memory sweep calls [`release_free_memory`]
-//! before each measurement. The library (`train::run`, `train_ch6`, `bench::run`, the sweep)
+//! before each measurement. The library (`Trainer::run`, `train_ch6`, `Bench::run`, the sweep)
 //! leaves the allocator as it finds it: a notebook that wants the speed calls
 //! [`keep_freed_memory`] itself. Elsewhere than Linux with glibc it does nothing.
 

@@ -6,8 +6,9 @@ use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 
+use super::fit::sgd_step;
 use super::optim::{named_vars, Sgd, SgdConfig};
-use crate::kernels::{GradSink, Kernels};
+use crate::kernels::Kernels;
 use crate::data::loader::check_batch_size;
 use crate::nn::ModelKind;
 use crate::sys::device::device_name;
@@ -84,19 +85,6 @@ impl Bench {
     }
 }
 
-/// [`Bench`] in positional form, with the lab's kernels (the call notebook 07's cells make).
-pub fn run(
-    model: ModelKind,
-    mode: Mode,
-    batch_size: usize,
-    image_size: usize,
-    warmup: usize,
-    repeats: usize,
-    device: &Device,
-) -> Result<BenchResult> {
-    Bench { warmup, repeats, ..Bench::new(model, mode, batch_size, image_size) }.run(device)
-}
-
 impl Bench {
     /// Runs it: images per second, the median step, its phases, CPU time and peak memory.
     pub fn run(&self, device: &Device) -> Result<BenchResult> {
@@ -117,26 +105,17 @@ impl Bench {
         let mut phases = [0.0; 3];
         for i in 0..warmup + repeats {
             let t0 = Instant::now();
-            // As `optim::loss_and_gradients`, split into its phases: the parameters' gradients go
-            // straight to the store (kernels::sink).
-            let sink = GradSink::new();
-            let logits = sink.scope(|| net.forward(&x, mode == Mode::Train)).map_err(|e| e.on_device(&dev, batch_size))?;
             if mode == Mode::Train {
-                let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
-                loss.to_scalar::<f32>()?;
-                let t1 = Instant::now();
-                let mut grads = loss.backward().map_err(|e| Error::from_device(e, &dev, batch_size))?;
-                sink.drain_into(&mut grads)?;
-                device.synchronize()?;
-                let t2 = Instant::now();
-                opt.step(&grads)?;
-                device.synchronize()?;
+                // The trainer's own step; phases are summed over the timed steps only.
+                let mut step_phases = [0.0; 3];
+                sgd_step(&net, &mut opt, &x, &y, f64::INFINITY, Some(&mut step_phases)).map_err(|e| e.on_device(&dev, batch_size))?;
                 if i >= warmup {
-                    phases[0] += (t1 - t0).as_secs_f64();
-                    phases[1] += (t2 - t1).as_secs_f64();
-                    phases[2] += t2.elapsed().as_secs_f64();
+                    for (p, s) in phases.iter_mut().zip(step_phases) {
+                        *p += s;
+                    }
                 }
             } else {
+                let logits = net.forward(&x, false).map_err(|e| e.on_device(&dev, batch_size))?;
                 logits.sum_all()?.to_scalar::<f32>()?;
             }
             if i >= warmup {

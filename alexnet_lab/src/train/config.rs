@@ -224,6 +224,15 @@ impl TrainConfig {
 
     /// Checks every value a user can set, naming the problem and the fix.
     pub fn validate(&self) -> Result<()> {
+        self.validate_recipe()?;
+        // Image too small for the model: checked by building its layer list.
+        self.specs()?;
+        Ok(())
+    }
+
+    /// [`TrainConfig::validate`] without the model: what [`super::Trainer::fit`] checks, whose
+    /// network and loaders come built.
+    pub(crate) fn validate_recipe(&self) -> Result<()> {
         if self.epochs == 0 {
             return Err(Error::invalid("epochs", "epochs must be at least 1 (e.g. 10)"));
         }
@@ -241,8 +250,6 @@ impl TrainConfig {
         if self.test_limit == Some(0) {
             return Err(Error::invalid("test_limit", "the limit on test examples must be at least 1"));
         }
-        // Image too small for the model: checked by building its layer list.
-        self.specs()?;
         Ok(())
     }
 

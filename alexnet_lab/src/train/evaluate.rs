@@ -209,25 +209,39 @@ impl CheckpointEval {
     }
 }
 
+/// What [`evaluate_checkpoint`] evaluates on, and how.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// The data whose test split is evaluated.
+    pub source: Source,
+    /// Only the first `limit` test examples (`None`: all).
+    pub limit: Option<usize>,
+    pub batch_size: usize,
+    pub device: Device,
+    /// A progress bar (on stderr, hidden when not a terminal).
+    pub progress: bool,
+}
+
+impl EvalOptions {
+    /// All of `source`'s test split, batches of 256, on the CPU, no progress bar; set the
+    /// other fields as needed.
+    pub fn new(source: Source) -> Self {
+        Self { source, limit: None, batch_size: 256, device: Device::Cpu, progress: false }
+    }
+}
+
 /// Evaluates the checkpoint in `path` (a run folder or a file in it) on the test split of
-/// `source` (its first `limit` examples if given), with the checkpoint's own image size and
-/// resize mode: `alexnet-lab eval`.
+/// `opts.source`, with the checkpoint's own image size and resize mode: `alexnet-lab eval`.
 ///
 /// ```no_run
-/// use alexnet_lab::{candle::Device, data::Source, train};
+/// use alexnet_lab::{data::Source, train::{self, EvalOptions}};
 /// // d2l's LeNet trained by the `lenet` profile, committed as a test fixture.
-/// let ev = train::evaluate_checkpoint("../data/fixtures/lenet-d2l".as_ref(), &Source::hub(), None, 256, &Device::Cpu, false)?;
+/// let ev = train::evaluate_checkpoint("../data/fixtures/lenet-d2l".as_ref(), &EvalOptions::new(Source::hub()))?;
 /// println!("{}\n{}", ev.summary(), ev.evaluation.confusion());
 /// # Ok::<(), alexnet_lab::Error>(())
 /// ```
-pub fn evaluate_checkpoint(
-    path: &Path,
-    source: &Source,
-    limit: Option<usize>,
-    batch_size: usize,
-    device: &Device,
-    progress: bool,
-) -> Result<CheckpointEval> {
+pub fn evaluate_checkpoint(path: &Path, opts: &EvalOptions) -> Result<CheckpointEval> {
+    let EvalOptions { ref source, limit, batch_size, ref device, progress } = *opts;
     let (net, _, meta) = checkpoint::load_model(path, device)?;
     // Fashion-MNIST is grey; other data are made into the channels the model was trained on.
     let test = source.test_split(matches!(source, Source::ImageFolder(_) | Source::HubDataset(_)).then_some(meta.input[0]))?;

@@ -8,16 +8,20 @@
 //! ```
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::Device;
 
+use candle_core::Tensor;
+
 use super::evaluate::{correct, evaluate};
 use super::history::{CurvePoint, EpochMetrics, History};
-use super::optim::{loss_and_gradients, Sgd, SgdConfig};
+use super::optim::{forward_loss, gradients, Sgd};
 use super::TrainConfig;
-use crate::data::DataLoader;
+use crate::data::{DataLoader, Source};
+use crate::kernels::{GradSink, Kernels};
 use crate::nn::Sequential;
 use crate::report::progress::{bar, duration};
 use crate::sys::device::device_name;
@@ -27,7 +31,7 @@ use crate::{Error, Result};
 
 /// Asks a running training to stop at the next step boundary: it then returns
 /// [`Error::Interrupted`], and the checkpoint of the last complete epoch stays as it is. Clones
-/// share one flag: keep a clone, hand one to the run ([`Fit::stop`], `RunOptions::stop`), call
+/// share one flag: keep a clone, hand one to the run ([`Trainer::stop`]), call
 /// [`StopToken::stop`] from anywhere (the CLI's Ctrl-C handler, another thread). A run consumes
 /// the request it sees, so the token can be used again.
 #[derive(Debug, Clone, Default)]
@@ -58,9 +62,9 @@ impl StopToken {
 /// only what its caller asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Log {
-    #[default]
     Stdout,
     Stderr,
+    #[default]
     Quiet,
 }
 
@@ -77,9 +81,10 @@ impl Log {
 /// d2l's `train_ch6(net, train_iter, test_iter, num_epochs, lr, device)`: `num_epochs` epochs of
 /// plain SGD (no momentum, no weight decay) at a constant `lr` on cross-entropy, the network
 /// in train mode (dropout on) for the steps and in eval mode for the test accuracy after each
-/// epoch; progress bars, and one line per epoch on stdout. In memory: nothing is written
-/// (`train::run` adds a run folder, checkpoints and resuming). The network keeps what it
-/// learnt; the returned [`History`] shows as the lecture's curve in a notebook.
+/// epoch; progress bars, and one line per epoch on stdout, as d2l's prints (this wrapper is
+/// the one place the library prints without being asked: d2l's signature has no reporter).
+/// In memory: nothing is written. The network keeps what it learnt; the returned [`History`]
+/// shows as the lecture's curve in a notebook. It is [`Trainer::fit`] with d2l's recipe.
 ///
 /// d2l initialises the weights inside `train_ch6`; here the network comes initialised
 /// (`ModelKind::init`: the same Xavier init, seeded).
@@ -101,57 +106,152 @@ pub fn train_ch6(
     device: &Device,
 ) -> Result<History> {
     let [channels, size, _] = net.input_dims();
-    let loader = train_iter.config();
+    // The recipe d2l's arguments spell (the seed is the loader's, for dropout's masks).
     let config = TrainConfig {
         epochs: num_epochs,
         lr,
         momentum: 0.0,
         weight_decay: 0.0,
-        batch_size: loader.batch_size,
+        batch_size: train_iter.config().batch_size,
         image_size: size,
         channels,
-        seed: loader.seed,
+        seed: train_iter.config().seed,
         ..TrainConfig::d2l()
     };
-    if num_epochs == 0 {
-        return Err(Error::invalid("epochs", "epochs must be at least 1 (e.g. 10)"));
-    }
-    let mut opt = Sgd::new(net.vars()?, SgdConfig { lr, momentum: 0.0, weight_decay: 0.0 })?;
-    let fit = Fit { net, train: train_iter, test: test_iter, config: &config, device, progress: true, log: Log::Stdout, stop: StopToken::new() };
-    fit.run(&mut opt, History::default(), |_, _| Ok(()))
+    let trainer = Trainer { device: device.clone(), kernels: net.kernels(), progress: true, log: Log::Stdout, ..Trainer::new(config) };
+    trainer.fit(net, train_iter, test_iter)
 }
 
-/// One `train_ch6` with every choice open: a network, its data and recipe (momentum, schedule,
-/// warm-up), how to report, a stop token; [`Fit::run`] calls back after each epoch.
-pub struct Fit<'a> {
-    pub net: &'a Sequential,
-    pub train: &'a DataLoader,
-    pub test: &'a DataLoader,
-    pub config: &'a TrainConfig,
-    pub device: &'a Device,
-    /// Progress bars (on stderr, hidden when not a terminal).
+/// The lab's one trainer (d2l's `train_ch6` with every choice open, burn's `Learner` in
+/// spirit): a recipe ([`TrainConfig`]), a device, the kernels, how to report (progress bars,
+/// lines: nothing unless asked), and a stop token; optionally a run folder for checkpoints.
+///
+/// - [`Trainer::run`]: the whole run: loads the data of `source`, builds the config's model
+///   (fresh, or resumed from the checkpoint in `out` when `resume`), trains, and with a run
+///   folder saves a checkpoint, `metrics.csv` and the curve after every epoch. What the CLI's
+///   `train`, the notebooks and the exercises call.
+/// - [`Trainer::fit`]: a network you built over loaders you made, in memory (`source`, `out`
+///   and `resume` are `run`'s); [`Trainer::fit_with`] the same with your optimiser, a history
+///   to continue and a callback after each epoch.
+/// - [`Trainer::plan`]: what `run` will do and for how long, before it starts.
+#[derive(Debug, Clone)]
+pub struct Trainer {
+    pub config: TrainConfig,
+    pub device: Device,
+    /// The implementation of the network's layers and of SGD's update (the lab's by default).
+    pub kernels: Kernels,
+    /// Progress bars while training and evaluating (on stderr, hidden when not a terminal).
     pub progress: bool,
+    /// Where the run's lines go ("epoch 1/10: loss ...", "resuming from ..."); nowhere by default.
     pub log: Log,
-    /// Stops the run at the next step boundary when asked.
+    /// Stops the run at the next step boundary when asked (the last complete epoch's
+    /// checkpoint stays).
     pub stop: StopToken,
+    /// The data [`Trainer::run`] loads.
+    pub source: Source,
+    /// Channels made of an image folder's photos (1 or 3; `None`: 3 when any stores colour).
+    /// Fashion-MNIST is grey.
+    pub channels: Option<usize>,
+    /// The run folder of [`Trainer::run`]: checkpoint, metrics, curve (`None`: in memory).
+    pub out: Option<PathBuf>,
+    /// [`Trainer::run`] continues from the checkpoint in `out` (from its last complete epoch).
+    pub resume: bool,
 }
 
-impl Fit<'_> {
-    /// Runs the epochs `history.epochs.len()..config.epochs` of `train_ch6` with `opt`,
-    /// calling `on_epoch` after each (e.g. to save a checkpoint). `history` holds the epochs
-    /// already done.
-    pub fn run(&self, opt: &mut Sgd, history: History, on_epoch: impl FnMut(&History, &Sgd) -> Result<()>) -> Result<History> {
-        fit_epochs(self, opt, history, on_epoch)
+impl Trainer {
+    /// A trainer of `config` on the CPU with the lab's kernels, data from the hub, in memory,
+    /// silent (no bars, no lines); set the other fields as needed.
+    pub fn new(config: TrainConfig) -> Self {
+        Self {
+            config,
+            device: Device::Cpu,
+            kernels: Kernels::Lab,
+            progress: false,
+            log: Log::Quiet,
+            stop: StopToken::new(),
+            source: Source::hub(),
+            channels: None,
+            out: None,
+            resume: false,
+        }
     }
+
+    /// The same trainer writing its run into `out` (checkpoints after every epoch).
+    pub fn into_folder(self, out: impl Into<PathBuf>) -> Self {
+        Self { out: Some(out.into()), ..self }
+    }
+
+    /// Trains `net` (built, e.g. by `ModelKind::init`) for the config's epochs with SGD of the
+    /// config's recipe (lr, momentum, weight decay, schedule, seed of dropout's masks) over
+    /// `train`, testing on `test` after each epoch, in memory. The config's model, image size
+    /// and data fields are [`Trainer::run`]'s: here the network and the loaders come built.
+    pub fn fit(&self, net: &Sequential, train: &DataLoader, test: &DataLoader) -> Result<History> {
+        self.config.validate_recipe()?;
+        let mut opt = Sgd::new(net.vars()?, self.config.sgd())?.with_kernels(self.kernels);
+        self.fit_with(net, &mut opt, train, test, History::default(), |_, _| Ok(()))
+    }
+
+    /// Runs the epochs `history.epochs.len()..config.epochs` with `opt`, calling `on_epoch`
+    /// after each (e.g. to save a checkpoint). `history` holds the epochs already done.
+    pub fn fit_with(
+        &self,
+        net: &Sequential,
+        opt: &mut Sgd,
+        train: &DataLoader,
+        test: &DataLoader,
+        history: History,
+        on_epoch: impl FnMut(&History, &Sgd) -> Result<()>,
+    ) -> Result<History> {
+        fit_epochs(self, net, opt, train, test, history, on_epoch)
+    }
+}
+
+/// One training step, as the trainer takes it and the benchmark times it: the forward pass in
+/// train mode, cross-entropy, backward ([`super::loss_and_gradients`]'s halves), and the SGD
+/// update; a loss that is not finite or above `limit`
+/// (a run diverging) ends the step before the backward pass: nothing is committed. With
+/// `phases`, the device is synchronised after the backward pass and the update, and the three
+/// phases' seconds are added to it.
+pub(crate) fn sgd_step(net: &Sequential, opt: &mut Sgd, images: &Tensor, labels: &Tensor, limit: f64, phases: Option<&mut [f64; 3]>) -> Result<Step> {
+    let t0 = Instant::now();
+    let sink = GradSink::new();
+    let (logits, loss) = forward_loss(net, images, labels, &sink)?;
+    let value = loss.to_scalar::<f32>()? as f64;
+    if !value.is_finite() || value > limit {
+        return Ok(Step { loss: value, correct: 0.0 });
+    }
+    let t1 = Instant::now();
+    let grads = gradients(&loss, &sink)?;
+    if phases.is_some() {
+        images.device().synchronize()?;
+    }
+    let t2 = Instant::now();
+    opt.step(&grads)?;
+    if let Some(p) = phases {
+        images.device().synchronize()?;
+        p[0] += (t1 - t0).as_secs_f64();
+        p[1] += (t2 - t1).as_secs_f64();
+        p[2] += t2.elapsed().as_secs_f64();
+    }
+    Ok(Step { loss: value, correct: correct(&logits, labels)? })
+}
+
+/// What [`sgd_step`] returns: the batch's mean loss and how many of its examples were right.
+pub(crate) struct Step {
+    pub loss: f64,
+    pub correct: f64,
 }
 
 fn fit_epochs(
-    fit: &Fit,
+    trainer: &Trainer,
+    net: &Sequential,
     opt: &mut Sgd,
+    train: &DataLoader,
+    test: &DataLoader,
     mut history: History,
     mut on_epoch: impl FnMut(&History, &Sgd) -> Result<()>,
 ) -> Result<History> {
-    let Fit { net, train, test, config: cfg, device, progress, log, ref stop } = *fit;
+    let Trainer { config: ref cfg, ref device, progress, log, ref stop, .. } = *trainer;
     let start_epoch = history.epochs.len();
     history.device = device_name(device);
     let num_batches = train.num_batches();
@@ -187,16 +287,8 @@ fn fit_epochs(
             let lr = cfg.lr_at(epoch, i, num_batches);
             opt.set_lr(lr);
             let t = Instant::now();
-            let mut step = || -> Result<(f64, f64)> {
-                let (logits, loss, grads) = loss_and_gradients(net, &b.images, &b.labels)?;
-                let l = loss.to_scalar::<f32>()? as f64;
-                if !l.is_finite() || l > step_limit {
-                    return Ok((l, 0.0));
-                }
-                opt.step(&grads)?;
-                Ok((l, correct(&logits, &b.labels)?))
-            };
-            let (l, c) = step().map_err(|e| e.on_device(&history.device, bs))?;
+            let Step { loss: l, correct: c } =
+                sgd_step(net, opt, &b.images, &b.labels, step_limit, None).map_err(|e| e.on_device(&history.device, bs))?;
             secs += t.elapsed().as_secs_f64();
             if !l.is_finite() || l > step_limit {
                 bar.abandon();

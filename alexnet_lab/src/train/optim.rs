@@ -213,9 +213,22 @@ impl candle_nn::Optimizer for Sgd {
 /// values, without two passes over every parameter.
 pub fn loss_and_gradients(net: &Sequential, images: &Tensor, labels: &Tensor) -> Result<(Tensor, Tensor, GradStore)> {
     let sink = GradSink::new();
+    let (logits, loss) = forward_loss(net, images, labels, &sink)?;
+    let grads = gradients(&loss, &sink)?;
+    Ok((logits, loss, grads))
+}
+
+/// The forward half of [`loss_and_gradients`]: logits in train mode and the cross-entropy, the
+/// lab's ops holding their parameters for `sink`.
+pub(crate) fn forward_loss(net: &Sequential, images: &Tensor, labels: &Tensor, sink: &GradSink) -> Result<(Tensor, Tensor)> {
     let logits = sink.scope(|| net.forward(images, true))?;
     let loss = candle_nn::loss::cross_entropy(&logits, labels)?;
+    Ok((logits, loss))
+}
+
+/// The backward half: every parameter's gradient, those of the lab's ops from `sink`.
+pub(crate) fn gradients(loss: &Tensor, sink: &GradSink) -> Result<GradStore> {
     let mut grads = loss.backward()?;
     sink.drain_into(&mut grads)?;
-    Ok((logits, loss, grads))
+    Ok(grads)
 }

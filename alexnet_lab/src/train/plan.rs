@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use super::bench::{self, Mode};
-use super::run::{existing_run, RunOptions};
+use super::fit::Trainer;
 use super::TrainConfig;
 use crate::data::{TEST_IMAGES, TRAIN_IMAGES};
 use crate::report::progress::duration;
@@ -14,7 +14,7 @@ use crate::sys::build::{self, BuildInfo};
 use crate::sys::device::device_name;
 use crate::Result;
 
-/// What [`crate::train::run`] will do with these options.
+/// What [`Trainer::run`] will do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// The folder holds a finished run: it is only loaded.
@@ -54,7 +54,8 @@ impl Estimate {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub config: TrainConfig,
-    pub out: PathBuf,
+    /// The run folder (`None`: a run in memory).
+    pub out: Option<PathBuf>,
     pub device: String,
     pub action: Action,
     /// Epochs the run folder already holds.
@@ -67,15 +68,21 @@ pub struct Plan {
 /// Training steps measured for an [`Estimate`] (after one warm-up step).
 pub const MEASURED_STEPS: usize = 3;
 
-/// Looks at the run folder of `opts` and, when there is training to do, times
-/// [`MEASURED_STEPS`] training steps and two evaluation batches of the run's model, batch size
-/// and image size on this device (seconds on a CPU at the lecture's sizes), to say how long
-/// [`crate::train::run`] with the same options will take. Errors as `run` would on a folder
-/// holding another model or recipe.
-pub fn plan(opts: &RunOptions) -> Result<Plan> {
+impl Trainer {
+    /// Looks at the run folder and, when there is training to do, times [`MEASURED_STEPS`]
+    /// training steps and two evaluation batches of the run's model, batch size and image size
+    /// on this device (seconds on a CPU at the lecture's sizes), to say how long
+    /// [`Trainer::run`] will take. Errors as `run` would on a folder holding another model or
+    /// recipe.
+    pub fn plan(&self) -> Result<Plan> {
+        plan(self)
+    }
+}
+
+fn plan(opts: &Trainer) -> Result<Plan> {
     let cfg = &opts.config;
     cfg.validate()?;
-    let existing = if opts.resume { existing_run(opts)? } else { None };
+    let existing = if opts.resume { opts.existing_run()? } else { None };
     let done = existing.as_ref().map_or(0, |(_, meta)| meta.epoch);
     let action = match done {
         0 => Action::Start,
@@ -106,7 +113,7 @@ pub fn plan(opts: &RunOptions) -> Result<Plan> {
 impl std::fmt::Display for Plan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let c = &self.config;
-        let out = self.out.display();
+        let out = self.out.as_ref().map_or_else(|| "memory".to_string(), |o| o.display().to_string());
         match (&self.action, &self.estimate) {
             (Action::Load, _) | (_, None) => {
                 return write!(
@@ -118,7 +125,10 @@ impl std::fmt::Display for Plan {
             (Action::Resume { done }, Some(_)) => {
                 write!(f, "{out} holds {done} of {} epochs of profile {}: training resumes after epoch {done}", c.epochs, c.profile)?
             }
-            (Action::Start, Some(_)) => write!(f, "no run in {out} yet: training starts profile {} from scratch", c.profile)?,
+            (Action::Start, Some(_)) => match self.out {
+                Some(_) => write!(f, "no run in {out} yet: training starts profile {} from scratch", c.profile)?,
+                None => write!(f, "training starts profile {} from scratch, in memory (no run folder)", c.profile)?,
+            },
         }
         let Some(e) = self.estimate else { return Ok(()) };
         writeln!(
@@ -138,7 +148,7 @@ impl std::fmt::Display for Plan {
             duration(e.train_seconds()),
             duration(e.eval_seconds())
         )?;
-        if *c == TrainConfig::for_profile(c.profile) {
+        if *c == TrainConfig::for_profile(c.profile) && self.out.is_some() {
             writeln!(
                 f,
                 "faster in a terminal (release build), from this folder: cargo run --release --manifest-path ../Cargo.toml -- \

@@ -1,68 +1,51 @@
-//! A training run end to end: data, model (fresh or resumed), `train_ch6`, and after every
-//! epoch a checkpoint plus `metrics.csv`, `curve.csv`, `curve.svg` in the run folder, which a
+//! [`Trainer::run`]: a training run end to end: data, model (fresh or resumed), the training
+//! loop, and after every epoch a checkpoint plus `metrics.csv`, `curve.csv`, `curve.svg` in the run folder, which a
 //! lock keeps to one run at a time.
 
 use std::path::{Path, PathBuf};
 
-use candle_core::Device;
-
 use super::checkpoint::{self, CheckpointMeta};
-use super::fit::{Fit, Log, StopToken};
+use super::fit::Trainer;
 use super::history::{write_run_files, History};
 use super::optim::{named_vars, Sgd};
 use super::{LrSchedule, TrainConfig};
-use crate::data::Source;
-use crate::kernels::Kernels;
 use crate::sys::device::device_name;
 use crate::{Error, Result};
 
-/// What a run needs beyond its [`TrainConfig`].
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    pub config: TrainConfig,
-    pub device: Device,
-    pub source: Source,
-    /// Channels made of an image folder's photos (1 or 3; `None`: 3 when any stores colour).
-    /// Fashion-MNIST is grey.
-    pub channels: Option<usize>,
-    /// The run folder: checkpoint, metrics, curve.
-    pub out: PathBuf,
-    /// Continue from the checkpoint in `out` (from its last complete epoch).
-    pub resume: bool,
-    /// Progress bars while training and evaluating.
-    pub progress: bool,
-    /// Where the run's lines go.
-    pub log: Log,
-    /// Stops the run at the next step boundary when asked (the last complete epoch's
-    /// checkpoint stays).
-    pub stop: StopToken,
-    /// The implementation of the network's layers and of SGD's update (the lab's by default).
-    pub kernels: Kernels,
-}
-
-impl RunOptions {
-    /// A new run of `config` into `out` on the CPU, data from the hub, no progress bars, lines
-    /// on stdout; set the other fields as needed.
-    pub fn new(config: TrainConfig, out: impl Into<PathBuf>) -> Self {
-        Self { config, device: Device::Cpu, source: Source::hub(), channels: None, out: out.into(), resume: false, progress: false, log: Log::Stdout, stop: StopToken::new(), kernels: Kernels::Lab }
-    }
-}
-
-/// The result of [`run`].
+/// The result of [`Trainer::run`].
 #[derive(Debug, Clone)]
 pub struct RunSummary {
     pub history: History,
-    pub out: PathBuf,
+    /// The run folder (`None`: trained in memory).
+    pub out: Option<PathBuf>,
+    /// Epochs the run folder held when the run started.
     pub resumed_from: usize,
 }
 
-/// Loads the data, builds (or resumes) the model and trains it, saving a checkpoint, the
-/// metrics (CSV) and the curve (SVG) into the run folder after every epoch.
-pub fn run(opts: &RunOptions) -> Result<RunSummary> {
+impl Trainer {
+    /// Loads the data, builds (or resumes) the model and trains it; with a run folder, saves a
+    /// checkpoint, the metrics (CSV) and the curve (SVG) into it after every epoch.
+    pub fn run(&self) -> Result<RunSummary> {
+        run(self)
+    }
+
+    /// The checkpoint in the run folder, if there is one, after checking that it holds the
+    /// model, input and recipe of the config (resuming another would mix two runs).
+    pub fn existing_run(&self) -> Result<Option<(PathBuf, CheckpointMeta)>> {
+        existing_run_of(self, &self.config)
+    }
+}
+
+fn run(opts: &Trainer) -> Result<RunSummary> {
     opts.config.validate()?;
-    let _lock = lock_run_folder(&opts.out)?;
+    if opts.resume && opts.out.is_none() {
+        return Err(Error::invalid("resume", "resuming needs the run folder to resume from: set `out`"));
+    }
+    let _lock = opts.out.as_deref().map(lock_run_folder).transpose()?;
     // A run killed while saving left a partial tensor file (up to 170 MB): gone before it starts.
-    checkpoint::remove_interrupted_writes(&opts.out);
+    if let Some(out) = &opts.out {
+        checkpoint::remove_interrupted_writes(out);
+    }
     let device = &opts.device;
     let log = opts.log;
     let (train_data, test_data) = opts.source.splits(opts.channels)?;
@@ -79,8 +62,8 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     let mut opt = Sgd::new(named_vars(&varmap), cfg.sgd())?.with_kernels(opts.kernels);
     let mut history = History::default();
     let loaded = if opts.resume { existing_run_of(opts, cfg)? } else { None };
-    if opts.resume && loaded.is_none() {
-        log.line(&format!("no checkpoint in {} yet: starting a new run", opts.out.display()));
+    if let (true, None, Some(out)) = (opts.resume, &loaded, &opts.out) {
+        log.line(&format!("no checkpoint in {} yet: starting a new run", out.display()));
     }
     let existing = loaded.is_some();
     let mut finished = false;
@@ -106,16 +89,18 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         }
     }
     let resumed_from = history.epochs.len();
-    std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(format!("cannot create {}", opts.out.display()), e))?;
-    // metrics.csv and the curve follow the checkpoint, which is committed first: a run killed
-    // between the two left them an epoch behind. Written again from the checkpoint's history
-    // (only then, so a finished run in a read-only folder still loads).
-    let behind = || {
-        crate::report::table::read_csv(opts.out.join("metrics.csv")).map_or(true, |m| m.height() != history.epochs.len())
-            || !opts.out.join("curve.svg").exists()
-    };
-    if existing && behind() {
-        write_run_files(&opts.out, &history)?;
+    if let Some(out) = &opts.out {
+        std::fs::create_dir_all(out).map_err(|e| Error::io(format!("cannot create {}", out.display()), e))?;
+        // metrics.csv and the curve follow the checkpoint, which is committed first: a run killed
+        // between the two left them an epoch behind. Written again from the checkpoint's history
+        // (only then, so a finished run in a read-only folder still loads).
+        let behind = || {
+            crate::report::table::read_csv(out.join("metrics.csv")).map_or(true, |m| m.height() != history.epochs.len())
+                || !out.join("curve.svg").exists()
+        };
+        if existing && behind() {
+            write_run_files(out, &history)?;
+        }
     }
     if !finished {
         log.line(&format!(
@@ -137,30 +122,25 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
             device_name(device)
         ));
     }
-    let out = opts.out.clone();
-    let fit = Fit { net: &net, train: &train_loader, test: &test_loader, config: cfg, device, progress: opts.progress, log, stop: opts.stop.clone() };
-    let history = fit.run(&mut opt, history, |h, opt| {
+    // The loop runs the recipe fitted to the data.
+    let trainer = Trainer { config: cfg.clone(), ..opts.clone() };
+    let history = trainer.fit_with(&net, &mut opt, &train_loader, &test_loader, history, |h, opt| {
+        let Some(out) = &opts.out else { return Ok(()) };
         let state = opt.state();
         let mut meta = CheckpointMeta::new(cfg.model, input, cfg.clone(), h.clone(), !state.is_empty());
         meta.class_names = Some(class_names.clone());
-        checkpoint::save(&out, &varmap, &state, &meta)?;
-        write_run_files(&out, h)
+        checkpoint::save(out, &varmap, &state, &meta)?;
+        write_run_files(out, h)
     })?;
     Ok(RunSummary { history, out: opts.out.clone(), resumed_from })
 }
 
-/// The checkpoint in the run folder of `opts`, if there is one, after checking that it holds
-/// the model, input and recipe of `opts.config` (resuming another would mix two runs).
-pub fn existing_run(opts: &RunOptions) -> Result<Option<(PathBuf, CheckpointMeta)>> {
-    existing_run_of(opts, &opts.config)
-}
-
-/// [`existing_run`] against `cfg` (the run's recipe fitted to its data).
-fn existing_run_of(opts: &RunOptions, cfg: &TrainConfig) -> Result<Option<(PathBuf, CheckpointMeta)>> {
-    if !opts.out.join(checkpoint::META_FILE).exists() {
+/// [`Trainer::existing_run`] against `cfg` (the run's recipe fitted to its data).
+fn existing_run_of(opts: &Trainer, cfg: &TrainConfig) -> Result<Option<(PathBuf, CheckpointMeta)>> {
+    let Some(out) = opts.out.as_deref().filter(|o| o.join(checkpoint::META_FILE).exists()) else {
         return Ok(None);
-    }
-    let (dir, meta) = checkpoint::read_meta(&opts.out)?;
+    };
+    let (dir, meta) = checkpoint::read_meta(out)?;
     let input = cfg.input();
     if meta.model != cfg.model || meta.input != input {
         return Err(Error::CheckpointMismatch(format!(

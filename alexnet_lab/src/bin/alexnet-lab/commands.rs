@@ -10,7 +10,7 @@ use alexnet_lab::lecture::{shapes, Complexity};
 use alexnet_lab::report::table;
 use alexnet_lab::sys::{parse_device, write_atomic};
 use alexnet_lab::train::predict::{self, collect_images, read_image, to_gray, Guess, Predictor};
-use alexnet_lab::train::{self, bench, evaluate_checkpoint, Log, Profile, RunOptions, TrainConfig};
+use alexnet_lab::train::{self, bench, evaluate_checkpoint, EvalOptions, Log, Profile, TrainConfig, Trainer};
 use anyhow::{bail, Result};
 
 use crate::args::{Cli, Command, DataArgs, DataCommand, Format, SplitName};
@@ -145,7 +145,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let device = parse_device(&args.device)?;
             let config = args.config(&device);
             let out = args.out.clone().unwrap_or_else(|| config.default_run_dir());
-            let opts = RunOptions {
+            let trainer = Trainer {
                 device,
                 channels: channels(&args.data)?,
                 source: source(args.data.clone())?,
@@ -153,18 +153,17 @@ pub fn run(cli: Cli) -> Result<()> {
                 progress: !args.quiet,
                 log: Log::Stdout,
                 kernels,
-                ..RunOptions::new(config, out)
+                ..Trainer::new(config).into_folder(&out)
             };
-            let out_dir = opts.out.clone();
             #[cfg(unix)]
-            stop_on_ctrl_c(&opts.stop)?;
-            let summary = match train::run(&opts) {
+            stop_on_ctrl_c(&trainer.stop)?;
+            let summary = match trainer.run() {
                 Err(alexnet_lab::Error::Interrupted { epoch, step, epochs_done }) => {
                     eprintln!("\ninterrupted (Ctrl-C) in epoch {epoch} after {step} steps.");
                     if epochs_done > 0 {
-                        eprintln!("The checkpoint of epoch {epochs_done} in {} is complete and kept.", out_dir.display());
+                        eprintln!("The checkpoint of epoch {epochs_done} in {} is complete and kept.", out.display());
                     } else {
-                        eprintln!("No epoch was complete, so nothing was saved in {}.", out_dir.display());
+                        eprintln!("No epoch was complete, so nothing was saved in {}.", out.display());
                     }
                     eprintln!("Continue with:\n  {}", resume_command());
                     return Err(alexnet_lab::Error::Interrupted { epoch, step, epochs_done }.into());
@@ -172,11 +171,11 @@ pub fn run(cli: Cli) -> Result<()> {
                 other => other?,
             };
             println!("{}", summary.history.final_lines());
-            println!("run folder: {} (checkpoint, metrics.csv, curve.csv, curve.svg)", summary.out.display());
+            println!("run folder: {} (checkpoint, metrics.csv, curve.csv, curve.svg)", out.display());
         }
         Command::Eval { checkpoint: path, limit, batch_size, device, data } => {
             let device = parse_device(&device)?;
-            let ev = evaluate_checkpoint(&path, &source(data)?, limit, batch_size, &device, true)?;
+            let ev = evaluate_checkpoint(&path, &EvalOptions { limit, batch_size, device, progress: true, ..EvalOptions::new(source(data)?) })?;
             println!("{}", ev.summary());
             print!("{}", ev.evaluation.per_class_table());
         }
@@ -446,19 +445,20 @@ fn exercises(names: Vec<String>, out: &Path, list: bool, device: &str, data: Dat
     let stop = train::StopToken::new();
     stop_on_ctrl_c(&stop)?;
     for e in &chosen {
-        let opts = RunOptions {
+        let trainer = Trainer {
             device: device.clone(),
             source: source.clone(),
             channels,
             resume: true,
             progress: true,
+            log: Log::Stdout,
             stop: stop.clone(),
             kernels,
-            ..RunOptions::new(e.config.clone(), out.join(&e.name))
+            ..Trainer::new(e.config.clone()).into_folder(out.join(&e.name))
         };
         println!("== {}", e.name);
-        train::run(&opts)?;
-        println!("{}", train::run_label(&opts.out)?);
+        trainer.run()?;
+        println!("{}", train::run_label(&out.join(&e.name))?);
     }
     Ok(())
 }
