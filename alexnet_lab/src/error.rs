@@ -125,7 +125,7 @@ impl Error {
 
     /// [`Error::from_device`] for the lab's own error: candle errors from a step on `device`
     /// with `batch_size` examples become [`Error::OutOfMemory`] where they say so.
-    pub fn on_device(self, device: &str, batch_size: usize) -> Self {
+    pub(crate) fn on_device(self, device: &str, batch_size: usize) -> Self {
         match self {
             Self::Candle(c) => Self::from_device(c, device, batch_size),
             other => other,
@@ -189,7 +189,7 @@ pub fn catch_panic<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
 
 /// Whether a [`catch_panic`] is running: panic hooks (the CLI's, the notebooks'
 /// `fail_fast_on_panic`) stay quiet and let it turn the panic into an error.
-pub fn panics_are_guarded() -> bool {
+pub(crate) fn panics_are_guarded() -> bool {
     GUARDED.load(std::sync::atomic::Ordering::SeqCst) > 0
 }
 

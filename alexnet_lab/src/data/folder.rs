@@ -49,7 +49,7 @@ pub struct ImageFolder {
 impl ImageFolder {
     /// Whether `dir` looks like an image folder: it holds at least one sub-folder that is not
     /// hidden. (Fashion-MNIST's IDX folders hold files only.)
-    pub fn looks_like(dir: &Path) -> bool {
+    pub(crate) fn looks_like(dir: &Path) -> bool {
         class_dirs(dir).is_ok_and(|d| !d.is_empty())
     }
 
@@ -250,7 +250,8 @@ impl ImageFolder {
 /// Writes an image folder to try [`ImageFolder`] on without photos of your own: `per_class`
 /// colour photos in `dir/<class>/` for each of `classes`, each seeded noise over the colour its
 /// class names (`red`, `green` or `blue`; other names take them in turn), of growing sizes
-/// (20x30 upwards), PNG and JPEG in turn. The same folder every time.
+/// (20x30 upwards), PNG and JPEG in turn. The same folder every time. (Public for learners:
+/// `tests/notebooks/import_crate.ipynb` trains on such a folder; the tests use it too.)
 pub fn write_colour_folder(dir: &Path, classes: &[&str], per_class: usize) -> Result<()> {
     let mut state = 7u64;
     let mut rnd = move || {

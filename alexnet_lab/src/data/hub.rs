@@ -28,7 +28,7 @@ use hf_hub::{Cache, Repo, RepoType};
 use crate::{Error, Result};
 
 pub const HUB_REPO: &str = "zalando-datasets/fashion_mnist";
-pub const HUB_REVISION: &str = "main";
+pub(crate) const HUB_REVISION: &str = "main";
 /// `[train, test]` paths inside the dataset repo.
 pub const HUB_FILES: [&str; 2] =
     ["fashion_mnist/train-00000-of-00001.parquet", "fashion_mnist/test-00000-of-00001.parquet"];
@@ -37,7 +37,7 @@ pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 
 /// Checks a dataset repo name: `ORG/NAME` of letters, digits, `-`, `_`, `.` (what the hub
 /// allows), so that it can name cache folders and URLs.
-pub fn check_repo_name(repo: &str) -> Result<()> {
+pub(crate) fn check_repo_name(repo: &str) -> Result<()> {
     let ok_part = |p: &str| !p.is_empty() && !p.starts_with('.') && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
     match repo.split_once('/') {
         Some((org, name)) if ok_part(org) && ok_part(name) => Ok(()),
@@ -194,7 +194,7 @@ impl Hub {
 
     /// The URL of a file of the dataset (`{endpoint}/datasets/{repo}/resolve/{revision}/{file}`,
     /// as `hf-hub` builds it).
-    pub fn url(&self, file: &str) -> String {
+    pub(crate) fn url(&self, file: &str) -> String {
         let r = self.repo();
         format!("{}/{}/resolve/{}/{file}", self.endpoint.trim_end_matches('/'), r.url(), r.url_revision())
     }

@@ -34,7 +34,7 @@ pub struct HubImages {
 }
 
 /// The parquet files of a repo's training and test splits, from its file list.
-pub fn split_files(repo: &str, files: &[String]) -> Result<(Vec<String>, Vec<String>)> {
+pub(crate) fn split_files(repo: &str, files: &[String]) -> Result<(Vec<String>, Vec<String>)> {
     let parquet: Vec<&String> = files.iter().filter(|f| f.ends_with(".parquet")).collect();
     let starts = |f: &str, split: &str| {
         f.split('/').any(|part| part == split || part.starts_with(&format!("{split}-")) || part.starts_with(&format!("{split}.")))
@@ -83,7 +83,7 @@ impl HubImages {
 
     /// The test split only (nothing of the training split is downloaded), its channels as its
     /// images say.
-    pub fn test_split(hub: &Hub) -> Result<Self> {
+    pub(crate) fn test_split(hub: &Hub) -> Result<Self> {
         let (_, test) = split_files(&hub.repo, &hub.list()?)?;
         let files: Vec<&str> = test.iter().map(String::as_str).collect();
         Self::from_parquet(&hub.fetch(&files)?, &format!("{} (test)", hub.repo))

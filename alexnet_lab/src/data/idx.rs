@@ -24,7 +24,7 @@ pub const MAX_IDX_BYTES: usize = 1 << 30;
 
 /// Decompresses a gzip buffer (`what` names it in errors), reading at most `limit` bytes: a
 /// gzip bomb (a small file that inflates to gigabytes) is refused once it passes the limit.
-pub fn gunzip(gz: &[u8], what: &str, limit: usize) -> Result<Vec<u8>> {
+pub(crate) fn gunzip(gz: &[u8], what: &str, limit: usize) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(gz)
         .take(limit as u64 + 1)
@@ -132,7 +132,7 @@ pub fn load_idx_dir(dir: &Path) -> Result<FashionMnist> {
 }
 
 /// The test split only (the two `t10k-*` files).
-pub fn load_idx_test(dir: &Path) -> Result<Split> {
+pub(crate) fn load_idx_test(dir: &Path) -> Result<Split> {
     let [_, _, si, sl] = IDX_FILES;
     check_present(dir, &[si, sl], "two test")?;
     idx_split(dir, si, sl)

@@ -23,7 +23,7 @@ pub struct Batch {
 }
 
 /// The one check of a batch size (loaders, training, the benchmark): at least 1.
-pub fn check_batch_size(batch_size: usize) -> Result<()> {
+pub(crate) fn check_batch_size(batch_size: usize) -> Result<()> {
     if batch_size == 0 {
         return Err(Error::invalid("batch_size", "batch size must be at least 1 (e.g. 128)"));
     }
@@ -114,7 +114,7 @@ impl DataLoader {
 
     /// Prepares the pixels of the examples `indices` (parallel over images), `channels`
     /// planes of `size x size` each.
-    pub fn prepare(split: &dyn Dataset, cfg: &LoaderConfig, epoch: usize, indices: &[usize]) -> Result<Vec<f32>> {
+    pub(crate) fn prepare(split: &dyn Dataset, cfg: &LoaderConfig, epoch: usize, indices: &[usize]) -> Result<Vec<f32>> {
         let s = cfg.pipeline.size;
         let channels = split.channels();
         let per = channels * s * s;

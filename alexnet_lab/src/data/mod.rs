@@ -33,10 +33,14 @@ pub mod transforms;
 pub use dataset::{limited, Dataset};
 pub use folder::ImageFolder;
 pub use hub_images::HubImages;
-pub use hub::{Hub, DEFAULT_ENDPOINT, DEFAULT_TIMEOUT, HUB_FILES, HUB_REPO, HUB_REVISION};
-pub use idx::{decode_images, decode_labels, gunzip, load_idx_dir, parse_idx, read_idx_images, read_idx_labels, IDX_FILES};
+pub use hub::{Hub, DEFAULT_ENDPOINT, DEFAULT_TIMEOUT, HUB_FILES, HUB_REPO};
+// The byte-level parsers (`parse_idx`, `decode_images`, `decode_labels`, `decode_png`,
+// `parquet_bytes_to_split`) stay public for the fuzz targets (fuzz/), which link the crate as a
+// user does and feed them arbitrary bytes.
+pub use idx::{decode_images, decode_labels, load_idx_dir, parse_idx, read_idx_images, read_idx_labels, IDX_FILES};
 pub use loader::{Batch, DataLoader, LoaderConfig};
 pub use parquet::{decode_png, load_parquet, parquet_bytes_to_split};
 pub use source::{load_data_fashion_mnist, Source};
-pub use split::{class_name, FashionMnist, Split, CLASS_NAMES, PIXELS, SIDE, TEST_IMAGES, TRAIN_IMAGES};
+pub use split::{class_name, FashionMnist, Split, CLASS_NAMES, SIDE};
+pub(crate) use split::{PIXELS, TEST_IMAGES, TRAIN_IMAGES};
 pub use transforms::{Augment, Pipeline, ResizeMode};

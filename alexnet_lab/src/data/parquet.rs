@@ -172,7 +172,7 @@ fn hf_features(file: &[u8]) -> (Option<String>, Option<(String, Vec<String>)>) {
 /// structure checked first (as [`load_parquet`]), then the image column (a struct with
 /// `bytes`, or binary) and the label column (integers from 0), found by the file's
 /// `huggingface` metadata or by the names `image`/`img` and `label`/`labels`.
-pub fn read_image_table(bytes: &[u8], what: &str) -> Result<ImageTable> {
+pub(crate) fn read_image_table(bytes: &[u8], what: &str) -> Result<ImageTable> {
     let unreadable = format!("{what} is not a readable parquet file");
     crate::error::catch_panic(&format!("{unreadable}: the parquet reader failed"), || {
         check_structure(bytes).map_err(|why| Error::data(format!("{unreadable}: {why}; download it again")))?;

@@ -66,7 +66,7 @@ pub fn read_image(path: &Path) -> Result<DynamicImage> {
 }
 
 /// [`read_image`] of an image file's bytes in memory (`what` names them in errors).
-pub fn decode_image_bytes(bytes: &[u8], what: &str) -> Result<DynamicImage> {
+pub(crate) fn decode_image_bytes(bytes: &[u8], what: &str) -> Result<DynamicImage> {
     whole(bytes, what)?;
     let mut decoder = decoder(std::io::Cursor::new(bytes), what)?;
     let bad = |e: image::ImageError| Error::data(format!("{what} cannot be decoded: {e}"));
@@ -78,7 +78,7 @@ pub fn decode_image_bytes(bytes: &[u8], what: &str) -> Result<DynamicImage> {
 }
 
 /// [`probe_image`] of an image file's bytes in memory.
-pub fn probe_image_bytes(bytes: &[u8], what: &str) -> Result<ImageHeader> {
+pub(crate) fn probe_image_bytes(bytes: &[u8], what: &str) -> Result<ImageHeader> {
     whole(bytes, what)?;
     header(&decoder(std::io::Cursor::new(bytes), what)?)
 }
@@ -200,7 +200,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<(PathBuf, Error
 }
 
 /// Whether a file name ends in one of [`IMAGE_EXTENSIONS`].
-pub fn is_image_name(path: &Path) -> bool {
+pub(crate) fn is_image_name(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))

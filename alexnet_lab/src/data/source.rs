@@ -81,7 +81,7 @@ impl Source {
     }
 
     /// The test split only (nothing of Fashion-MNIST's training split is read or downloaded).
-    pub fn test_split(&self, channels: Option<usize>) -> Result<Arc<dyn Dataset>> {
+    pub(crate) fn test_split(&self, channels: Option<usize>) -> Result<Arc<dyn Dataset>> {
         match self {
             Source::ImageFolder(dir) => Ok(Arc::new(ImageFolder::splits(dir, channels)?.1)),
             Source::HubDataset(hub) => {

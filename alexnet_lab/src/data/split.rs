@@ -10,11 +10,11 @@ use crate::{Error, Result};
 /// Side of a Fashion-MNIST image.
 pub const SIDE: usize = 28;
 /// Pixels per image.
-pub const PIXELS: usize = SIDE * SIDE;
+pub(crate) const PIXELS: usize = SIDE * SIDE;
 /// Images in Fashion-MNIST's training split.
-pub const TRAIN_IMAGES: usize = 60_000;
+pub(crate) const TRAIN_IMAGES: usize = 60_000;
 /// Images in Fashion-MNIST's test split.
-pub const TEST_IMAGES: usize = 10_000;
+pub(crate) const TEST_IMAGES: usize = 10_000;
 
 /// The ten classes, in label order (d2l's `get_fashion_mnist_labels`).
 pub const CLASS_NAMES: [&str; 10] =

@@ -132,7 +132,7 @@ impl Pipeline {
 
     /// Images of any size as one `(n, 1, size, size)` batch in [0, 1] (augmentation, if any,
     /// seeded with 0): what the network sees of them.
-    pub fn batch_tensor(&self, images: &[GrayImage], device: &candle_core::Device) -> Result<candle_core::Tensor> {
+    pub(crate) fn batch_tensor(&self, images: &[GrayImage], device: &candle_core::Device) -> Result<candle_core::Tensor> {
         let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
         let mut v = Vec::with_capacity(images.len() * self.size * self.size);
         for img in images {
@@ -151,7 +151,7 @@ impl Pipeline {
     }
 
     /// Appends the image's `size * size` floats in [0, 1] (`ToTensor()`) to `out`.
-    pub fn apply_into<R: Rng + ?Sized>(&self, img: &GrayImage, rng: &mut R, out: &mut Vec<f32>) {
+    pub(crate) fn apply_into<R: Rng + ?Sized>(&self, img: &GrayImage, rng: &mut R, out: &mut Vec<f32>) {
         let r = self.apply_image(img, rng);
         out.extend(r.as_raw().iter().map(|&p| p as f32 / 255.0));
     }
@@ -159,7 +159,7 @@ impl Pipeline {
     /// Appends what the network sees of `img` with `channels` channels (1: grey as
     /// torchvision's `Grayscale()` makes it, a grey image as stored; 3: RGB) to `out`, channel
     /// after channel (`ToTensor()`'s `(c, size, size)` layout) in [0, 1].
-    pub fn apply_channels<R: Rng + ?Sized>(&self, img: &DynamicImage, channels: usize, rng: &mut R, out: &mut Vec<f32>) -> crate::Result<()> {
+    pub(crate) fn apply_channels<R: Rng + ?Sized>(&self, img: &DynamicImage, channels: usize, rng: &mut R, out: &mut Vec<f32>) -> crate::Result<()> {
         match channels {
             1 => match img {
                 DynamicImage::ImageLuma8(g) => self.apply_into(g, rng, out),

@@ -36,7 +36,7 @@ crate::named_enum!(Kernels "kernel implementation" { Lab = "lab", Direct = "dire
 
 impl Kernels {
     /// Whether the lab's CPU op runs on `x`: it is on the CPU and candle's ops are not chosen.
-    pub fn lab_on_cpu(self, x: &candle_core::Tensor) -> bool {
+    pub(crate) fn lab_on_cpu(self, x: &candle_core::Tensor) -> bool {
         self != Self::Candle && x.device().is_cpu()
     }
 }

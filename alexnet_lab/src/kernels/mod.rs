@@ -35,5 +35,6 @@ pub mod winograd;
 pub use choice::{Kernels, KERNELS_ENV};
 pub use conv::{conv2d, conv2d_relu};
 pub use linear::linear;
-pub use pool::{max_pool2d, max_pool2d_generic, max_pool2d_t};
+pub use pool::{max_pool2d, max_pool2d_generic};
+pub(crate) use pool::max_pool2d_t;
 pub use sink::GradSink;

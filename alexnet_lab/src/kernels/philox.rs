@@ -47,7 +47,7 @@ pub fn keep_threshold(p: f32) -> u32 {
 }
 
 /// The key of a mask seed: its low and high 32 bits.
-pub fn key_of(seed: u64) -> [u32; 2] {
+pub(crate) fn key_of(seed: u64) -> [u32; 2] {
     [seed as u32, (seed >> 32) as u32]
 }
 

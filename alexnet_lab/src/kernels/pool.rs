@@ -311,7 +311,7 @@ pub fn max_pool2d(x: &Tensor, kernel: usize, stride: usize) -> Result<Tensor> {
 /// (evaluation skips storing it; a backward then scans the windows again). `kernels` matters on
 /// a CUDA device only: [`super::Kernels::Candle`] there takes [`max_pool2d_generic`]; on the CPU
 /// the lab's op always runs (candle's has no backward for AlexNet's 3/2 windows).
-pub fn max_pool2d_t(x: &Tensor, kernel: usize, stride: usize, train: bool, kernels: super::Kernels) -> Result<Tensor> {
+pub(crate) fn max_pool2d_t(x: &Tensor, kernel: usize, stride: usize, train: bool, kernels: super::Kernels) -> Result<Tensor> {
     #[cfg(not(feature = "cuda"))]
     let _ = kernels;
     if !x.device().is_cpu() {

@@ -500,7 +500,7 @@ impl<T> Kept<T> {
 
 /// [`forward`], and with `keep` (and the whole batch in one group) what its backward reuses.
 #[allow(clippy::too_many_arguments)]
-pub fn forward_keep<T: WithDType + Send + Sync>(
+pub(crate) fn forward_keep<T: WithDType + Send + Sync>(
     x: &[T],
     wt: &[T],
     bias: Option<&[T]>,

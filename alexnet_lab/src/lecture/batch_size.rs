@@ -26,7 +26,8 @@ use crate::sys::proc::{available_bytes, current_rss_bytes, reset_peak_rss};
 use crate::train::bench::{self, Mode};
 use crate::{Error, Result};
 
-pub use crate::sys::proc::{gib, GIB};
+pub use crate::sys::proc::{gib};
+pub(crate) use crate::sys::proc::GIB;
 
 const F32: u64 = 4;
 

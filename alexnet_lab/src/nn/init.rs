@@ -33,7 +33,7 @@ pub fn bias_bound(fan_in: usize) -> f64 {
 }
 
 /// Shapes of `(weight, bias)` of a layer with parameters.
-pub fn param_shapes(spec: &LayerSpec) -> Option<(Vec<usize>, usize)> {
+pub(crate) fn param_shapes(spec: &LayerSpec) -> Option<(Vec<usize>, usize)> {
     match *spec {
         LayerSpec::Conv2d { in_channels, out_channels, kernel, .. } => {
             Some((vec![out_channels, in_channels, kernel, kernel], out_channels))
@@ -52,7 +52,7 @@ fn uniform(rng: &mut StdRng, n: usize, bound: f64) -> Result<Vec<f32>> {
 /// A `VarMap` holding freshly initialised `"{index}.weight"` / `"{index}.bias"` for every
 /// conv and dense layer of `specs` (Xavier-uniform weights, PyTorch-default biases).
 /// The same seed gives the same weights.
-pub fn xavier_varmap(specs: &[LayerSpec], seed: u64, dtype: DType, device: &Device) -> Result<VarMap> {
+pub(crate) fn xavier_varmap(specs: &[LayerSpec], seed: u64, dtype: DType, device: &Device) -> Result<VarMap> {
     let mut rng = StdRng::seed_from_u64(seed);
     let varmap = VarMap::new();
     {

@@ -8,9 +8,9 @@ use crate::{Error, Result};
 
 /// The largest image side the lab's models accept (AlexNet's is 224; this only keeps a typo or a
 /// corrupt checkpoint from asking for terabytes).
-pub const MAX_SIDE: usize = 4096;
+pub(crate) const MAX_SIDE: usize = 4096;
 /// The most input channels the lab's models accept.
-pub const MAX_CHANNELS: usize = 64;
+pub(crate) const MAX_CHANNELS: usize = 64;
 
 /// The lab's models by name, as the CLI and the notebooks choose them; [`ModelKind::model`]
 /// is the one place that maps a name to its config.
@@ -79,7 +79,7 @@ impl ModelKind {
 
     /// The number of classes the model has unless told otherwise (10 for d2l's nets, 1000 for
     /// the paper's).
-    pub fn default_classes(&self) -> usize {
+    pub(crate) fn default_classes(&self) -> usize {
         self.model().default_classes()
     }
 
@@ -90,7 +90,7 @@ impl ModelKind {
     }
 
     /// [`ModelKind::specs`] with `classes` outputs (`None`: the model's own).
-    pub fn specs_for(&self, input: [usize; 3], classes: Option<usize>) -> Result<Vec<LayerSpec>> {
+    pub(crate) fn specs_for(&self, input: [usize; 3], classes: Option<usize>) -> Result<Vec<LayerSpec>> {
         let [c, h, w] = input;
         if c > MAX_CHANNELS || h > MAX_SIDE || w > MAX_SIDE {
             return Err(Error::config(format!(
@@ -112,7 +112,7 @@ impl ModelKind {
     }
 
     /// [`ModelKind::init`] with `classes` outputs (`None`: the model's own).
-    pub fn init_for(&self, input: Option<[usize; 3]>, classes: Option<usize>, seed: u64, device: &Device) -> Result<(Sequential, VarMap)> {
+    pub(crate) fn init_for(&self, input: Option<[usize; 3]>, classes: Option<usize>, seed: u64, device: &Device) -> Result<(Sequential, VarMap)> {
         let input = input.unwrap_or_else(|| self.default_input());
         init_sequential(self.name(), input, self.default_input()[1], &self.specs_for(input, classes)?, seed, device)
     }

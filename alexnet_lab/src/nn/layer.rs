@@ -118,11 +118,6 @@ impl LayerSpec {
             _ => 0,
         }
     }
-
-    /// Whether the layer holds weights (`<index>.weight`, `<index>.bias`).
-    pub fn has_params(&self) -> bool {
-        matches!(self, Self::Conv2d { .. } | Self::Linear { .. })
-    }
 }
 
 enum Op {

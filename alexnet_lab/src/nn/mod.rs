@@ -26,11 +26,12 @@ mod sequential;
 mod vgg28;
 
 pub use alexnet::{AlexNet, AlexNetConfig};
-pub use kind::{ModelKind, MAX_CHANNELS, MAX_SIDE};
+pub use kind::{ModelKind};
 pub use layer::{dropout, Layer, LayerSpec};
 pub use lenet::{LeNet, LeNetConfig};
 pub use net::{Model, Net, NetConfig};
-pub use sequential::{check_fits, infer_shapes, Sequential};
+pub use sequential::{Sequential};
+pub(crate) use sequential::{check_fits, infer_shapes};
 pub use vgg28::{Vgg28, Vgg28Config};
 
 pub(crate) use sequential::init_sequential;

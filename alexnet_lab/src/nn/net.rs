@@ -81,10 +81,6 @@ impl<C: NetConfig> Net<C> {
         &self.config
     }
 
-    pub fn into_sequential(self) -> Sequential {
-        self.net
-    }
-
     /// The same net running its layers with `kernels` ([`Sequential::with_kernels`]).
     pub fn with_kernels(self, kernels: crate::kernels::Kernels) -> Self {
         Self { net: self.net.with_kernels(kernels), ..self }

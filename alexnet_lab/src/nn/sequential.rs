@@ -11,7 +11,7 @@ use crate::{Error, Result};
 
 /// Shapes of every layer's output for one `(c, h, w)` example; fails with the layer that
 /// cannot take its input.
-pub fn infer_shapes(specs: &[LayerSpec], input: &[usize]) -> Result<Vec<Vec<usize>>> {
+pub(crate) fn infer_shapes(specs: &[LayerSpec], input: &[usize]) -> Result<Vec<Vec<usize>>> {
     let mut shape = input.to_vec();
     let mut out = Vec::with_capacity(specs.len());
     for (i, spec) in specs.iter().enumerate() {
@@ -134,7 +134,7 @@ impl Sequential {
     }
 
     /// Checks that `xs` is a batch `(n, c, h, w)` this network takes, naming the expected shape.
-    pub fn check_input(&self, xs: &Tensor) -> Result<()> {
+    pub(crate) fn check_input(&self, xs: &Tensor) -> Result<()> {
         let [c, h, w] = self.input;
         match xs.dims() {
             [n, cc, hh, ww] if *n > 0 && [*cc, *hh, *ww] == self.input => Ok(()),
@@ -199,7 +199,7 @@ impl ModuleT for Sequential {
 /// available now (CPU; a GPU reports running out itself, as an error). A 4096x4096 input gives
 /// AlexNet a first dense layer of 16.6 G parameters: building it aborted the process.
 /// `own_side` is the image side the model is made for, which the error suggests.
-pub fn check_fits(name: &str, input: &[usize], specs: &[LayerSpec], copies: u64, own_side: usize, device: &Device) -> Result<()> {
+pub(crate) fn check_fits(name: &str, input: &[usize], specs: &[LayerSpec], copies: u64, own_side: usize, device: &Device) -> Result<()> {
     let params: u64 = specs.iter().map(|s| s.num_params() as u64).sum();
     let need = params.saturating_mul(4).saturating_mul(copies);
     let Some(available) = device.is_cpu().then(crate::sys::proc::available_bytes).flatten() else { return Ok(()) };

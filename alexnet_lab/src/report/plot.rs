@@ -18,7 +18,7 @@ fn perr<E: std::fmt::Display>(e: E) -> Error {
 
 /// d2l's Animator: lines with a marker on every point against `x_desc` (epochs), from 0, y
 /// from 0 to at least 1 (accuracies and a loss on one axis), legend upper right.
-pub fn animator_svg(title: &str, x_desc: &str, series: &[Series]) -> Result<Svg> {
+pub(crate) fn animator_svg(title: &str, x_desc: &str, series: &[Series]) -> Result<Svg> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (640, 420)).into_drawing_area();
@@ -91,7 +91,7 @@ pub fn image_grid_svg(images: &[(&[u8], usize, usize)], titles: &[String], cols:
 }
 
 /// A grid of greyscale images as one PNG (no titles), `pad` black pixels between them.
-pub fn image_grid_png(images: &[(&[u8], usize, usize)], cols: usize, pad: usize) -> Result<Png> {
+pub(crate) fn image_grid_png(images: &[(&[u8], usize, usize)], cols: usize, pad: usize) -> Result<Png> {
     let cols = cols.max(1);
     let (cw, ch) = images.iter().fold((1, 1), |(a, b), &(_, w, h)| (a.max(w), b.max(h)));
     let rows = images.len().div_ceil(cols).max(1);
@@ -197,7 +197,7 @@ pub fn lines_svg(title: &str, x_desc: &str, y_desc: &str, series: &[Series], log
 
 /// Horizontal bars, one row per label and one bar per column inside the row (e.g. each layer's
 /// share of the parameters and of the multiply-adds), values in [0, 1], as SVG.
-pub fn share_bars_svg(title: &str, labels: &[String], columns: &[(&str, Vec<f64>)]) -> Result<Svg> {
+pub(crate) fn share_bars_svg(title: &str, labels: &[String], columns: &[(&str, Vec<f64>)]) -> Result<Svg> {
     let (n, k) = (labels.len(), columns.len().max(1));
     let (row_h, left, width, top) = (12 * k as i32 + 10, 110, 520, 60);
     let height = top + row_h * n as i32 + 30;

@@ -27,7 +27,7 @@ fn fonts() -> &'static (Arc<usvg::fontdb::Database>, String) {
 }
 
 /// Renders `svg` to PNG bytes at `scale` (1.0: one pixel per SVG unit), on white.
-pub fn svg_to_png(svg: &str, scale: f32) -> Result<Vec<u8>> {
+pub(crate) fn svg_to_png(svg: &str, scale: f32) -> Result<Vec<u8>> {
     let bad = |e: &dyn std::fmt::Display| Error::Plot(format!("cannot rasterise the plot: {e}"));
     let (fontdb, font_family) = fonts();
     let opts = usvg::Options { fontdb: Arc::clone(fontdb), font_family: font_family.clone(), ..Default::default() };

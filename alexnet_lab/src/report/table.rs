@@ -1,7 +1,7 @@
 //! Small text-table and number formatting helpers shared by the CLI and notebooks.
 
 /// `46764746` -> `46,764,746`.
-pub fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, ch) in s.chars().enumerate() {

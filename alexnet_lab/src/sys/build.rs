@@ -34,7 +34,7 @@ pub fn info() -> BuildInfo {
 impl BuildInfo {
     /// True when the crate was built as the terminal's release build is: opt-level 3, no debug
     /// assertions.
-    pub fn is_release_like(&self) -> bool {
+    pub(crate) fn is_release_like(&self) -> bool {
         self.opt_level == "3" && !self.debug_assertions
     }
 }

@@ -25,7 +25,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// The safetensors writer creates its files readable by the owner only (0600); a run folder's
 /// files are all 0644 like the metrics and the curve, so a shared run can be read by others.
-pub fn readable_by_all(path: &Path) -> Result<()> {
+pub(crate) fn readable_by_all(path: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -37,7 +37,7 @@ pub fn readable_by_all(path: &Path) -> Result<()> {
 
 /// Renames a written temporary file into place and syncs the folder, or removes it when the
 /// write failed.
-pub fn commit_tmp(written: Result<()>, tmp: &Path, path: &Path) -> Result<()> {
+pub(crate) fn commit_tmp(written: Result<()>, tmp: &Path, path: &Path) -> Result<()> {
     if let Err(e) = written {
         let _ = std::fs::remove_file(tmp);
         return Err(e);
@@ -48,7 +48,7 @@ pub fn commit_tmp(written: Result<()>, tmp: &Path, path: &Path) -> Result<()> {
 
 /// fsync of a folder: makes the renames and new names in it durable (POSIX). A no-op where
 /// folders cannot be opened as files.
-pub fn sync_dir(dir: &Path) -> Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
     #[cfg(unix)]
     std::fs::File::open(dir)
@@ -57,7 +57,7 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn tmp_path(path: &Path) -> PathBuf {
+pub(crate) fn tmp_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".tmp");
     path.with_file_name(name)
@@ -80,7 +80,7 @@ pub fn read_regular(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
 
 /// Opens a file that must be a regular file of at most `max` bytes ([`read_regular`]'s checks,
 /// made before it is opened), for a caller that reads only part of it; with its length.
-pub fn open_regular(path: &Path, max: u64, what: &str) -> Result<(std::fs::File, u64)> {
+pub(crate) fn open_regular(path: &Path, max: u64, what: &str) -> Result<(std::fs::File, u64)> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
     if !meta.is_file() {
         let kind = if meta.is_dir() { "a folder" } else { "not a regular file (a FIFO, a socket or a device)" };
@@ -99,7 +99,7 @@ fn too_big(path: &Path, n: u64, max: u64, what: &str) -> Error {
 
 /// Opens (creating it and its folder) a lock file for an advisory `flock`, which is released
 /// when the file is dropped or the process ends, `kill -9` included.
-pub fn open_lock_file(path: &Path) -> Result<std::fs::File> {
+pub(crate) fn open_lock_file(path: &Path) -> Result<std::fs::File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
     }

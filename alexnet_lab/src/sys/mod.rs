@@ -10,4 +10,4 @@ pub mod proc;
 pub mod rng;
 
 pub use device::{device_name, parse_device};
-pub use fs::{file_sha256, read_regular, sync_dir, write_atomic};
+pub use fs::{file_sha256, read_regular, write_atomic};

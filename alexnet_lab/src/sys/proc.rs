@@ -14,7 +14,7 @@ pub fn available_bytes() -> Option<u64> {
 }
 
 /// Resident memory of this process now (`VmRSS`).
-pub fn current_rss_bytes() -> Option<u64> {
+pub(crate) fn current_rss_bytes() -> Option<u64> {
     kb_field("/proc/self/status", "VmRSS:")
 }
 
@@ -25,7 +25,7 @@ pub fn peak_rss_bytes() -> Option<u64> {
 
 /// Resets this process's peak-RSS mark (`VmHWM`) to the current RSS, so the next reading is the
 /// peak of what runs after this call (`echo 5 > /proc/self/clear_refs`).
-pub fn reset_peak_rss() -> bool {
+pub(crate) fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
@@ -40,7 +40,7 @@ pub fn cpu_seconds() -> f64 {
 }
 
 /// Bytes per GiB (2^30): memory sizes are read (`2G` = 2 GiB) and shown in one unit.
-pub const GIB: f64 = (1u64 << 30) as f64;
+pub(crate) const GIB: f64 = (1u64 << 30) as f64;
 
 /// Bytes as GiB (2^30 bytes) with two decimals: `1.52 GiB`, the unit memory budgets are read in.
 pub fn gib(bytes: u64) -> String {

@@ -25,12 +25,12 @@ use crate::{Error, Result};
 /// The JSON that names a run folder's checkpoint; writing it is the commit of a checkpoint.
 pub const META_FILE: &str = "checkpoint.json";
 /// The weights file of checkpoints written before format 2 (one fixed name).
-pub const LEGACY_WEIGHTS_FILE: &str = "checkpoint.safetensors";
+pub(crate) const LEGACY_WEIGHTS_FILE: &str = "checkpoint.safetensors";
 /// The current checkpoint format: epoch-named tensor files.
-pub const FORMAT: u32 = 2;
+pub(crate) const FORMAT: u32 = 2;
 
 /// The file names of epoch `epoch`'s weights and optimizer state.
-pub fn epoch_files(epoch: usize) -> (String, String) {
+pub(crate) fn epoch_files(epoch: usize) -> (String, String) {
     (format!("weights-epoch-{epoch:04}.safetensors"), format!("optimizer-epoch-{epoch:04}.safetensors"))
 }
 
@@ -230,7 +230,7 @@ pub fn is_interrupted_write(name: &str) -> bool {
 /// [`is_interrupted_write`]) and, when it holds a committed checkpoint, the tensor files of
 /// earlier epochs that a kill between the commit and `save`'s clean-up left; the caller holds
 /// the folder's lock, so no write of ours is in flight. Best effort.
-pub fn remove_interrupted_writes(dir: &Path) {
+pub(crate) fn remove_interrupted_writes(dir: &Path) {
     // A run killed after its commit but before the clean-up of `save` also left the files of
     // the previous epoch: the committed checkpoint says which files are current.
     if let Ok((_, meta)) = read_meta(dir) {
@@ -247,7 +247,7 @@ pub fn remove_interrupted_writes(dir: &Path) {
 
 /// The largest `checkpoint.json` read (its per-step losses make it grow with the run: ~30 KB
 /// for cpu-full).
-pub const MAX_META_BYTES: u64 = 64 << 20;
+pub(crate) const MAX_META_BYTES: u64 = 64 << 20;
 /// The largest tensor file read (AlexNet's weights are 85-187 MB, the 2012 net's 244 MB).
 pub const MAX_TENSOR_BYTES: u64 = 4 << 30;
 
@@ -270,7 +270,7 @@ pub fn read_meta(path: &Path) -> Result<(PathBuf, CheckpointMeta)> {
 }
 
 /// Parses and checks a checkpoint description (`what` names it in errors).
-pub fn parse_meta(json: &[u8], what: &str) -> Result<CheckpointMeta> {
+pub(crate) fn parse_meta(json: &[u8], what: &str) -> Result<CheckpointMeta> {
     // The format first: a newer one may not parse as this version's description.
     #[derive(serde::Deserialize)]
     struct Header {

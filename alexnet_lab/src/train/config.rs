@@ -297,7 +297,7 @@ impl TrainConfig {
     }
 
     /// [`TrainConfig::loaders`] over any train and test [`Dataset`]s.
-    pub fn loaders_over(&self, train: Arc<dyn Dataset>, test: Arc<dyn Dataset>) -> Result<(DataLoader, DataLoader)> {
+    pub(crate) fn loaders_over(&self, train: Arc<dyn Dataset>, test: Arc<dyn Dataset>) -> Result<(DataLoader, DataLoader)> {
         if train.channels() != self.channels || test.channels() != self.channels {
             return Err(Error::config(format!(
                 "the data has {} channels (test: {}), the recipe {}: build the recipe with fit_to(data)",

@@ -113,7 +113,7 @@ impl History {
     }
 
     /// The Animator's points as a DataFrame (empty cells where a series has no point).
-    pub fn curve_dataframe(&self) -> Result<polars::prelude::DataFrame> {
+    pub(crate) fn curve_dataframe(&self) -> Result<polars::prelude::DataFrame> {
         use polars::prelude::*;
         let c = &self.curve;
         Ok(df!(
@@ -126,7 +126,7 @@ impl History {
 }
 
 /// Writes `metrics.csv`, `curve.csv` and `curve.svg` into the run folder (atomically).
-pub fn write_run_files(dir: &Path, h: &History) -> Result<()> {
+pub(crate) fn write_run_files(dir: &Path, h: &History) -> Result<()> {
     write_atomic(&dir.join("metrics.csv"), csv_string(&mut h.to_dataframe()?)?.as_bytes())?;
     write_atomic(&dir.join("curve.csv"), csv_string(&mut h.curve_dataframe()?)?.as_bytes())?;
     write_atomic(&dir.join("curve.svg"), h.plot(&h.title())?.as_bytes())

@@ -74,7 +74,7 @@ impl Sgd {
 
     /// Sets the learning rate of the next steps (a schedule's; the value is not checked here:
     /// [`crate::train::TrainConfig::validate`] checks the peak).
-    pub fn set_lr(&mut self, lr: f64) {
+    pub(crate) fn set_lr(&mut self, lr: f64) {
         self.lr = lr;
     }
 

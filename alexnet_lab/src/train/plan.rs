@@ -42,7 +42,7 @@ impl Estimate {
     pub fn train_seconds(&self) -> f64 {
         self.step_seconds * self.steps as f64
     }
-    pub fn eval_seconds(&self) -> f64 {
+    pub(crate) fn eval_seconds(&self) -> f64 {
         self.eval_batch_seconds * self.eval_batches as f64
     }
     pub fn total_seconds(&self) -> f64 {

@@ -22,7 +22,7 @@ use image::{DynamicImage, GrayImage, ImageFormat};
 use rand::SeedableRng;
 
 pub use crate::data::photo::{
-    collect_images, is_image_name, luma_601, read_image, read_photo, to_gray, IMAGE_EXTENSIONS, MAX_PHOTO_BYTES, MAX_PIXELS,
+    collect_images, luma_601, read_image, read_photo, to_gray, IMAGE_EXTENSIONS, MAX_PHOTO_BYTES, MAX_PIXELS,
 };
 
 use super::checkpoint::{self, CheckpointMeta};
@@ -92,7 +92,7 @@ impl Predictor {
     }
 
     /// [`Predictor::classify`] through another resize mode (for comparing pipelines).
-    pub fn classify_with(&self, photo: &GrayImage, mode: ResizeMode, top_k: usize) -> Result<Vec<Guess>> {
+    pub(crate) fn classify_with(&self, photo: &GrayImage, mode: ResizeMode, top_k: usize) -> Result<Vec<Guess>> {
         if self.channels() != 1 {
             return self.classify_image(&DynamicImage::ImageLuma8(photo.clone()), top_k);
         }
@@ -141,7 +141,7 @@ pub fn top(probs: &[f32], k: usize) -> Vec<Guess> {
 }
 
 /// [`top`] with the classes named by `classes` (label order).
-pub fn top_named(probs: &[f32], k: usize, classes: &[String]) -> Vec<Guess> {
+pub(crate) fn top_named(probs: &[f32], k: usize, classes: &[String]) -> Vec<Guess> {
     let mut order: Vec<usize> = (0..probs.len()).collect();
     order.sort_by(|&a, &b| probs.get(b).partial_cmp(&probs.get(a)).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b)));
     order

@@ -166,7 +166,7 @@ fn existing_run_of(opts: &Trainer, cfg: &TrainConfig) -> Result<Option<(PathBuf,
 }
 
 /// The lock file that keeps two runs from writing into one folder.
-pub const LOCK_FILE: &str = ".lock";
+pub(crate) const LOCK_FILE: &str = ".lock";
 
 /// Takes the run folder's lock (an advisory `flock` on `DIR/.lock`, released when the returned
 /// file is dropped or the process ends, `kill -9` included), or says who holds it.
@@ -187,7 +187,7 @@ pub fn lock_run_folder(dir: &Path) -> Result<std::fs::File> {
 /// What differs between the recipe a run was trained with and `now` (the number of epochs may
 /// grow under a constant learning rate; everything else that shapes the training must stay), as
 /// `name was -> now` strings.
-pub fn recipe_changes(was: &TrainConfig, now: &TrainConfig) -> Vec<String> {
+pub(crate) fn recipe_changes(was: &TrainConfig, now: &TrainConfig) -> Vec<String> {
     let mut out = vec![];
     macro_rules! cmp {
         ($($f:ident),*) => { $( if was.$f != now.$f { out.push(format!("{} {:?} -> {:?}", stringify!($f), was.$f, now.$f)); } )* };

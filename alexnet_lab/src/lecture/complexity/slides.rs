@@ -10,7 +10,7 @@ use crate::report::table::{human, render, thousands};
 use crate::{Error, Result};
 
 /// One row of the lecture's table: (row, parameters, FLOPs) as printed on the slide.
-pub const LECTURE_ROWS: [(&str, &str, &str); 6] = [
+pub(crate) const LECTURE_ROWS: [(&str, &str, &str); 6] = [
     ("Conv1", "35K", "101M"),
     ("Conv2", "614K", "415M"),
     ("Conv3-5", "3M", "445M"),
@@ -19,9 +19,9 @@ pub const LECTURE_ROWS: [(&str, &str, &str); 6] = [
     ("Total", "46M", "1G"),
 ];
 /// The lecture's "AlexNet vs LeNet" increase: parameters and FLOPs.
-pub const LECTURE_INCREASE: (f64, f64) = (76.0, 250.0);
+pub(crate) const LECTURE_INCREASE: (f64, f64) = (76.0, 250.0);
 /// The same slide's LeNet column: (row, parameters, FLOPs) as printed (no Conv3-5 row).
-pub const LECTURE_LENET_ROWS: [(&str, &str, &str); 5] = [
+pub(crate) const LECTURE_LENET_ROWS: [(&str, &str, &str); 5] = [
     ("Conv1", "150", "1.2M"),
     ("Conv2", "2.4K", "2.4M"),
     ("Dense1", "0.48M", "0.48M"),
@@ -30,7 +30,7 @@ pub const LECTURE_LENET_ROWS: [(&str, &str, &str); 5] = [
 ];
 /// The lecture's summary slide: "AlexNet is a bigger, deeper LeNet: 10x the parameters, 260x
 /// the compute" (10x 参数个数, 260x 计算复杂度).
-pub const LECTURE_SUMMARY: (f64, f64) = (10.0, 260.0);
+pub(crate) const LECTURE_SUMMARY: (f64, f64) = (10.0, 260.0);
 
 /// One row of the comparison.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -308,7 +308,7 @@ pub fn compare_default() -> Result<Comparison> {
 }
 
 /// The comparison as a text table (notes listed below the numbers).
-pub fn render_comparison(rows: &[ComparisonRow]) -> String {
+pub(crate) fn render_comparison(rows: &[ComparisonRow]) -> String {
     let body: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
