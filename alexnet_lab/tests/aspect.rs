@@ -54,7 +54,7 @@ fn bad_framing_requests_are_clear_errors() {
 
 /// d2l's LeNet trained with the `lenet` profile (test accuracy 0.804; `data/fixtures/lenet-d2l`,
 /// recorded in docs/results.md).
-fn trained_lenet() -> alexnet_lab::Sequential {
+fn trained_lenet() -> alexnet_lab::nn::Net {
     checkpoint::load_model(&workspace().join("data/fixtures/lenet-d2l"), &Device::Cpu).unwrap().0
 }
 

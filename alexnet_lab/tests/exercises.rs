@@ -57,7 +57,7 @@ fn the_recorded_experiments_are_distinct_valid_recipes() {
 
 #[test]
 fn layer_costs_of_lenet_by_hand() {
-    let (net, _) = LeNet::init(&LeNetConfig::d2l(), 0, &Device::Cpu).unwrap();
+    let (net, _) = LeNet::init(LeNetConfig::d2l(), 0, &Device::Cpu).unwrap();
     let costs = LayerCosts::of(&net, 2).unwrap();
     assert_eq!(costs.rows.len(), 12);
     // Layer 0: 5x5 conv 1->6, padding 2: 6*25+6 parameters, output 6x28x28, 28*28*6*25 MACs

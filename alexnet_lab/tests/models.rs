@@ -17,7 +17,7 @@ fn shapes_of(vm: &candle_nn::VarMap) -> BTreeMap<String, Vec<usize>> {
 
 #[test]
 fn alexnet_parameter_names_are_pytorch_state_dict_keys() {
-    let (net, vm) = AlexNet::init(&AlexNetConfig::d2l(), 0, &Device::Cpu).unwrap();
+    let (net, vm) = AlexNet::init(AlexNetConfig::d2l(), 0, &Device::Cpu).unwrap();
     let expected: BTreeMap<String, Vec<usize>> = [
         ("0", vec![96, 1, 11, 11]),
         ("3", vec![256, 96, 5, 5]),
@@ -38,7 +38,7 @@ fn alexnet_parameter_names_are_pytorch_state_dict_keys() {
 
 #[test]
 fn lenet_parameter_names() {
-    let (net, vm) = LeNet::init(&LeNetConfig::d2l(), 0, &Device::Cpu).unwrap();
+    let (net, vm) = LeNet::init(LeNetConfig::d2l(), 0, &Device::Cpu).unwrap();
     let keys: Vec<String> = shapes_of(&vm).into_keys().collect();
     let mut expected: Vec<String> =
         ["0", "3", "7", "9", "11"].iter().flat_map(|i| [format!("{i}.bias"), format!("{i}.weight")]).collect();
@@ -118,7 +118,7 @@ fn weights_round_trip_through_safetensors_with_pytorch_names() {
 
 #[test]
 fn wrong_input_shape_names_the_expected_shape() {
-    let (net, _) = LeNet::init(&LeNetConfig::d2l(), 0, &Device::Cpu).unwrap();
+    let (net, _) = LeNet::init(LeNetConfig::d2l(), 0, &Device::Cpu).unwrap();
     let x = Tensor::zeros((2, 1, 32, 32), DType::F32, &Device::Cpu).unwrap();
     let e = net.forward(&x, false).unwrap_err().to_string();
     assert!(e.contains("(batch, 1, 28, 28)") && e.contains("[2, 1, 32, 32]"), "{e}");
@@ -272,6 +272,6 @@ fn a_networks_kernel_choice_reaches_its_layers() {
 #[test]
 fn every_kind_is_named_by_its_config() {
     for kind in ModelKind::ALL {
-        assert_eq!(kind.name(), kind.model().name(), "{kind}");
+        assert_eq!(kind.name(), kind.config().name(), "{kind}");
     }
 }

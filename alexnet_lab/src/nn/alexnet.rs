@@ -1,6 +1,6 @@
 //! AlexNet: d2l's version for Fashion-MNIST and the 2012 paper's network (one tower).
 
-use super::{infer_shapes, LayerSpec, Net, NetConfig};
+use super::{infer_shapes, LayerSpec};
 use crate::{Error, Result};
 
 /// What varies between AlexNets. The flatten size (6400 for d2l, 9216 for the paper) is
@@ -33,6 +33,9 @@ fn alexnet_hidden() -> usize {
 }
 
 impl AlexNetConfig {
+    /// The class name the model prints as.
+    pub const NAME: &'static str = "AlexNet";
+
     /// The lecture's code: 1x224x224 Fashion-MNIST, 10 classes, flatten 6400.
     pub fn d2l() -> Self {
         Self {
@@ -130,26 +133,3 @@ impl Default for AlexNetConfig {
         Self::d2l()
     }
 }
-
-impl NetConfig for AlexNetConfig {
-    const NAME: &'static str = "AlexNet";
-
-    fn input_dims(&self) -> [usize; 3] {
-        AlexNetConfig::input_dims(self)
-    }
-
-    fn layer_specs(&self) -> Result<Vec<LayerSpec>> {
-        AlexNetConfig::layer_specs(self)
-    }
-
-    fn num_classes(&self) -> usize {
-        self.num_classes
-    }
-
-    fn with_io(&self, channels: usize, size: usize, classes: usize) -> Self {
-        Self { in_channels: channels, image_size: size, num_classes: classes, ..self.clone() }
-    }
-}
-
-/// AlexNet as a [`Sequential`](super::Sequential) of layers with PyTorch's parameter names, and its config.
-pub type AlexNet = Net<AlexNetConfig>;

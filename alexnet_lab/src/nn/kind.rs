@@ -3,17 +3,11 @@
 use candle_core::Device;
 use candle_nn::VarMap;
 
-use super::{init_sequential, AlexNetConfig, LayerSpec, LeNetConfig, Model, NetConfig, Sequential, Vgg28Config};
-use crate::{Error, Result};
+use super::{AlexNetConfig, LayerSpec, LeNetConfig, ModelConfig, Net, Vgg28Config};
+use crate::Result;
 
-/// The largest image side the lab's models accept (AlexNet's is 224; this only keeps a typo or a
-/// corrupt checkpoint from asking for terabytes).
-pub(crate) const MAX_SIDE: usize = 4096;
-/// The most input channels the lab's models accept.
-pub(crate) const MAX_CHANNELS: usize = 64;
-
-/// The lab's models by name, as the CLI and the notebooks choose them; [`ModelKind::model`]
-/// is the one place that maps a name to its config.
+/// The lab's named presets, as the CLI (`--model`), checkpoints and notebooks choose them;
+/// [`ModelKind::config`] is the one place that maps a name to its [`ModelConfig`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ModelKind {
     /// d2l's AlexNet: 1x224x224, 10 classes.
@@ -40,26 +34,31 @@ pub enum ModelKind {
 }
 
 impl ModelKind {
-    /// The model's config, behind `dyn`: the one match a new model adds an arm to.
-    pub fn model(&self) -> Box<dyn Model> {
+    /// The preset's config: the one match a new preset adds an arm to.
+    pub fn config(&self) -> ModelConfig {
         match self {
-            Self::AlexNet => Box::new(AlexNetConfig::d2l()),
-            Self::AlexNetOriginal => Box::new(AlexNetConfig::original()),
-            Self::LeNet => Box::new(LeNetConfig::d2l()),
-            Self::AlexNetSmall => Box::new(AlexNetConfig::small()),
-            Self::AlexNetNoDropout => Box::new(AlexNetConfig::no_dropout()),
-            Self::LeNetRelu => Box::new(LeNetConfig::relu_dropout()),
-            Self::Vgg28 => Box::new(Vgg28Config::fashion_mnist()),
+            Self::AlexNet => AlexNetConfig::d2l().into(),
+            Self::AlexNetOriginal => AlexNetConfig::original().into(),
+            Self::LeNet => LeNetConfig::d2l().into(),
+            Self::AlexNetSmall => AlexNetConfig::small().into(),
+            Self::AlexNetNoDropout => AlexNetConfig::no_dropout().into(),
+            Self::LeNetRelu => LeNetConfig::relu_dropout().into(),
+            Self::Vgg28 => Vgg28Config::fashion_mnist().into(),
         }
+    }
+
+    /// The preset for a `(c, h, w)` input (square images only) and `classes` outputs (`None`:
+    /// its own), with clear errors.
+    pub fn config_for(&self, input: [usize; 3], classes: Option<usize>) -> Result<ModelConfig> {
+        self.config().with_io(input, classes)
     }
 
     /// The default `(c, h, w)` input of the model.
     pub fn default_input(&self) -> [usize; 3] {
-        self.model().default_input()
+        self.config().input_dims()
     }
 
-    /// The class name the model prints as (`AlexNet`, `LeNet`): its config's `NAME`, without
-    /// building the config.
+    /// The class name the model prints as (`AlexNet`, `LeNet`).
     pub fn name(&self) -> &'static str {
         match self {
             Self::AlexNet | Self::AlexNetOriginal | Self::AlexNetSmall | Self::AlexNetNoDropout => AlexNetConfig::NAME,
@@ -79,42 +78,26 @@ impl ModelKind {
 
     /// The number of classes the model has unless told otherwise (10 for d2l's nets, 1000 for
     /// the paper's).
-    pub(crate) fn default_classes(&self) -> usize {
-        self.model().default_classes()
+    pub fn default_classes(&self) -> usize {
+        self.config().num_classes()
     }
 
-    /// The layer list for a `(c, h, w)` input (square images only) and the model's own number
-    /// of classes, with clear errors.
+    /// The layer list for a `(c, h, w)` input and the model's own number of classes.
     pub fn specs(&self, input: [usize; 3]) -> Result<Vec<LayerSpec>> {
-        self.specs_for(input, None)
+        self.config_for(input, None)?.layer_specs()
     }
 
-    /// [`ModelKind::specs`] with `classes` outputs (`None`: the model's own).
-    pub(crate) fn specs_for(&self, input: [usize; 3], classes: Option<usize>) -> Result<Vec<LayerSpec>> {
-        let [c, h, w] = input;
-        if c > MAX_CHANNELS || h > MAX_SIDE || w > MAX_SIDE {
-            return Err(Error::config(format!(
-                "input {c}x{h}x{w} is outside what the lab's models take (1 to {MAX_CHANNELS} channels, at most \
-                 {MAX_SIDE}x{MAX_SIDE} pixels)"
-            )));
-        }
-        if h != w {
-            return Err(Error::invalid("input", format!("the lab's models take square images; got {h}x{w} (e.g. {c}x{h}x{h})")));
-        }
-        let model = self.model();
-        model.layer_specs_for(c, h, classes.unwrap_or_else(|| model.default_classes()))
+    /// The preset built for a `(c, h, w)` input (`None`: its default), freshly initialised
+    /// (d2l's Xavier init, seeded), with the `VarMap` of its parameters: [`Net::init`] of
+    /// [`ModelKind::config_for`].
+    pub fn init(&self, input: Option<[usize; 3]>, seed: u64, device: &Device) -> Result<(Net, VarMap)> {
+        let own = self.default_input();
+        Net::init_sized(self.config_for(input.unwrap_or(own), None)?, own[1], seed, device)
     }
 
-    /// Builds the model for a `(c, h, w)` input (`None`: its default), freshly initialised
-    /// (d2l's Xavier init, seeded), with the `VarMap` of its parameters.
-    pub fn init(&self, input: Option<[usize; 3]>, seed: u64, device: &Device) -> Result<(Sequential, VarMap)> {
-        self.init_for(input, None, seed, device)
-    }
-
-    /// [`ModelKind::init`] with `classes` outputs (`None`: the model's own).
-    pub(crate) fn init_for(&self, input: Option<[usize; 3]>, classes: Option<usize>, seed: u64, device: &Device) -> Result<(Sequential, VarMap)> {
-        let input = input.unwrap_or_else(|| self.default_input());
-        init_sequential(self.name(), input, self.default_input()[1], &self.specs_for(input, classes)?, seed, device)
+    /// [`ModelKind::init`] with `classes` outputs (the classes of the data a run trains on).
+    pub(crate) fn init_for(&self, input: [usize; 3], classes: Option<usize>, seed: u64, device: &Device) -> Result<(Net, VarMap)> {
+        Net::init_sized(self.config_for(input, classes)?, self.default_input()[1], seed, device)
     }
 }
 

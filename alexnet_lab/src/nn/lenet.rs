@@ -1,6 +1,6 @@
 //! LeNet as d2l defines it (sigmoid activations, average pooling).
 
-use super::{infer_shapes, LayerSpec, Net, NetConfig};
+use super::{infer_shapes, LayerSpec};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -21,6 +21,9 @@ pub struct LeNetConfig {
 }
 
 impl LeNetConfig {
+    /// The class name the model prints as.
+    pub const NAME: &'static str = "LeNet";
+
     /// d2l's LeNet: 1x28x28, 10 classes.
     pub fn d2l() -> Self {
         Self { in_channels: 1, num_classes: 10, image_size: 28, relu: false, max_pool: false, dropout: 0.0 }
@@ -88,26 +91,3 @@ impl Default for LeNetConfig {
         Self::d2l()
     }
 }
-
-impl NetConfig for LeNetConfig {
-    const NAME: &'static str = "LeNet";
-
-    fn input_dims(&self) -> [usize; 3] {
-        LeNetConfig::input_dims(self)
-    }
-
-    fn layer_specs(&self) -> Result<Vec<LayerSpec>> {
-        LeNetConfig::layer_specs(self)
-    }
-
-    fn num_classes(&self) -> usize {
-        self.num_classes
-    }
-
-    fn with_io(&self, channels: usize, size: usize, classes: usize) -> Self {
-        Self { in_channels: channels, image_size: size, num_classes: classes, ..self.clone() }
-    }
-}
-
-/// LeNet as a [`Sequential`](super::Sequential) of layers with PyTorch's parameter names, and its config.
-pub type LeNet = Net<LeNetConfig>;

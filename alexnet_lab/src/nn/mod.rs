@@ -7,11 +7,15 @@
 //! [`crate::kernels`].
 //!
 //! One way to do each thing:
-//! - **build** from a config, candle's way: [`Net::new`]`(&config, vb)` takes weights from a
-//!   `VarBuilder` (a safetensors file), [`Net::init`]`(&config, seed, device)` is the same over
-//!   fresh Xavier-initialised weights, and [`ModelKind::init`] does that for a model chosen by
-//!   name (the CLI's `--model`). The config is the single source of the layers
-//!   ([`NetConfig::layer_specs`]); a new model is one config and one name in [`ModelKind`].
+//! - **describe** a model with one [`ModelConfig`] (its family's config: [`AlexNetConfig`],
+//!   [`LeNetConfig`], [`Vgg28Config`]); the named presets of the CLI's `--model` and of
+//!   checkpoints are [`ModelKind`]s, whose [`ModelKind::config`] is that description. The config
+//!   is the single source of the layers ([`ModelConfig::layer_specs`]); a new family is one
+//!   config and one variant of [`ModelConfig`], a new preset one name in [`ModelKind`].
+//! - **build** a [`Net`] from it, candle's way: [`Net::new`]`(config, vb)` takes weights from a
+//!   `VarBuilder` (a safetensors file), [`Net::init`]`(config, seed, device)` the same over fresh
+//!   Xavier-initialised weights ([`ModelKind::init`] is that for a preset at an input size);
+//!   `AlexNet`, `LeNet` and `Vgg28` are the lecture's names for a `Net`.
 //! - **run**: [`Sequential::forward`]`(xs, train)`, `train = true` for training (dropout on),
 //!   `false` for evaluation; [`candle_core::ModuleT::forward_t`] is the same call for code written
 //!   against candle. [`Sequential::forward_layers`] keeps every layer's output (the shape walk).
@@ -25,13 +29,13 @@ mod net;
 mod sequential;
 mod vgg28;
 
-pub use alexnet::{AlexNet, AlexNetConfig};
-pub use kind::{ModelKind};
+pub use alexnet::AlexNetConfig;
+pub use kind::ModelKind;
 pub use layer::{dropout, Layer, LayerSpec};
-pub use lenet::{LeNet, LeNetConfig};
-pub use net::{Model, Net, NetConfig};
-pub use sequential::{Sequential};
+pub use lenet::LeNetConfig;
+pub use net::{AlexNet, LeNet, ModelConfig, Net, Vgg28};
+pub use sequential::Sequential;
 pub(crate) use sequential::{check_fits, infer_shapes};
-pub use vgg28::{Vgg28, Vgg28Config};
+pub use vgg28::Vgg28Config;
 
 pub(crate) use sequential::init_sequential;

@@ -2,7 +2,7 @@
 //! taught (ReLU, max-pooling, dropout before the classifier) in the later style of VGG, stacks of
 //! 3x3 convolutions, with no upsampling of the images.
 
-use super::{infer_shapes, LayerSpec, Net, NetConfig};
+use super::{infer_shapes, LayerSpec};
 use crate::{Error, Result};
 
 /// Two blocks of two 3x3 convolutions (padding 1) + ReLU, each block closed by a 2x2 max-pool
@@ -23,6 +23,9 @@ pub struct Vgg28Config {
 }
 
 impl Vgg28Config {
+    /// The class name the model prints as.
+    pub const NAME: &'static str = "Vgg28";
+
     /// 1x28x28, 10 classes, blocks of 32 and 64 channels, a hidden layer of 256, dropout 0.5.
     pub fn fashion_mnist() -> Self {
         Self { in_channels: 1, num_classes: 10, image_size: 28, channels: [32, 64], hidden: 256, dropout: 0.5 }
@@ -70,26 +73,3 @@ impl Default for Vgg28Config {
         Self::fashion_mnist()
     }
 }
-
-impl NetConfig for Vgg28Config {
-    const NAME: &'static str = "Vgg28";
-
-    fn input_dims(&self) -> [usize; 3] {
-        Vgg28Config::input_dims(self)
-    }
-
-    fn layer_specs(&self) -> Result<Vec<LayerSpec>> {
-        Vgg28Config::layer_specs(self)
-    }
-
-    fn num_classes(&self) -> usize {
-        self.num_classes
-    }
-
-    fn with_io(&self, channels: usize, size: usize, classes: usize) -> Self {
-        Self { in_channels: channels, image_size: size, num_classes: classes, ..self.clone() }
-    }
-}
-
-/// The 28x28 network as a [`Sequential`](super::Sequential), and its config.
-pub type Vgg28 = Net<Vgg28Config>;

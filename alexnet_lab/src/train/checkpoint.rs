@@ -18,7 +18,7 @@ use candle_nn::VarMap;
 use super::config::TrainConfig;
 use super::history::History;
 use crate::data::{Augment, Pipeline};
-use crate::nn::{ModelKind, Sequential};
+use crate::nn::{ModelKind, Net};
 use crate::sys::fs::{commit_tmp, file_sha256, read_regular, readable_by_all, tmp_path};
 use crate::{Error, Result};
 
@@ -377,7 +377,7 @@ pub fn load_weights(dir: &Path, meta: &CheckpointMeta, varmap: &VarMap, device: 
 }
 
 /// Rebuilds the model of a checkpoint with its trained weights.
-pub fn load_model(path: &Path, device: &Device) -> Result<(Sequential, VarMap, CheckpointMeta)> {
+pub fn load_model(path: &Path, device: &Device) -> Result<(Net, VarMap, CheckpointMeta)> {
     let (dir, meta) = read_meta(path)?;
     load_model_with_meta(&dir, meta, device)
 }
@@ -387,7 +387,7 @@ pub fn load_model(path: &Path, device: &Device) -> Result<(Sequential, VarMap, C
 /// files `meta` names: then the folder's current checkpoint is read and loaded instead (once),
 /// so `eval` and `predict` on a folder being trained see one consistent checkpoint, the one
 /// the returned description names.
-pub fn load_model_with_meta(dir: &Path, meta: CheckpointMeta, device: &Device) -> Result<(Sequential, VarMap, CheckpointMeta)> {
+pub fn load_model_with_meta(dir: &Path, meta: CheckpointMeta, device: &Device) -> Result<(Net, VarMap, CheckpointMeta)> {
     let load = |meta: CheckpointMeta| {
         let weights = dir.join(&meta.weights);
         let tensors = load_checked(&weights, meta.weights_sha256.as_deref(), meta.weights_bytes, device)?;
@@ -408,7 +408,7 @@ pub fn load_model_with_meta(dir: &Path, meta: CheckpointMeta, device: &Device) -
 }
 
 /// [`load_model`] from the bytes of a `checkpoint.json` and of its weights file.
-pub fn load_model_from_bytes(meta_json: &[u8], weights: &[u8], device: &Device) -> Result<(Sequential, VarMap, CheckpointMeta)> {
+pub fn load_model_from_bytes(meta_json: &[u8], weights: &[u8], device: &Device) -> Result<(Net, VarMap, CheckpointMeta)> {
     let meta = parse_meta(meta_json, META_FILE)?;
     let tensors = tensors_from_checked_bytes(weights, meta.weights_sha256.as_deref(), &meta.weights, device)?;
     let (net, varmap) = model_from_tensors(&meta, tensors, &meta.weights, device)?;
@@ -422,8 +422,9 @@ fn model_from_tensors(
     tensors: HashMap<String, Tensor>,
     what: &str,
     device: &Device,
-) -> Result<(Sequential, VarMap)> {
-    let specs = meta.model.specs_for(meta.input, meta.config.num_classes)?;
+) -> Result<(Net, VarMap)> {
+    let config = meta.model.config_for(meta.input, meta.config.num_classes)?;
+    let specs = config.layer_specs()?;
     crate::nn::infer_shapes(&specs, &meta.input)?;
     let varmap = VarMap::new();
     {
@@ -447,7 +448,7 @@ fn model_from_tensors(
         }
     }
     let vb = candle_nn::VarBuilder::from_varmap(&varmap, candle_core::DType::F32, device);
-    Ok((Sequential::new(meta.model.name(), meta.input, &specs, vb)?, varmap))
+    Ok((Net::new(config, vb)?, varmap))
 }
 
 /// One line naming the run a checkpoint comes from, for outputs that depend on it:

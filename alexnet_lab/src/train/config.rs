@@ -210,7 +210,7 @@ impl TrainConfig {
 
     /// The model's layers for this recipe (its input and number of classes).
     pub fn specs(&self) -> Result<Vec<crate::nn::LayerSpec>> {
-        self.model.specs_for(self.input(), self.num_classes)
+        self.model.config_for(self.input(), self.num_classes)?.layer_specs()
     }
 
     /// The recipe for training on `data`: its channels, and its number of classes (kept as the

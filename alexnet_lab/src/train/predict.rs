@@ -27,7 +27,7 @@ pub use crate::data::photo::{
 
 use super::checkpoint::{self, CheckpointMeta};
 use crate::data::{Augment, Pipeline, ResizeMode};
-use crate::nn::Sequential;
+use crate::nn::Net;
 use crate::report::display::Png;
 use crate::{Error, Result};
 
@@ -50,7 +50,7 @@ pub struct Guess {
 /// # Ok::<(), alexnet_lab::Error>(())
 /// ```
 pub struct Predictor {
-    net: Sequential,
+    net: Net,
     /// What the checkpoint says about the model and its training.
     pub meta: CheckpointMeta,
     /// How a photo becomes the model's square input (the checkpoint's size).

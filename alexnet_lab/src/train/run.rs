@@ -57,7 +57,7 @@ fn run(opts: &Trainer) -> Result<RunSummary> {
     let class_names = train_data.class_names().to_vec();
     let (train_loader, test_loader) = cfg.loaders_over(train_data, test_data)?;
 
-    let (net, varmap) = cfg.model.init_for(Some(input), cfg.num_classes, cfg.seed, device)?;
+    let (net, varmap) = cfg.model.init_for(input, cfg.num_classes, cfg.seed, device)?;
     let net = net.with_kernels(opts.kernels);
     let mut opt = Sgd::new(named_vars(&varmap), cfg.sgd())?.with_kernels(opts.kernels);
     let mut history = History::default();
