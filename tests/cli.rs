@@ -321,10 +321,9 @@ fn predict_a_folder_of_mixed_photos() {
     // A checkpoint of an untrained AlexNet at 67x67: the plumbing, not the classes, is tested.
     let (_net, varmap) = alexnet_lab::ModelKind::AlexNet.init(Some([1, 67, 67]), 0, &alexnet_lab::candle::Device::Cpu).unwrap();
     let meta = alexnet_lab::train::checkpoint::CheckpointMeta::new(
-        alexnet_lab::ModelKind::AlexNet,
-        [1, 67, 67],
         alexnet_lab::train::TrainConfig::smoke(),
         Default::default(),
+        alexnet_lab::data::CLASS_NAMES.map(String::from).to_vec(),
         false,
     );
     let run = dir.join("run");

@@ -53,13 +53,7 @@ fn first_use_downloads_with_progress_then_works_offline_and_eval_reads_only_the_
     // eval on a machine without the cache: only the test file is fetched.
     let run = home.join("run");
     let (_net, varmap) = alexnet_lab::ModelKind::AlexNet.init(Some([1, 67, 67]), 0, &Device::Cpu).unwrap();
-    let meta = checkpoint::CheckpointMeta::new(
-        alexnet_lab::ModelKind::AlexNet,
-        [1, 67, 67],
-        alexnet_lab::train::TrainConfig::smoke(),
-        Default::default(),
-        false,
-    );
+    let meta = checkpoint::CheckpointMeta::new(alexnet_lab::train::TrainConfig::smoke(), Default::default(), fashion_names(), false);
     checkpoint::save(&run, &varmap, &Default::default(), &meta).unwrap();
     let o = lab(&["eval", "--checkpoint", run.to_str().unwrap(), "--limit", "100", "--device", "cpu"], &online).output().unwrap();
     let (out, err) = text(&o);
@@ -83,6 +77,11 @@ fn first_use_downloads_with_progress_then_works_offline_and_eval_reads_only_the_
     assert!(o.status.success() && text(&o).0.contains("train: 60000 images"), "{}", text(&o).1);
 }
 
+/// Fashion-MNIST's class names, as a checkpoint records them.
+fn fashion_names() -> Vec<String> {
+    alexnet_lab::data::CLASS_NAMES.map(String::from).to_vec()
+}
+
 #[test]
 fn download_faults_through_the_cli_are_errors_naming_endpoint_file_and_fix() {
     let test_only = vec![hub_server::real_files().swap_remove(1)];
@@ -90,10 +89,9 @@ fn download_faults_through_the_cli_are_errors_naming_endpoint_file_and_fix() {
     let run = home.join("run");
     let (_net, varmap) = alexnet_lab::ModelKind::LeNet.init(None, 0, &Device::Cpu).unwrap();
     let meta = checkpoint::CheckpointMeta::new(
-        alexnet_lab::ModelKind::LeNet,
-        [1, 28, 28],
         alexnet_lab::train::TrainConfig { model: alexnet_lab::ModelKind::LeNet, image_size: 28, ..alexnet_lab::train::TrainConfig::smoke() },
         Default::default(),
+        fashion_names(),
         false,
     );
     checkpoint::save(&run, &varmap, &Default::default(), &meta).unwrap();
@@ -159,7 +157,7 @@ fn a_job_killed_before_its_first_save_runs_again_with_the_same_command() {
     let (stdout, err) = text(&o);
     assert!(o.status.success(), "{err}");
     assert!(stdout.lines().next().unwrap_or("").starts_with("no checkpoint in") && stdout.contains("starting a new run"), "{stdout}");
-    assert_eq!(checkpoint::read_meta(&out).unwrap().1.epoch, 1);
+    assert_eq!(checkpoint::read_meta(&out).unwrap().1.epoch(), 1);
     // And the same command once more: continues (nothing left to do), no error.
     let o = train(&out, &same).output().unwrap();
     assert!(o.status.success() && text(&o).0.contains("already done 1 of 1 epochs"), "{}{}", text(&o).0, text(&o).1);
@@ -179,7 +177,7 @@ fn ctrl_c_stops_at_a_step_boundary_keeps_the_checkpoint_and_says_how_to_continue
         .unwrap();
     let (rx, reader) = lines_of(&mut child);
     wait_for(&rx, "failpoint: holding at after-step-2-1");
-    assert_eq!(checkpoint::read_meta(&out).unwrap().1.epoch, 1);
+    assert_eq!(checkpoint::read_meta(&out).unwrap().1.epoch(), 1);
     sigint(&child);
     let o = child.wait_with_output().unwrap();
     let (_, err) = text(&o);
@@ -189,13 +187,13 @@ fn ctrl_c_stops_at_a_step_boundary_keeps_the_checkpoint_and_says_how_to_continue
     assert!(cmd.contains(" train ") && cmd.contains("--epochs 4") && cmd.ends_with("--resume"), "{cmd}");
     let _ = reader.join();
     let (_, meta) = checkpoint::read_meta(&out).unwrap();
-    assert_eq!(meta.epoch, 1);
+    assert_eq!(meta.epoch(), 1);
     checkpoint::load_model(&out, &Device::Cpu).unwrap();
     // The printed command continues the run to the end.
     let o = Command::new("sh").arg("-c").arg(&cmd).env_remove("HF_HOME").output().unwrap();
     let (stdout, err) = text(&o);
-    assert!(o.status.success() && stdout.contains(&format!("after epoch {}", meta.epoch)), "{stdout}{err}");
-    assert_eq!(checkpoint::read_meta(&out).unwrap().1.epoch, 4);
+    assert!(o.status.success() && stdout.contains(&format!("after epoch {}", meta.epoch())), "{stdout}{err}");
+    assert_eq!(checkpoint::read_meta(&out).unwrap().1.epoch(), 4);
 }
 
 /// A disk that fills up during a save, simulated with a file-size limit (`RLIMIT_FSIZE`, with
@@ -227,7 +225,7 @@ fn a_full_disk_during_a_save_is_a_clear_error_and_the_last_checkpoint_stays_load
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(std::fs::read(out.join(checkpoint::META_FILE)).unwrap(), before, "checkpoint.json untouched");
     let (net, _, meta) = checkpoint::load_model(&out, &Device::Cpu).unwrap();
-    assert_eq!((meta.epoch, net.num_classes()), (1, 10));
+    assert_eq!((meta.epoch(), net.num_classes()), (1, 10));
     let leftovers: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -319,7 +317,7 @@ fn ctrl_c_lands_within_a_step_also_in_the_last_evaluation_and_before_the_first_s
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(130), "{err}");
     assert!(err.contains("The checkpoint of epoch 1") && err.contains("is complete and kept"), "{err}");
-    assert_eq!(checkpoint::read_meta(&out).unwrap().1.epoch, 1);
+    assert_eq!(checkpoint::read_meta(&out).unwrap().1.epoch(), 1);
 
     // A second Ctrl-C ends the process at once: the run still waits where the first one found it
     // (hold-past-stop), so only the second can end it before the evaluation and the save.

@@ -62,11 +62,11 @@ fn check_folder(out: &Path) -> Option<Vec<EpochMetrics>> {
     // The tensor files on disk are the ones this JSON committed (their SHA-256 recorded at the
     // save), not a later epoch's written under the same name.
     let sha = meta.weights_sha256.as_deref().expect("checkpoint.json records the weights' SHA-256");
-    assert_eq!(alexnet_lab::sys::file_sha256(&out.join(&meta.weights)).unwrap(), sha, "weights file of epoch {}", meta.epoch);
+    assert_eq!(alexnet_lab::sys::file_sha256(&out.join(&meta.weights)).unwrap(), sha, "weights file of epoch {}", meta.epoch());
     let opt_sha = meta.optimizer_sha256.as_deref().expect("checkpoint.json records the optimizer's SHA-256");
     assert_eq!(alexnet_lab::sys::file_sha256(&out.join(meta.optimizer.as_deref().unwrap())).unwrap(), opt_sha);
     let epochs: Vec<usize> = meta.history.epochs.iter().map(|e| e.epoch).collect();
-    assert_eq!(epochs, (1..=meta.epoch).collect::<Vec<_>>(), "the checkpoint names complete epochs 1..=n");
+    assert_eq!(epochs, (1..=meta.epoch()).collect::<Vec<_>>(), "the checkpoint names complete epochs 1..=n");
     let (net, varmap, _) = checkpoint::load_model(out, &Device::Cpu).expect("the committed checkpoint loads");
     assert_eq!(net.num_classes(), 10);
     let sum: f32 = varmap.all_vars().iter().map(|v| v.as_tensor().abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap()).sum();
@@ -78,7 +78,7 @@ fn check_folder(out: &Path) -> Option<Vec<EpochMetrics>> {
         true => alexnet_lab::report::table::read_csv(out.join("metrics.csv")).expect("metrics.csv parses").height(),
         false => 0,
     };
-    assert!(rows == meta.epoch || rows + 1 == meta.epoch, "{rows} metrics rows for epoch {}", meta.epoch);
+    assert!(rows == meta.epoch() || rows + 1 == meta.epoch(), "{rows} metrics rows for epoch {}", meta.epoch());
     if out.join("curve.csv").exists() {
         alexnet_lab::report::table::read_csv(out.join("curve.csv")).expect("curve.csv parses");
     }
@@ -361,12 +361,12 @@ fn a_run_killed_mid_epoch_and_resumed_ends_bit_identical_to_an_uninterrupted_one
     );
     child.kill().unwrap();
     child.wait().unwrap();
-    let at = checkpoint::read_meta(&cut).unwrap().1.epoch;
+    let at = checkpoint::read_meta(&cut).unwrap().1.epoch();
     assert_eq!(at, 1, "killed in epoch 2");
     let o = run(&cut, true).output().unwrap();
     assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains(&format!("after epoch {at}")));
     let (a, b) = (checkpoint::read_meta(&whole).unwrap().1, checkpoint::read_meta(&cut).unwrap().1);
-    assert_eq!((a.epoch, b.epoch), (3, 3));
+    assert_eq!((a.epoch(), b.epoch()), (3, 3));
     assert_eq!(a.weights_sha256, b.weights_sha256, "weights");
     assert_eq!(a.optimizer_sha256, b.optimizer_sha256, "momentum");
     let losses = |m: &checkpoint::CheckpointMeta| m.history.epochs.iter().flat_map(|e| e.step_losses.clone()).collect::<Vec<f64>>();

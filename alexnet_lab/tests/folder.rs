@@ -91,7 +91,7 @@ fn a_folder_trains_and_its_checkpoint_knows_its_classes() {
     assert!(last.test_acc > 0.5, "{:?}", summary.history.epochs);
     let (_, meta) = train::checkpoint::read_meta(&out).unwrap();
     assert_eq!(meta.class_names(), CLASSES);
-    assert_eq!(meta.input, [3, 28, 28]);
+    assert_eq!(meta.input(), [3, 28, 28]);
     assert_eq!(meta.config.num_classes, Some(3));
     let ev = train::evaluate_checkpoint(&out, &EvalOptions { batch_size: 16, ..EvalOptions::new(trainer.source.clone()) }).unwrap();
     assert_eq!(ev.evaluation.examples, 6);

@@ -83,7 +83,7 @@ fn checkpoint_corpus() {
         let r = checkpoint::load_model_from_bytes(&bytes[..cut], bytes.get(cut + 1..).unwrap_or(&[]), &Device::Cpu);
         if p.file_name().unwrap().to_str().unwrap().starts_with("seed-") {
             let (net, _, meta) = r.unwrap();
-            assert_eq!(net.input_dims(), meta.input);
+            assert_eq!(net.input_dims(), meta.input());
         }
     }
 }

@@ -231,10 +231,11 @@ fn folders_are_searched_recursively_for_image_files_sorted() {
 
 #[test]
 fn top_k_is_ordered_and_named() {
-    let t = top(&[0.1, 0.5, 0.05, 0.3, 0.05, 0.0, 0.0, 0.0, 0.0, 0.0], 3);
+    let fashion = alexnet_lab::data::CLASS_NAMES.map(String::from).to_vec();
+    let t = top(&[0.1, 0.5, 0.05, 0.3, 0.05, 0.0, 0.0, 0.0, 0.0, 0.0], 3, &fashion);
     let got: Vec<(usize, &str)> = t.iter().map(|g| (g.label, g.class.as_str())).collect();
     assert_eq!(got, [(1, "trouser"), (3, "dress"), (0, "t-shirt")]);
-    assert_eq!(top(&[0.1; 10], 2).iter().map(|g| g.label).collect::<Vec<_>>(), [0, 1]);
+    assert_eq!(top(&[0.1; 10], 2, &fashion).iter().map(|g| g.label).collect::<Vec<_>>(), [0, 1]);
 }
 
 /// A trained-enough model would make this a test of the classes; here the point is the plumbing:
@@ -247,7 +248,7 @@ fn predictor_feeds_the_network_what_the_pipeline_makes() {
     let _ = std::fs::remove_dir_all(&dir);
     let (_net, varmap) = alexnet_lab::ModelKind::AlexNet.init(Some([1, 67, 67]), 3, &Device::Cpu).unwrap();
     let cfg = alexnet_lab::train::TrainConfig::smoke();
-    let meta = alexnet_lab::train::checkpoint::CheckpointMeta::new(alexnet_lab::ModelKind::AlexNet, [1, 67, 67], cfg, Default::default(), false);
+    let meta = alexnet_lab::train::checkpoint::CheckpointMeta::new(cfg, Default::default(), alexnet_lab::data::CLASS_NAMES.map(String::from).to_vec(), false);
     alexnet_lab::train::checkpoint::save(&dir, &varmap, &Default::default(), &meta).unwrap();
 
     let test = &common::hub_data().test;

@@ -77,7 +77,7 @@ fn checkpoint_round_trip_gives_identical_logits_and_eval_is_deterministic() {
     opts(cfg.clone(), &dir, false).run().unwrap();
     let (a, _, meta) = checkpoint::load_model(&dir, &Device::Cpu).unwrap();
     let (b, _, _) = checkpoint::load_model(&dir.join(meta_weights(&dir)), &Device::Cpu).unwrap();
-    assert_eq!(meta.epoch, 1);
+    assert_eq!(meta.epoch(), 1);
     assert_eq!(meta.config, cfg);
     let x = Tensor::rand(0f32, 1f32, (4, 1, 67, 67), &Device::Cpu).unwrap();
     let la: Vec<Vec<f32>> = a.forward(&x, false).unwrap().to_vec2().unwrap();
@@ -102,7 +102,7 @@ fn resume_continues_after_the_last_complete_epoch() {
     assert_eq!(epochs, [1, 2, 3]);
     assert_eq!(s.history.epochs[0], first.history.epochs[0], "epoch 1 kept as it was");
     let (_, meta) = checkpoint::read_meta(&dir).unwrap();
-    assert_eq!(meta.epoch, 3);
+    assert_eq!(meta.epoch(), 3);
     assert_ne!(std::fs::read(dir.join(meta_weights(&dir))).unwrap(), w1, "weights moved on");
     // Resuming with another model is refused, naming both.
     let other = TrainConfig { image_size: 96, epochs: 4, ..TrainConfig::smoke() };
@@ -130,7 +130,7 @@ fn nan_loss_stops_with_advice_and_keeps_the_last_checkpoint() {
     }
     assert!(e.to_string().contains("learning rate"), "{e}");
     assert_eq!(std::fs::read(dir.join(meta_weights(&dir))).unwrap(), before);
-    assert_eq!(checkpoint::read_meta(&dir).unwrap().1.epoch, 1);
+    assert_eq!(checkpoint::read_meta(&dir).unwrap().1.epoch(), 1);
 }
 
 #[test]
@@ -371,7 +371,7 @@ fn the_committed_lenet_reproduces_its_recorded_test_accuracy() {
     let data = hub_data();
     let dir = workspace().join("data/fixtures/lenet-d2l");
     let (net, _, meta) = checkpoint::load_model(&dir, &Device::Cpu).unwrap();
-    assert_eq!((meta.config.profile, meta.epoch), (Profile::Lenet, 10));
+    assert_eq!((meta.config.profile, meta.epoch()), (Profile::Lenet, 10));
     let recorded = meta.history.epochs.last().unwrap().test_acc;
     let lc = LoaderConfig { batch_size: 256, shuffle: false, seed: 0, pipeline: meta.config.pipeline(false), prefetch: 2 };
     let loader = DataLoader::new(std::sync::Arc::new(data.test.clone()), lc).unwrap();
@@ -585,7 +585,7 @@ fn a_reader_of_a_folder_being_trained_loads_the_newer_checkpoint_when_its_files_
     opts(TrainConfig { epochs: 2, ..cfg }, &dir, true).run().unwrap();
     assert!(!dir.join(&stale.weights).exists(), "epoch 1's weights were removed by the save of epoch 2");
     let (_, _, meta) = checkpoint::load_model_with_meta(&d, stale, &Device::Cpu).unwrap();
-    assert_eq!(meta.epoch, 2, "the checkpoint the folder holds now");
+    assert_eq!(meta.epoch(), 2, "the checkpoint the folder holds now");
     // A JSON naming a file that is missing for another reason stays an error, naming it.
     std::fs::remove_file(dir.join(&meta.weights)).unwrap();
     let Err(e) = checkpoint::load_model(&dir, &Device::Cpu) else { panic!("loaded without its weights file") };
@@ -667,4 +667,28 @@ fn a_trainer_without_a_run_folder_trains_in_memory() {
     assert!(e.contains("resum") && e.contains("`out`"), "{e}");
     let p = Trainer::new(cfg).plan().unwrap();
     assert!(p.to_string().contains("in memory (no run folder)"), "{p}");
+}
+
+/// The model, input, epoch and device live once, in the config and the history; the file still
+/// writes them as top-level keys for its readers, and a file whose keys disagree with its config
+/// or history (edited by hand, damaged) is refused, naming the key.
+#[test]
+fn a_checkpoint_whose_top_level_keys_disagree_with_its_config_is_refused() {
+    let dir = tmpdir("meta-keys");
+    let cfg = TrainConfig { epochs: 1, limit: Some(64), test_limit: Some(32), ..TrainConfig::lenet() };
+    opts(cfg, &dir, false).run().unwrap();
+    let path = dir.join(checkpoint::META_FILE);
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!((json["model"].as_str(), json["epoch"].as_u64()), (Some("lenet"), Some(1)));
+    assert_eq!(json["input"], serde_json::json!([1, 28, 28]));
+    assert_eq!(json["device"], json["history"]["device"]);
+    let (_, meta) = checkpoint::read_meta(&dir).unwrap();
+    assert_eq!((meta.epoch(), meta.input(), meta.device()), (1, [1, 28, 28], "cpu"));
+    for (key, value) in [("epoch", serde_json::json!(2)), ("model", serde_json::json!("alexnet")), ("input", serde_json::json!([3, 28, 28]))] {
+        let mut edited = json.clone();
+        edited[key] = value;
+        std::fs::write(&path, serde_json::to_vec(&edited).unwrap()).unwrap();
+        let e = checkpoint::load_model(&dir, &Device::Cpu).map(|_| ()).unwrap_err().to_string();
+        assert!(e.contains(&format!("`{key}`")) && e.contains("edited or damaged"), "{key}: {e}");
+    }
 }

@@ -27,7 +27,10 @@ pub enum Source {
     /// A learner's images, one sub-folder per class ([`ImageFolder`]).
     ImageFolder(PathBuf),
     /// An image-classification dataset of the hub in parquet, the [`Hub::repo`] `ORG/NAME`
-    /// ([`HubImages`]; [`Source::hub_dataset`]).
+    /// ([`HubImages`]; [`Source::hub_dataset`]). A variant of its own beside `Hub`, though both
+    /// hold a [`Hub`]: Fashion-MNIST's two files are known in advance (names, sizes, hashes:
+    /// [`HUB_FILES`]) and read as 28x28 grey images, another repo's files are discovered and
+    /// read as images of any size and colour with its own class names.
     HubDataset(Hub),
 }
 

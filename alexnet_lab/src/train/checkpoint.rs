@@ -38,18 +38,19 @@ fn legacy_weights() -> String {
     LEGACY_WEIGHTS_FILE.into()
 }
 
-/// What the JSON beside the weights holds.
+/// What the JSON beside the weights holds: the recipe and the history, the tensor files and
+/// their hashes, who wrote it. The model, its input, the epoch and the device are not stored
+/// here a second time: they are the config's and the history's ([`CheckpointMeta::model`],
+/// [`CheckpointMeta::input`], [`CheckpointMeta::epoch`], [`CheckpointMeta::device`]). The
+/// file still carries them as top-level keys (`model`, `input`, `epoch`, `device`) for readers
+/// of the JSON and older versions of the lab, and a file whose keys disagree with its config or
+/// history is refused as edited or damaged.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "MetaFile", into = "MetaFile")]
 pub struct CheckpointMeta {
     pub format: u32,
-    pub model: ModelKind,
-    /// `(c, h, w)` of one input example.
-    pub input: [usize; 3],
-    /// Epochs completed (1-based count); resume starts at this epoch index.
-    pub epoch: usize,
     pub config: TrainConfig,
     pub history: History,
-    pub device: String,
     /// The weights file, relative to the run folder.
     #[serde(default = "legacy_weights")]
     pub weights: String,
@@ -81,37 +82,139 @@ pub struct CheckpointMeta {
     pub class_names: Option<Vec<String>>,
 }
 
+/// [`CheckpointMeta`] as the file holds it: the same, plus the four keys derived from the
+/// config and the history.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct MetaFile {
+    format: u32,
+    model: ModelKind,
+    input: [usize; 3],
+    epoch: usize,
+    config: TrainConfig,
+    history: History,
+    device: String,
+    #[serde(default = "legacy_weights")]
+    weights: String,
+    #[serde(default)]
+    optimizer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    weights_sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    optimizer_sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    weights_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    optimizer_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lab_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    class_names: Option<Vec<String>>,
+}
+
+impl From<CheckpointMeta> for MetaFile {
+    fn from(m: CheckpointMeta) -> Self {
+        Self {
+            format: m.format,
+            model: m.model(),
+            input: m.input(),
+            epoch: m.epoch(),
+            device: m.device().to_string(),
+            config: m.config,
+            history: m.history,
+            weights: m.weights,
+            optimizer: m.optimizer,
+            weights_sha256: m.weights_sha256,
+            optimizer_sha256: m.optimizer_sha256,
+            commit: m.commit,
+            weights_bytes: m.weights_bytes,
+            optimizer_bytes: m.optimizer_bytes,
+            lab_version: m.lab_version,
+            class_names: m.class_names,
+        }
+    }
+}
+
+impl TryFrom<MetaFile> for CheckpointMeta {
+    type Error = String;
+    fn try_from(f: MetaFile) -> std::result::Result<Self, String> {
+        let meta = Self {
+            format: f.format,
+            config: f.config,
+            history: f.history,
+            weights: f.weights,
+            optimizer: f.optimizer,
+            weights_sha256: f.weights_sha256,
+            optimizer_sha256: f.optimizer_sha256,
+            commit: f.commit,
+            weights_bytes: f.weights_bytes,
+            optimizer_bytes: f.optimizer_bytes,
+            lab_version: f.lab_version,
+            class_names: f.class_names,
+        };
+        let disagree = [
+            (f.model != meta.model()).then(|| format!("`model` {} but the config's model is {}", f.model, meta.model())),
+            (f.input != meta.input()).then(|| format!("`input` {:?} but the config gives {:?}", f.input, meta.input())),
+            (f.epoch != meta.epoch()).then(|| format!("`epoch` {} but the history holds {} epochs", f.epoch, meta.epoch())),
+            (f.device != meta.device()).then(|| format!("`device` {} but the history's is {}", f.device, meta.device())),
+        ];
+        let disagree: Vec<String> = disagree.into_iter().flatten().collect();
+        if disagree.is_empty() {
+            Ok(meta)
+        } else {
+            Err(format!("{}: the description was edited or damaged", disagree.join("; ")))
+        }
+    }
+}
+
 impl CheckpointMeta {
-    /// The model's classes by name, in label order: as recorded, else Fashion-MNIST's (what
-    /// every checkpoint written before the names were recorded was trained on).
+    /// The model (the config's).
+    pub fn model(&self) -> ModelKind {
+        self.config.model
+    }
+
+    /// `(c, h, w)` of one input example (the config's).
+    pub fn input(&self) -> [usize; 3] {
+        self.config.input()
+    }
+
+    /// Epochs completed (1-based count; the history's): resume starts at this epoch index.
+    pub fn epoch(&self) -> usize {
+        self.history.epochs.len()
+    }
+
+    /// The device the last epoch trained on (the history's).
+    pub fn device(&self) -> &str {
+        &self.history.device
+    }
+
+    /// The model's classes by name, in label order: as recorded, else Fashion-MNIST's (every
+    /// checkpoint written before the names were recorded was trained on Fashion-MNIST; this is
+    /// the one place that fallback lives).
     pub fn class_names(&self) -> Vec<String> {
         self.class_names.clone().unwrap_or_else(|| crate::data::CLASS_NAMES.iter().map(|s| s.to_string()).collect())
     }
 
     /// The number of outputs of the model.
     pub fn num_classes(&self) -> usize {
-        self.config.num_classes.unwrap_or_else(|| self.model.default_classes())
+        self.config.num_classes.unwrap_or_else(|| self.model().default_classes())
     }
 
     /// How this checkpoint's model sees an image at test time: its size, its resize mode, no
     /// augmentation.
     pub fn pipeline(&self) -> Pipeline {
-        Pipeline { size: self.input[1], mode: self.config.resize, augment: Augment::default() }
+        Pipeline { size: self.config.image_size, mode: self.config.resize, augment: Augment::default() }
     }
 
-    /// A format-2 description of epoch `epoch` (the tensor file names follow from it).
-    pub fn new(model: ModelKind, input: [usize; 3], config: TrainConfig, history: History, with_optimizer: bool) -> Self {
-        let epoch = history.epochs.len();
-        let (weights, optimizer) = epoch_files(epoch);
-        let device = history.device.clone();
+    /// A format-2 description of epoch `history.epochs.len()` of a run of `config` on data
+    /// whose classes are `class_names` (the tensor file names follow from the epoch).
+    pub fn new(config: TrainConfig, history: History, class_names: Vec<String>, with_optimizer: bool) -> Self {
+        let (weights, optimizer) = epoch_files(history.epochs.len());
         Self {
             format: FORMAT,
-            model,
-            input,
-            epoch,
             config,
             history,
-            device,
             weights,
             optimizer: with_optimizer.then_some(optimizer),
             weights_sha256: None,
@@ -120,7 +223,7 @@ impl CheckpointMeta {
             weights_bytes: None,
             optimizer_bytes: None,
             lab_version: Some(env!("CARGO_PKG_VERSION").to_string()),
-            class_names: None,
+            class_names: Some(class_names),
         }
     }
 }
@@ -423,9 +526,9 @@ fn model_from_tensors(
     what: &str,
     device: &Device,
 ) -> Result<(Net, VarMap)> {
-    let config = meta.model.config_for(meta.input, meta.config.num_classes)?;
+    let config = meta.model().config_for(meta.input(), meta.config.num_classes)?;
     let specs = config.layer_specs()?;
-    crate::nn::infer_shapes(&specs, &meta.input)?;
+    crate::nn::infer_shapes(&specs, &meta.input())?;
     let varmap = VarMap::new();
     {
         let mut data = varmap.data().lock().map_err(|_| Error::LockPoisoned("parameter store"))?;
@@ -439,8 +542,8 @@ fn model_from_tensors(
                     return Err(Error::data(format!(
                         "{what}: `{name}` has shape {:?}, {:?} with input {:?} expects {shape:?} (another model or input size?)",
                         t.dims(),
-                        meta.model,
-                        meta.input
+                        meta.model(),
+                        meta.input()
                     )));
                 }
                 data.insert(name, candle_core::Var::from_tensor(&t.to_dtype(candle_core::DType::F32)?)?);
@@ -457,7 +560,7 @@ fn model_from_tensors(
 pub fn run_label(path: &Path) -> Result<String> {
     let (dir, meta) = read_meta(path)?;
     let last = meta.history.epochs.last();
-    let [_, h, w] = meta.input;
+    let [_, h, w] = meta.input();
     let saved = std::fs::metadata(dir.join(META_FILE))
         .and_then(|m| m.modified())
         .ok()
@@ -468,11 +571,11 @@ pub fn run_label(path: &Path) -> Result<String> {
         "run {}: profile {}, {} {}x{}, {} epoch{} over {} train images, test acc {} on {} test images, commit {}, saved {}",
         dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned()),
         meta.config.profile,
-        meta.model.label(),
+        meta.model().label(),
         h,
         w,
-        meta.epoch,
-        if meta.epoch == 1 { "" } else { "s" },
+        meta.epoch(),
+        if meta.epoch() == 1 { "" } else { "s" },
         last.map_or(0, |e| e.examples),
         last.map_or("-".into(), |e| format!("{:.3}", e.test_acc)),
         meta.config.test_limit.map_or("all 10000".into(), |n| n.to_string()),

@@ -193,7 +193,7 @@ pub struct CheckpointEval {
 impl CheckpointEval {
     /// The first line `alexnet-lab eval` prints.
     pub fn summary(&self) -> String {
-        let (ev, e) = (&self.evaluation, self.meta.epoch);
+        let (ev, e) = (&self.evaluation, self.meta.epoch());
         format!(
             "test acc {:.3} ({} examples, loss {:.3}) after {e} epoch{}, on {}",
             ev.accuracy,
@@ -244,7 +244,7 @@ pub fn evaluate_checkpoint(path: &Path, opts: &EvalOptions) -> Result<Checkpoint
     let EvalOptions { ref source, limit, batch_size, ref device, progress } = *opts;
     let (net, _, meta) = checkpoint::load_model(path, device)?;
     // Fashion-MNIST is grey; other data are made into the channels the model was trained on.
-    let test = source.test_split(matches!(source, Source::ImageFolder(_) | Source::HubDataset(_)).then_some(meta.input[0]))?;
+    let test = source.test_split(matches!(source, Source::ImageFolder(_) | Source::HubDataset(_)).then_some(meta.input()[0]))?;
     if test.class_names() != meta.class_names() {
         return Err(crate::Error::CheckpointMismatch(format!(
             "the checkpoint was trained on the classes {:?}, {source} has {:?}: evaluate it on the data it was trained on",

@@ -83,7 +83,7 @@ fn plan(opts: &Trainer) -> Result<Plan> {
     let cfg = &opts.config;
     cfg.validate()?;
     let existing = if opts.resume { opts.existing_run()? } else { None };
-    let done = existing.as_ref().map_or(0, |(_, meta)| meta.epoch);
+    let done = existing.as_ref().map_or(0, |(_, meta)| meta.epoch());
     let action = match done {
         0 => Action::Start,
         d if d >= cfg.epochs => Action::Load,

@@ -66,7 +66,7 @@ impl Predictor {
     /// Loads a checkpoint (run folder or a file in it); nothing of the data set is read.
     pub fn load(checkpoint: &Path, mode: ResizeMode, invert: bool, device: &Device) -> Result<Self> {
         let (net, _, meta) = checkpoint::load_model(checkpoint, device)?;
-        let pipeline = Pipeline { size: meta.input[1], mode, augment: Augment::default() };
+        let pipeline = Pipeline { size: meta.input()[1], mode, augment: Augment::default() };
         let classes = meta.class_names();
         Ok(Self { net, meta, pipeline, invert, classes, device: device.clone() })
     }
@@ -119,12 +119,12 @@ impl Predictor {
 
     /// Channels of the model's input (1 grey, 3 RGB).
     pub fn channels(&self) -> usize {
-        self.meta.input[0]
+        self.meta.input()[0]
     }
 
     fn top_of(&self, x: &candle_core::Tensor, top_k: usize) -> Result<Vec<Guess>> {
         let probs = candle_nn::ops::softmax(&self.net.forward(x, false)?, D::Minus1)?.squeeze(0)?.to_vec1::<f32>()?;
-        Ok(top_named(&probs, top_k, &self.classes))
+        Ok(top(&probs, top_k, &self.classes))
     }
 
     /// Reads and classifies one file.
@@ -133,15 +133,9 @@ impl Predictor {
     }
 }
 
-/// The `k` largest probabilities with their Fashion-MNIST classes, largest first (ties: lower
-/// label first).
-pub fn top(probs: &[f32], k: usize) -> Vec<Guess> {
-    let names: Vec<String> = crate::data::CLASS_NAMES.iter().map(|s| s.to_string()).collect();
-    top_named(probs, k, &names)
-}
-
-/// [`top`] with the classes named by `classes` (label order).
-pub(crate) fn top_named(probs: &[f32], k: usize, classes: &[String]) -> Vec<Guess> {
+/// The `k` largest probabilities with their classes (`classes`, in label order), largest first
+/// (ties: lower label first).
+pub fn top(probs: &[f32], k: usize, classes: &[String]) -> Vec<Guess> {
     let mut order: Vec<usize> = (0..probs.len()).collect();
     order.sort_by(|&a, &b| probs.get(b).partial_cmp(&probs.get(a)).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b)));
     order

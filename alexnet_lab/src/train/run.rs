@@ -68,12 +68,12 @@ fn run(opts: &Trainer) -> Result<RunSummary> {
     let existing = loaded.is_some();
     let mut finished = false;
     if let Some((dir, meta)) = loaded {
-        finished = meta.epoch >= cfg.epochs;
+        finished = meta.epoch() >= cfg.epochs;
         if finished {
             log.line(&format!(
                 "the run in {} has already done {} of {} epochs: nothing to train (a config with more epochs trains more)",
                 dir.display(),
-                meta.epoch,
+                meta.epoch(),
                 cfg.epochs
             ));
         }
@@ -127,8 +127,7 @@ fn run(opts: &Trainer) -> Result<RunSummary> {
     let history = trainer.fit_with(&net, &mut opt, &train_loader, &test_loader, history, |h, opt| {
         let Some(out) = &opts.out else { return Ok(()) };
         let state = opt.state();
-        let mut meta = CheckpointMeta::new(cfg.model, input, cfg.clone(), h.clone(), !state.is_empty());
-        meta.class_names = Some(class_names.clone());
+        let meta = CheckpointMeta::new(cfg.clone(), h.clone(), class_names.clone(), !state.is_empty());
         checkpoint::save(out, &varmap, &state, &meta)?;
         write_run_files(out, h)
     })?;
@@ -142,13 +141,13 @@ fn existing_run_of(opts: &Trainer, cfg: &TrainConfig) -> Result<Option<(PathBuf,
     };
     let (dir, meta) = checkpoint::read_meta(out)?;
     let input = cfg.input();
-    if meta.model != cfg.model || meta.input != input {
+    if meta.model() != cfg.model || meta.input() != input {
         return Err(Error::CheckpointMismatch(format!(
             "the checkpoint in {} is {:?} with input {:?}, this run asks for {:?} with {:?}: use the same \
              model and image size, or another run folder",
             dir.display(),
-            meta.model,
-            meta.input,
+            meta.model(),
+            meta.input(),
             cfg.model,
             input
         )));
