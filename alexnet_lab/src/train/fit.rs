@@ -7,14 +7,12 @@
 //! 3941.8 examples/sec on cuda:0
 //! ```
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use candle_core::Device;
-
-use candle_core::Tensor;
+use candle_core::{Device, Tensor};
 
 use super::evaluate::{correct, evaluate};
 use super::history::{CurvePoint, EpochMetrics, History};
@@ -138,7 +136,8 @@ pub fn train_ch6(
 pub struct Trainer {
     pub config: TrainConfig,
     pub device: Device,
-    /// The implementation of the network's layers and of SGD's update (the lab's by default).
+    /// The implementation of the network's layers and of SGD's update (the lab's by default;
+    /// in [`Trainer::fit`] the network you pass runs its own, `Sequential::with_kernels`).
     pub kernels: Kernels,
     /// Progress bars while training and evaluating (on stderr, hidden when not a terminal).
     pub progress: bool,
@@ -208,10 +207,9 @@ impl Trainer {
 
 /// One training step, as the trainer takes it and the benchmark times it: the forward pass in
 /// train mode, cross-entropy, backward ([`super::loss_and_gradients`]'s halves), and the SGD
-/// update; a loss that is not finite or above `limit`
-/// (a run diverging) ends the step before the backward pass: nothing is committed. With
-/// `phases`, the device is synchronised after the backward pass and the update, and the three
-/// phases' seconds are added to it.
+/// update. A loss that is not finite or above `limit` (a run diverging) ends the step before
+/// the backward pass: nothing is committed. With `phases`, the device is synchronised after
+/// the backward pass and after the update, and the three phases' seconds are added to it.
 pub(crate) fn sgd_step(net: &Sequential, opt: &mut Sgd, images: &Tensor, labels: &Tensor, limit: f64, phases: Option<&mut [f64; 3]>) -> Result<Step> {
     let t0 = Instant::now();
     let sink = GradSink::new();

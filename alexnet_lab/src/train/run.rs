@@ -1,6 +1,6 @@
 //! [`Trainer::run`]: a training run end to end: data, model (fresh or resumed), the training
-//! loop, and after every epoch a checkpoint plus `metrics.csv`, `curve.csv`, `curve.svg` in the run folder, which a
-//! lock keeps to one run at a time.
+//! loop, and after every epoch a checkpoint plus `metrics.csv`, `curve.csv`, `curve.svg` in the
+//! run folder, which a lock keeps to one run at a time.
 
 use std::path::{Path, PathBuf};
 
